@@ -1,0 +1,370 @@
+//go:build linux
+
+package netio
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+const haveBatchIO = true
+
+// oobSize holds one SO_RXQ_OVFL control message (a uint32).
+var oobSize = unix.CmsgSpace(4)
+
+// batchConn is a shard socket served with recvmmsg/sendmmsg on preallocated
+// message arrays. The socket is blocking with SO_RCVTIMEO = TickInterval, so
+// an idle shard sleeps in the kernel, as the C reference does, instead of
+// paying an EAGAIN and an epoll round trip each time its queue runs empty.
+type batchConn struct {
+	fd     int
+	family int // unix.AF_INET or unix.AF_INET6
+
+	// Receive side: message i reads into rbufs[i], its source into
+	// rnames[i] and its control messages into roob[i*oobSize:].
+	rmsgs  []unix.Mmsghdr
+	riovs  []unix.Iovec
+	rnames []unix.RawSockaddrInet6
+	roob   []byte
+	rbufs  [][]byte
+	dirty  int // messages whose in/out fields the last recvmmsg changed
+
+	// Send side: one message per SendQueue position.
+	smsgs  []unix.Mmsghdr
+	siovs  []unix.Iovec
+	snames []unix.RawSockaddrInet6
+	pollfd [1]unix.PollFd
+
+	sendRange    sendFunc // c.sendmmsg, bound once (a method value allocates)
+	waitWritable func()
+}
+
+func newBatchConn(fd, family int, cfg *Config) *batchConn {
+	c := &batchConn{
+		fd:     fd,
+		family: family,
+		rmsgs:  make([]unix.Mmsghdr, cfg.BatchSize),
+		riovs:  make([]unix.Iovec, cfg.BatchSize),
+		rnames: make([]unix.RawSockaddrInet6, cfg.BatchSize),
+		roob:   make([]byte, cfg.BatchSize*oobSize),
+		rbufs:  make([][]byte, cfg.BatchSize),
+		smsgs:  make([]unix.Mmsghdr, cfg.SendQueue),
+		siovs:  make([]unix.Iovec, cfg.SendQueue),
+		snames: make([]unix.RawSockaddrInet6, cfg.SendQueue),
+	}
+	arena := make([]byte, cfg.BatchSize*cfg.MaxDatagram)
+	for i := range c.rmsgs {
+		c.rbufs[i] = arena[i*cfg.MaxDatagram : (i+1)*cfg.MaxDatagram : (i+1)*cfg.MaxDatagram]
+		c.riovs[i].Base = &c.rbufs[i][0]
+		c.riovs[i].SetLen(cfg.MaxDatagram)
+		h := &c.rmsgs[i].Hdr
+		h.Iov = &c.riovs[i]
+		h.SetIovlen(1)
+		h.Name = (*byte)(unsafe.Pointer(&c.rnames[i]))
+		h.Namelen = unix.SizeofSockaddrInet6
+		h.Control = &c.roob[i*oobSize]
+		h.SetControllen(oobSize)
+	}
+	for i := range c.smsgs {
+		h := &c.smsgs[i].Hdr
+		h.Iov = &c.siovs[i]
+		h.SetIovlen(1)
+		h.Name = (*byte)(unsafe.Pointer(&c.snames[i]))
+	}
+	c.pollfd[0] = unix.PollFd{Fd: int32(fd), Events: unix.POLLOUT}
+	c.sendRange = c.sendmmsg
+	c.waitWritable = func() { _, _ = unix.Poll(c.pollfd[:], 1) }
+	return c
+}
+
+func (c *batchConn) recv(pkts []Packet, ctr *counters) (int, error) {
+	for i := range c.dirty {
+		h := &c.rmsgs[i].Hdr
+		h.Namelen = unix.SizeofSockaddrInet6
+		h.SetControllen(oobSize)
+		h.Flags = 0
+	}
+	c.dirty = 0
+	r, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(c.fd),
+		uintptr(unsafe.Pointer(&c.rmsgs[0])), uintptr(len(pkts)), unix.MSG_WAITFORONE, 0, 0)
+	switch errno {
+	case 0:
+	case unix.EAGAIN, unix.EINTR: // SO_RCVTIMEO: time to tick
+		return 0, nil
+	default:
+		return 0, errno
+	}
+	n := int(r)
+	c.dirty = n
+	k := 0
+	var trunc uint64
+	for i := range n {
+		m := &c.rmsgs[i]
+		if m.Hdr.Flags&unix.MSG_TRUNC != 0 {
+			trunc++
+			continue
+		}
+		pkts[k] = Packet{Data: c.rbufs[i][:m.Len], From: fromSockaddr(&c.rnames[i])}
+		k++
+	}
+	if trunc != 0 {
+		ctr.dropTruncated.Add(trunc)
+	}
+	if n > 0 {
+		if d, ok := rxqOverflow(c.roob[(n-1)*oobSize:], c.rmsgs[n-1].Hdr.Controllen); ok {
+			ctr.kernelDrops.Store(uint64(d))
+		}
+	}
+	return k, nil
+}
+
+// rxqOverflow finds the SO_RXQ_OVFL count in one message's control data.
+// The kernel adds it only once the socket has dropped something.
+func rxqOverflow(oob []byte, controllen uint64) (uint32, bool) {
+	if controllen < uint64(unix.CmsgLen(4)) || len(oob) < unix.CmsgLen(4) {
+		return 0, false
+	}
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+	if h.Level != unix.SOL_SOCKET || h.Type != unix.SO_RXQ_OVFL {
+		return 0, false
+	}
+	return *(*uint32)(unsafe.Pointer(&oob[unix.CmsgLen(0)])), true
+}
+
+func (c *batchConn) send(q *SendQueue, ctr *counters) {
+	// Fill the message array; drop (and count) destinations the socket's
+	// family cannot reach, keeping the rest in order.
+	j := 0
+	var bad uint64
+	for i := range q.n {
+		p := q.pkts[i]
+		nl, ok := toSockaddr(&c.snames[j], c.family, q.dsts[i])
+		if !ok {
+			bad++
+			continue
+		}
+		c.smsgs[j].Hdr.Namelen = nl
+		c.siovs[j].Base = unsafe.SliceData(p)
+		c.siovs[j].SetLen(len(p))
+		q.pkts[j] = p
+		j++
+	}
+	if bad != 0 {
+		ctr.txBadAddr.Add(bad)
+	}
+	ctr.addSend(flushBatch(q.pkts, j, c.sendRange, c.waitWritable))
+}
+
+func (c *batchConn) sendmmsg(from, to int) (int, syscall.Errno) {
+	r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(c.fd),
+		uintptr(unsafe.Pointer(&c.smsgs[from])), uintptr(to-from), unix.MSG_DONTWAIT, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(r), 0
+}
+
+// wake: shutdown(SHUT_RD) on a UDP socket wakes a blocked recvmmsg, which
+// then returns 0 datagrams; without it the shard would still notice the
+// close within TickInterval.
+func (c *batchConn) wake() { _ = unix.Shutdown(c.fd, unix.SHUT_RD) }
+
+func (c *batchConn) close() error { return unix.Close(c.fd) }
+
+func fromSockaddr(sa *unix.RawSockaddrInet6) netip.AddrPort {
+	switch sa.Family {
+	case unix.AF_INET6:
+		p := (*[2]byte)(unsafe.Pointer(&sa.Port))
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(p[0])<<8|uint16(p[1]))
+	case unix.AF_INET:
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		p := (*[2]byte)(unsafe.Pointer(&sa4.Port))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), uint16(p[0])<<8|uint16(p[1]))
+	}
+	return netip.AddrPort{}
+}
+
+// toSockaddr writes ap into sa for a socket of the given family and returns
+// the name length. IPv4 destinations on an IPv6 socket become IPv4-mapped.
+func toSockaddr(sa *unix.RawSockaddrInet6, family int, ap netip.AddrPort) (uint32, bool) {
+	a := ap.Addr()
+	if !a.IsValid() || ap.Port() == 0 {
+		return 0, false
+	}
+	port := ap.Port()
+	if family == unix.AF_INET {
+		if !a.Unmap().Is4() {
+			return 0, false
+		}
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		sa4.Family = unix.AF_INET
+		p := (*[2]byte)(unsafe.Pointer(&sa4.Port))
+		p[0], p[1] = byte(port>>8), byte(port)
+		sa4.Addr = a.Unmap().As4()
+		sa4.Zero = [8]uint8{}
+		return unix.SizeofSockaddrInet4, true
+	}
+	sa.Family = unix.AF_INET6
+	p := (*[2]byte)(unsafe.Pointer(&sa.Port))
+	p[0], p[1] = byte(port>>8), byte(port)
+	sa.Flowinfo = 0
+	sa.Addr = a.As16()
+	sa.Scope_id = 0
+	return unix.SizeofSockaddrInet6, true
+}
+
+// openBatch binds cfg.Shards sockets to cfg.Addr with SO_REUSEPORT, in shard
+// order (the reuseport group's socket index is the shard), and attaches the
+// steering program unless disabled.
+func openBatch(cfg *Config, log *slog.Logger) (conns []shardConn, local netip.AddrPort, steering bool, err error) {
+	ba, _ := parseBindAddr(cfg.Addr)
+	family, sa, err := bindSockaddr(ba)
+	if err != nil {
+		return nil, local, false, err
+	}
+	fds := make([]int, 0, cfg.Shards)
+	defer func() {
+		if err != nil {
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+		}
+	}()
+	for i := range cfg.Shards {
+		fd, err := newSocket(family, cfg, log, i == 0)
+		if err != nil {
+			return nil, local, false, err
+		}
+		fds = append(fds, fd)
+		if err := unix.Bind(fd, sa); err != nil {
+			return nil, local, false, fmt.Errorf("netio: bind %s (shard %d): %w", cfg.Addr, i, err)
+		}
+		if i == 0 {
+			// With port 0 the first bind picks the port; the others join it.
+			got, err := unix.Getsockname(fd)
+			if err != nil {
+				return nil, local, false, fmt.Errorf("netio: getsockname: %w", err)
+			}
+			local = sockaddrAddrPort(got)
+			switch s := sa.(type) {
+			case *unix.SockaddrInet4:
+				s.Port = int(local.Port())
+			case *unix.SockaddrInet6:
+				s.Port = int(local.Port())
+			}
+		}
+	}
+	if !cfg.NoSteering && cfg.Shards > 1 {
+		if err := attachSteering(fds[0], uint32(cfg.Shards)); err != nil {
+			log.Warn("SSRC steering refused by the kernel; shards are chosen by 4-tuple hash, so one SSRC may move between shards when its address changes",
+				"err", err)
+		} else {
+			steering = true
+		}
+	}
+	for _, fd := range fds {
+		conns = append(conns, newBatchConn(fd, family, cfg))
+	}
+	return conns, local, steering, nil
+}
+
+// bindSockaddr picks the socket family for the bind address: an empty host
+// is IPv6 dual stack when the host has IPv6, else IPv4.
+func bindSockaddr(ba bindAddr) (int, unix.Sockaddr, error) {
+	if !ba.ip.IsValid() {
+		if fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); err == nil {
+			unix.Close(fd)
+			return unix.AF_INET6, &unix.SockaddrInet6{Port: int(ba.port)}, nil
+		}
+		return unix.AF_INET, &unix.SockaddrInet4{Port: int(ba.port)}, nil
+	}
+	if ba.ip.Is4() || ba.ip.Is4In6() {
+		return unix.AF_INET, &unix.SockaddrInet4{Port: int(ba.port), Addr: ba.ip.Unmap().As4()}, nil
+	}
+	return unix.AF_INET6, &unix.SockaddrInet6{Port: int(ba.port), Addr: ba.ip.As16()}, nil
+}
+
+func sockaddrAddrPort(sa unix.Sockaddr) netip.AddrPort {
+	switch s := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(s.Addr), uint16(s.Port))
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(s.Addr), uint16(s.Port))
+	}
+	return netip.AddrPort{}
+}
+
+// newSocket makes one shard's blocking UDP socket with its options set.
+// The first shard logs buffer sizes the kernel would not grant.
+func newSocket(family int, cfg *Config, log *slog.Logger, first bool) (int, error) {
+	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("netio: socket: %w", err)
+	}
+	fail := func(what string, err error) (int, error) {
+		unix.Close(fd)
+		return -1, fmt.Errorf("netio: %s: %w", what, err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+		return fail("SO_REUSEPORT", err)
+	}
+	if family == unix.AF_INET6 {
+		// Dual stack for a wildcard bind; for a specific IPv6 address the
+		// option makes no difference.
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0); err != nil {
+			return fail("IPV6_V6ONLY", err)
+		}
+	}
+	tv := unix.NsecToTimeval(int64(cfg.TickInterval))
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		return fail("SO_RCVTIMEO", err)
+	}
+	// Best effort from here: the server works without these, only less well.
+	// SO_RXQ_OVFL feeds the KernelDrops counter.
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1)
+	rcv := setBuffer(fd, unix.SO_RCVBUFFORCE, unix.SO_RCVBUF, cfg.RecvBuffer)
+	snd := setBuffer(fd, unix.SO_SNDBUFFORCE, unix.SO_SNDBUF, cfg.SendBuffer)
+	if first && (rcv < cfg.RecvBuffer || snd < cfg.SendBuffer) {
+		log.Warn("socket buffers smaller than asked; raise net.core.rmem_max/wmem_max or grant CAP_NET_ADMIN to absorb bursts",
+			"recv_asked", cfg.RecvBuffer, "recv_got", rcv, "send_asked", cfg.SendBuffer, "send_got", snd)
+	}
+	return fd, nil
+}
+
+// setBuffer tries the FORCE option (needs CAP_NET_ADMIN, ignores the sysctl
+// cap), then the plain one, and returns the usable size the kernel reports
+// (it doubles the value asked for bookkeeping; half of it holds data).
+func setBuffer(fd, force, plain, size int) int {
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, force, size) != nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, plain, size)
+	}
+	got, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, plain)
+	if err != nil {
+		return 0
+	}
+	return got / 2
+}
+
+func attachSteering(fd int, n uint32) error {
+	raw, err := bpf.Assemble(steerProgram(n))
+	if err != nil {
+		return err
+	}
+	filter := make([]unix.SockFilter, len(raw))
+	for i, r := range raw {
+		filter[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
+	}
+	prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
+	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_REUSEPORT_CBPF, &prog); err != nil {
+		return fmt.Errorf("SO_ATTACH_REUSEPORT_CBPF: %w", err)
+	}
+	return nil
+}
+
+var _ shardConn = (*batchConn)(nil)

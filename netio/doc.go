@@ -1,0 +1,25 @@
+// Package netio moves batches of UDP datagrams between the kernel and a
+// handler as cheaply as the kernel allows.
+//
+// A Server binds N sockets ("shards") to one address and port with
+// SO_REUSEPORT. Each shard is served by exactly one goroutine that owns the
+// socket, its preallocated receive buffers, its send queue and its Handler:
+// nothing a shard touches per packet is shared, so the packet path has no
+// locks and no allocations.
+//
+// On Linux a shard blocks in recvmmsg(2) on its own OS thread (like the C
+// reference forwarder: no netpoller round trip when the queue runs empty)
+// and flushes its SendQueue with sendmmsg(2). A classic-BPF reuseport
+// program steers every RTP/RTCP packet to shard ShardOf(ssrc, N), so all
+// packets of one SSRC land on the same shard whatever their source address
+// (see steer.go). Elsewhere a portable fallback serves one unbatched socket.
+//
+// Control-plane goroutines never touch shard state directly: they Post a
+// function to the shard's mailbox, which the shard runs between batches. A
+// shard wakes at least every Config.TickInterval to run its handler's timers
+// and its mailbox, even without traffic.
+//
+//	kernel ──recvmmsg──▶ shard k ──Handler.HandleBatch(now, pkts, q)──▶ q
+//	                       ▲   └─ mailbox, Handler.Tick between batches
+//	kernel ◀──sendmmsg──── q.flush (once per batch, or when q is full)
+package netio

@@ -1,0 +1,47 @@
+package netio
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Packet is one received datagram.
+type Packet struct {
+	// Data aliases the shard's receive buffer. It is valid until
+	// HandleBatch returns; a slice of it may be queued with SendQueue.Send,
+	// because the queue is always flushed before the buffer is reused.
+	Data []byte
+	// From is the sender. IPv4 senders on a dual-stack socket are reported
+	// as plain IPv4 addresses, not IPv4-mapped IPv6.
+	From netip.AddrPort
+}
+
+// Handler processes one shard's traffic. Every method is called on the
+// shard's own goroutine, never concurrently, so a Handler owns its state
+// without locks. A Handler must not retain pkts or q after a call returns.
+type Handler interface {
+	// HandleBatch handles a batch of received datagrams. Datagrams to send
+	// go into q; q is flushed after HandleBatch returns (or earlier, when
+	// it fills up).
+	HandleBatch(now int64, pkts []Packet, q *SendQueue)
+	// Tick runs the handler's timers. It is called at least every
+	// Config.TickInterval, with or without traffic.
+	Tick(now int64, q *SendQueue)
+}
+
+// Closer is implemented by a Handler that wants to release resources when
+// its shard stops. Close runs on the shard's goroutine, last.
+type Closer interface {
+	Close()
+}
+
+// NewHandler makes the Handler of one shard. It runs on the shard's goroutine
+// before the first packet is received.
+type NewHandler func(sh *Shard) Handler
+
+// epoch anchors Now; time.Since reads the monotonic clock only.
+var epoch = time.Now()
+
+// Now returns the process's monotonic clock in nanoseconds, the time base
+// of every now argument in this package.
+func Now() int64 { return int64(time.Since(epoch)) }

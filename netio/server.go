@@ -1,0 +1,317 @@
+package netio
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// shardConn is one shard's socket, as the platform provides it. recv and send
+// are called only by the shard's goroutine; wake and close by Server.Close.
+type shardConn interface {
+	// recv blocks until datagrams arrive, the tick interval passes or wake
+	// is called, fills pkts and returns how many it filled (0 on a timeout).
+	// Truncated datagrams are counted in c and not returned. A non-nil
+	// error means the socket failed.
+	recv(pkts []Packet, c *counters) (int, error)
+	// send transmits q's queued datagrams and empties q.
+	send(q *SendQueue, c *counters)
+	// wake makes a blocked recv return promptly; the conn stays open.
+	wake()
+	close() error
+}
+
+// Mail is a control message run on a shard's goroutine between batches. It
+// may read and change state the shard's Handler owns and queue datagrams.
+type Mail func(now int64, q *SendQueue)
+
+// Server is a set of shards serving one UDP address.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	local    netip.AddrPort
+	steering bool
+	portable bool
+	shards   []*Shard
+
+	closing   atomic.Bool
+	stopped   chan struct{} // closed when every shard loop has returned
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+
+	lastPanicLog atomic.Int64
+}
+
+// Shard is one socket of a Server and the goroutine that owns it.
+type Shard struct {
+	id      int
+	srv     *Server
+	conn    shardConn
+	q       *SendQueue
+	mailbox chan Mail
+	c       counters
+}
+
+// Options are a Server's optional parts.
+type Options struct {
+	// Logger receives the server's few log lines (start, steering, socket
+	// buffer warnings, handler panics). Default slog.Default().
+	Logger *slog.Logger
+	// Portable forces the portable single-socket implementation, which is
+	// what non-Linux builds always use. For tests and comparison.
+	Portable bool
+}
+
+// Listen opens the shards' sockets on cfg.Addr and starts one goroutine per
+// shard, each with its own Handler from newHandler. cfg is validated (and its
+// defaults filled in) first.
+func Listen(cfg Config, newHandler NewHandler, opts Options) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, log: opts.Logger, stopped: make(chan struct{})}
+	var (
+		conns []shardConn
+		err   error
+	)
+	if opts.Portable || !haveBatchIO {
+		s.cfg.Shards = 1
+		s.portable = true
+		conns, s.local, err = openPortable(&s.cfg)
+	} else {
+		conns, s.local, s.steering, err = openBatch(&s.cfg, s.log)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.shards = make([]*Shard, len(conns))
+	for i, c := range conns {
+		sh := &Shard{id: i, srv: s, conn: c, mailbox: make(chan Mail, s.cfg.Mailbox)}
+		sh.q = newSendQueue(s.cfg.SendQueue, s.cfg.MaxDatagram, sh.flush)
+		sh.c.lastLoop.Store(Now())
+		s.shards[i] = sh
+	}
+	s.wg.Add(len(s.shards))
+	for _, sh := range s.shards {
+		go sh.run(newHandler)
+	}
+	go func() { s.wg.Wait(); close(s.stopped) }()
+	s.log.Info("udp listening", "addr", s.local.String(), "shards", len(s.shards),
+		"batch", s.cfg.BatchSize, "steering", s.steering, "portable", s.portable)
+	return s, nil
+}
+
+// LocalAddr is the bound address (with the port chosen, if Addr asked for 0).
+func (s *Server) LocalAddr() netip.AddrPort { return s.local }
+
+// NumShards is the number of shards.
+func (s *Server) NumShards() int { return len(s.shards) }
+
+// Shard returns shard i.
+func (s *Server) Shard(i int) *Shard { return s.shards[i] }
+
+// Steering reports whether packets are steered by SSRC (ShardOf). When false
+// the kernel spreads them by 4-tuple hash and the caller must not rely on
+// ShardOf.
+func (s *Server) Steering() bool { return s.steering }
+
+// Config returns the validated configuration in use.
+func (s *Server) Config() Config { return s.cfg }
+
+// Stats returns the sum of every shard's counters.
+func (s *Server) Stats() Stats {
+	var t Stats
+	for _, sh := range s.shards {
+		t = t.Add(sh.Stats())
+	}
+	return t
+}
+
+// Alive returns nil when every shard completed a loop turn within maxStall,
+// else an error naming the first stalled shard. A shard turns at least every
+// TickInterval, so a stall means a wedged handler or socket.
+func (s *Server) Alive(maxStall time.Duration) error {
+	now := Now()
+	for _, sh := range s.shards {
+		if age := time.Duration(now - sh.c.lastLoop.Load()); age > maxStall {
+			return fmt.Errorf("netio: shard %d stalled for %v", sh.id, age.Round(time.Millisecond))
+		}
+	}
+	select {
+	case <-s.stopped:
+		return ErrClosed
+	default:
+	}
+	return nil
+}
+
+// Done is closed once every shard has stopped.
+func (s *Server) Done() <-chan struct{} { return s.stopped }
+
+// Close stops every shard, waits for their goroutines to return, then closes
+// the sockets. It is safe to call more than once and from any goroutine.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.closing.Store(true)
+		for _, sh := range s.shards {
+			sh.conn.wake()
+		}
+		<-s.stopped
+		for _, sh := range s.shards {
+			if err := sh.conn.close(); err != nil && s.closeErr == nil {
+				s.closeErr = err
+			}
+		}
+	})
+	return s.closeErr
+}
+
+// ID is the shard's index, the value ShardOf returns for its SSRCs.
+func (sh *Shard) ID() int { return sh.id }
+
+// Stats returns a snapshot of the shard's counters, without locking.
+func (sh *Shard) Stats() Stats { return sh.c.snapshot() }
+
+// Post queues m to run on the shard's goroutine between batches (within
+// about TickInterval). It never blocks: it fails with ErrMailboxFull when the
+// mailbox is full and ErrClosed once the server is closing.
+func (sh *Shard) Post(m Mail) error {
+	if sh.srv.closing.Load() {
+		return ErrClosed
+	}
+	select {
+	case sh.mailbox <- m:
+		return nil
+	default:
+		return ErrMailboxFull
+	}
+}
+
+// Do runs m on the shard's goroutine and waits until it has run, ctx is
+// done, or the server closes.
+func (sh *Shard) Do(ctx context.Context, m Mail) error {
+	done := make(chan struct{})
+	if err := sh.Post(func(now int64, q *SendQueue) {
+		defer close(done)
+		m(now, q)
+	}); err != nil {
+		return err
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-sh.srv.stopped:
+		select {
+		case <-done:
+			return nil
+		default:
+			return ErrClosed
+		}
+	}
+}
+
+// run is the shard's loop: receive a batch, hand it to the handler, run the
+// mailbox and timers, flush the send queue; until the server closes.
+func (sh *Shard) run(newHandler NewHandler) {
+	defer sh.srv.wg.Done()
+	cfg := &sh.srv.cfg
+	if !cfg.NoLockOSThread && !sh.srv.portable {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+	}
+	h := newHandler(sh)
+	pkts := make([]Packet, cfg.BatchSize)
+	tick := int64(cfg.TickInterval)
+	lastTick := Now()
+	failures := 0
+	for !sh.srv.closing.Load() {
+		n, err := sh.conn.recv(pkts, &sh.c)
+		now := Now()
+		if err != nil {
+			sh.c.recvErrors.Add(1)
+			if failures++; failures > 3 {
+				// A persistently failing socket must not spin a core.
+				time.Sleep(time.Millisecond)
+			}
+		} else {
+			failures = 0
+		}
+		if n > 0 {
+			sh.c.rxBatches.Add(1)
+			sh.c.rxPackets.Add(uint64(n))
+			var bytes uint64
+			for i := range pkts[:n] {
+				bytes += uint64(len(pkts[i].Data))
+			}
+			sh.c.rxBytes.Add(bytes)
+			sh.safely(func() { h.HandleBatch(now, pkts[:n], sh.q) })
+			clear(pkts[:n]) // drop references into buffers
+		}
+		sh.runMailbox(now)
+		if now-lastTick >= tick {
+			lastTick = now
+			sh.c.ticks.Add(1)
+			sh.safely(func() { h.Tick(now, sh.q) })
+		}
+		if sh.q.n > 0 {
+			sh.flush(sh.q)
+		}
+		sh.c.lastLoop.Store(now)
+	}
+	if c, ok := h.(Closer); ok {
+		sh.safely(c.Close)
+	}
+}
+
+// runMailbox runs the queued control messages, a bounded number per turn so
+// a flood of them cannot starve the packets.
+func (sh *Shard) runMailbox(now int64) {
+	for range 64 {
+		select {
+		case m := <-sh.mailbox:
+			sh.c.mailboxRuns.Add(1)
+			sh.safely(func() { m(now, sh.q) })
+		default:
+			return
+		}
+	}
+}
+
+// safely runs f and turns a panic into a counted, rate-limited log line: one
+// bad packet or bug must not take every voice session of the pod down.
+func (sh *Shard) safely(f func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			sh.c.handlerPanics.Add(1)
+			now := Now()
+			last := sh.srv.lastPanicLog.Load()
+			if now-last > int64(10*time.Second) && sh.srv.lastPanicLog.CompareAndSwap(last, now) {
+				buf := make([]byte, 4096)
+				buf = buf[:runtime.Stack(buf, false)]
+				sh.srv.log.Error("handler panic (recovered; further ones counted, logged at most every 10 s)",
+					"shard", sh.id, "panic", fmt.Sprint(r), "stack", string(buf))
+			}
+		}
+	}()
+	f()
+}
+
+func (sh *Shard) flush(q *SendQueue) {
+	if q.n == 0 {
+		return
+	}
+	sh.conn.send(q, &sh.c)
+	clear(q.pkts[:q.n])
+	q.n = 0
+}
