@@ -40,6 +40,11 @@ import (
 //     so after a GCM failure the payload bytes of b are clobbered (AES-CM
 //     leaves b untouched: it verifies before decrypting). The packet is
 //     dropped either way.
+//   - AEAD_AES_128_GCM SRTCP: pion builds the 12-byte AAD in an array
+//     whose slice is passed through the cipher.AEAD interface, so it
+//     escapes: EncryptRTCP and DecryptRTCP each allocate once (12 B) per
+//     packet with that profile. SRTP (the per-packet media path) does not;
+//     RTCP is a few packets per second per participant.
 //   - Replay: pion returns *duplicatedError wrapping an unexported
 //     errDuplicated; neither is exported, so errors.Is cannot match it and
 //     building it allocates. Inbound therefore plugs in its own replay
