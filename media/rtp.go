@@ -185,7 +185,9 @@ func IsTwoByteProfile(profile uint16) bool {
 // FindExtension returns the data of the RFC 8285 header extension element
 // with the given local ID in packet b, parsed into h. It handles the
 // one-byte (0xBEDE, IDs 1..14) and two-byte (0x100X, IDs 1..255) forms,
-// skips padding bytes, stops at the one-byte form's reserved ID 15, and
+// skips padding bytes, stops at the one-byte form's reserved ID 15 and at a
+// non-zero byte with ID 0 (invalid: ID 0 is only padding; pion/rtp stops
+// there too), and
 // returns false for other profiles, absent IDs and elements that overrun
 // the extension block. The returned slice aliases b. It never allocates.
 func FindExtension(b []byte, h RTPHeader, id uint8) ([]byte, bool) {
