@@ -418,4 +418,3 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		}
 	}
 }
-
