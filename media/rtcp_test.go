@@ -302,6 +302,7 @@ func TestRTCPIter(t *testing.T) {
 }
 
 func TestRTCPZeroAllocs(t *testing.T) {
+	skipAllocsUnderRace(t)
 	dst := make([]byte, 0, 256)
 	n := ReconnectNotice{SSRC: 1, Reason: ReconnectRemoved, WindowMS: 5000}
 	var sink uint32

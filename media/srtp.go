@@ -34,7 +34,10 @@ import (
 //   - Auth failure: AES-CM profiles return the sentinel
 //     srtp.ErrFailedToVerifyAuthTag (no allocation). AEAD_AES_128_GCM
 //     returns fmt.Errorf("%w: %w", ErrFailedToVerifyAuthTag, gcmErr),
-//     which allocates on every forged packet (see BenchmarkInboundForged).
+//     which allocates on every forged packet: 4 allocations, 160 B
+//     (BenchmarkInboundForged). For a not-yet-authenticated SSRC add the
+//     discarded per-SSRC state: 3 allocations, 144 B for AES-CM; 7, 304 B
+//     for GCM (BenchmarkInboundForgedUnknownSSRC).
 //     With in-place decryption, crypto/cipher's GCM Open zeroes the
 //     ciphertext region it was to decrypt into when the tag mismatches,
 //     so after a GCM failure the payload bytes of b are clobbered (AES-CM

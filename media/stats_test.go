@@ -202,6 +202,7 @@ func TestReceiveStatsLSR(t *testing.T) {
 }
 
 func TestReceiveStatsZeroAllocs(t *testing.T) {
+	skipAllocsUnderRace(t)
 	var s ReceiveStats
 	i := 0
 	a := testing.AllocsPerRun(1000, func() {
