@@ -259,11 +259,11 @@ func AudioLevel(b []byte, h RTPHeader, id uint8) (level uint8, voice bool, ok bo
 
 // RTPFields are the values AppendRTPHeader writes.
 type RTPFields struct {
-	Marker         bool
-	PayloadType    uint8
-	SequenceNumber uint16
-	Timestamp      uint32
-	SSRC           uint32
+	Marker         bool   // M bit
+	PayloadType    uint8  // 7-bit PT (higher bits ignored)
+	SequenceNumber uint16 // sequence number
+	Timestamp      uint32 // RTP timestamp
+	SSRC           uint32 // synchronization source
 }
 
 // AppendRTPHeader appends a 12-byte RTP header (version 2, no padding,
