@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/voxfleet/vox/netio"
+)
+
+func noEnv(string) (string, bool) { return "", false }
+
+func TestHelpExplainsEveryFlag(t *testing.T) {
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"--help"}, noEnv, &out, nil); code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	for _, f := range []string{"udp-addr", "shards", "batch-size", "max-datagram", "send-queue", "tick",
+		"recv-buffer", "send-buffer", "no-steering", "log-format", "log-level"} {
+		if !strings.Contains(out.String(), "--"+f) || !strings.Contains(out.String(), "$VOX_"+strings.ToUpper(strings.ReplaceAll(f, "-", "_"))) {
+			t.Errorf("--help does not explain --%s:\n%s", f, out.String())
+		}
+	}
+}
+
+func TestBadConfigIsUsageError(t *testing.T) {
+	for _, args := range [][]string{{"--shards", "-1"}, {"--udp-addr", "nope"}, {"--log-level", "loud"}, {"extra"}, {"--log-format", "xml"}} {
+		var out bytes.Buffer
+		if code := run(context.Background(), args, noEnv, &out, nil); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d (%s)", args, code, exitUsage, out.String())
+		}
+	}
+	env := func(k string) (string, bool) { return "lots", k == "VOX_SHARDS" }
+	var out bytes.Buffer
+	if code := run(context.Background(), nil, env, &out, nil); code != exitUsage || !strings.Contains(out.String(), "VOX_SHARDS") {
+		t.Errorf("bad env: exit %d: %s", code, out.String())
+	}
+}
+
+func TestServesAndStops(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan *netio.Server, 1)
+	env := func(k string) (string, bool) {
+		v, ok := map[string]string{"VOX_UDP_ADDR": "127.0.0.1:0", "VOX_SHARDS": "2"}[k]
+		return v, ok
+	}
+	var logs bytes.Buffer
+	done := make(chan int)
+	go func() { done <- run(ctx, []string{"--log-format", "json"}, env, &logs, ready) }()
+	var srv *netio.Server
+	select {
+	case srv = <-ready:
+	case code := <-done:
+		t.Fatalf("exited %d: %s", code, logs.String())
+	}
+	if srv.NumShards() != 2 {
+		t.Fatalf("env VOX_SHARDS ignored: %d shards", srv.NumShards())
+	}
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.WriteToUDPAddrPort([]byte("ping"), srv.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, _, err := c.ReadFromUDPAddrPort(buf)
+	if err != nil || string(buf[:n]) != "ping" {
+		t.Fatalf("echo: %q %v", buf[:n], err)
+	}
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
+		t.Fatalf("no JSON stop line in logs:\n%s", logs.String())
+	}
+}
+
+// TestSignals runs voxd as a real process (this test binary re-executed)
+// and checks SIGTERM stops it cleanly with exit 0.
+func TestSignals(t *testing.T) {
+	if os.Getenv("VOXD_TEST_MAIN") == "1" {
+		// The re-executed child: voxd with no flags, configured from VOX_*.
+		os.Exit(run(context.Background(), nil, os.LookupEnv, os.Stderr, nil))
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestSignals$")
+		cmd.Env = append(os.Environ(), "VOXD_TEST_MAIN=1", "VOX_UDP_ADDR=127.0.0.1:0", "VOX_LOG_FORMAT=json")
+		stderr := &syncBuffer{}
+		cmd.Stderr = stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(stderr.String(), "voxd serving") {
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				t.Fatalf("voxd did not start: %s", stderr.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		cmd.Process.Signal(sig)
+		errc := make(chan error, 1)
+		go func() { errc <- cmd.Wait() }()
+		select {
+		case err := <-errc:
+			if err != nil {
+				t.Fatalf("%v: %v\n%s", sig, err, stderr.String())
+			}
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("%v: voxd did not stop", sig)
+		}
+		if !strings.Contains(stderr.String(), `"signal":"`+sig.String()) {
+			t.Fatalf("%v not logged:\n%s", sig, stderr.String())
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the writer goroutine of exec and
+// the test reading it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
