@@ -41,7 +41,7 @@ warn() { echo "compare.sh: warning: $*" >&2; }
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
-UDPBASE=${UDPBASE:-/work/shared/tools/udpbase}
+UDPBASE=${UDPBASE:-$(cd "$repo/.." && pwd)/shared/tools/udpbase}
 CC=${CC:-cc}
 OUT=${OUT:-$here/out}
 
