@@ -24,7 +24,7 @@
 # --steps 4 --size 120 --profile aes_cm_80 --common-rate PPS
 # --phases max,latency,cost --vox-bin PATH.
 #
-# Environment: OUT (work dir), UDPBASE (default /work/shared/tools/udpbase,
+# Environment: OUT (work dir), UDPBASE (default ../shared/tools/udpbase beside the repository,
 # only read), CC (default cc).
 #
 # Examples:

@@ -100,6 +100,10 @@ func Listen(cfg Config, newHandler NewHandler, opts Options) (*Server, error) {
 		sh.c.lastLoop.Store(Now())
 		s.shards[i] = sh
 	}
+	if !s.portable && runtime.GOMAXPROCS(0) <= len(s.shards) {
+		s.log.Warn("GOMAXPROCS is not above the shard count: every shard holds a P while it waits for packets, so the rest of the process (admin API, GC) only runs when a shard yields; give it GOMAXPROCS = shards + 1",
+			"gomaxprocs", runtime.GOMAXPROCS(0), "shards", len(s.shards))
+	}
 	s.wg.Add(len(s.shards))
 	for _, sh := range s.shards {
 		go sh.run(newHandler)
@@ -246,6 +250,12 @@ func (sh *Shard) run(newHandler NewHandler) {
 			}
 		} else {
 			failures = 0
+		}
+		if n == 0 && err == nil {
+			// Idle turn (receive timeout). A shard keeps its P while it
+			// blocks in the kernel (see batch_linux.go), so yield it
+			// now and then: other goroutines are due a turn anyway.
+			runtime.Gosched()
 		}
 		if n > 0 {
 			sh.c.rxBatches.Add(1)

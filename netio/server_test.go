@@ -64,6 +64,7 @@ func startServer(t *testing.T, cfg Config, opts Options, tweak func(*recHandler)
 		cfg.Addr = "127.0.0.1:0"
 	}
 	opts.Logger = quiet
+	spareP(t, cfg.Shards)
 	events := make(chan event, 100000)
 	srv, err := Listen(cfg, func(sh *Shard) Handler {
 		h := &recHandler{sh: sh, events: events}
@@ -77,6 +78,14 @@ func startServer(t *testing.T, cfg Config, opts Options, tweak func(*recHandler)
 	}
 	t.Cleanup(func() { srv.Close() })
 	return &testServer{srv, events}
+}
+
+// spareP gives the test process a P beyond the shards, as voxd does.
+func spareP(t *testing.T, shards int) {
+	if prev := runtime.GOMAXPROCS(0); prev <= shards {
+		runtime.GOMAXPROCS(shards + 1)
+		t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
+	}
 }
 
 func (ts *testServer) collect(t *testing.T, n int) []event {
@@ -150,6 +159,9 @@ func TestEcho(t *testing.T) {
 			if ev[0].from != c.LocalAddr().(*net.UDPAddr).AddrPort() {
 				t.Fatalf("from %v, want %v", ev[0].from, c.LocalAddr())
 			}
+			// Counters are added after sendmmsg returns, maybe after the
+			// echoes arrived.
+			waitFor(t, func() bool { return ts.Stats().TxPackets == 20 })
 			st := ts.Stats()
 			if st.RxPackets != 20 || st.TxPackets != 20 || st.RxBytes != 2000 || st.TxBytes != 2000 {
 				t.Fatalf("stats %+v", st)
@@ -390,6 +402,7 @@ func TestMailboxFull(t *testing.T) {
 
 func TestCloseWithTrafficInFlight(t *testing.T) {
 	before := runtime.NumGoroutine()
+	spareP(t, 2)
 	for _, portable := range []bool{false, true} {
 		srv, err := Listen(Config{Addr: "127.0.0.1:0", Shards: 2}, func(sh *Shard) Handler {
 			return &echoHandler{}
@@ -476,6 +489,7 @@ func TestZeroAllocsPerPacket(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
+	spareP(t, 2)
 	srv, err := Listen(Config{Addr: "127.0.0.1:0", Shards: 2}, func(*Shard) Handler { return echoHandler{} },
 		Options{Logger: quiet})
 	if err != nil {

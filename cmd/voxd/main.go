@@ -128,6 +128,13 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	}
 	log := newLogger(cfg, stderr)
 
+	// Each shard holds a P while it waits in recvmmsg (see netio): the
+	// admin plane, the Agones loop and the GC get a P of their own.
+	if procs := runtime.GOMAXPROCS(0); procs <= cfg.net.Shards {
+		runtime.GOMAXPROCS(cfg.net.Shards + 1)
+		log.Debug("GOMAXPROCS raised above the shard count", "from", procs, "to", cfg.net.Shards+1)
+	}
+
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)

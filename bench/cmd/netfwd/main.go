@@ -62,6 +62,7 @@ func run() int {
 	profile := flag.String("profile", "aes_cm_80", "SRTP profile: aes_cm_80, aes_cm_32 or gcm")
 	flag.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile to this file")
 	flag.BoolVar(&c.noLock, "nolock", false, "do not lock shard goroutines to OS threads")
+	spareP := flag.Bool("sparep", true, "raise GOMAXPROCS to shards+1 (each shard holds a P)")
 	flag.Parse()
 	switch *profile {
 	case "aes_cm_80":
@@ -103,6 +104,9 @@ func run() int {
 		defer pprof.StopCPUProfile()
 	}
 
+	if *spareP && runtime.GOMAXPROCS(0) <= c.shards {
+		runtime.GOMAXPROCS(c.shards + 1)
+	}
 	var handlers []*fwdHandler
 	errc := make(chan error, c.shards)
 	cfg := netio.Config{Addr: c.listen, Shards: c.shards, BatchSize: c.batch,
