@@ -10,6 +10,4 @@ var (
 	ErrMailboxFull = errors.New("netio: shard mailbox full")
 	// ErrBadConfig wraps every configuration error.
 	ErrBadConfig = errors.New("netio: bad config")
-
-	errAddrFamily = errors.New("netio: destination address family not supported by the socket")
 )

@@ -85,8 +85,7 @@ func TestFlushBatch(t *testing.T) {
 
 func TestSendQueueFlushesWhenFull(t *testing.T) {
 	var flushed []int
-	var q *SendQueue
-	q = newSendQueue(4, 100, func(sq *SendQueue) {
+	q := newSendQueue(4, 100, func(sq *SendQueue) {
 		flushed = append(flushed, sq.n)
 		sq.n = 0
 	})

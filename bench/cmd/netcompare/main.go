@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command netcompare measures vox's UDP forwarder (bench/cmd/netfwd) side
 // by side with the C reference forwarder of udpbase (fwd.c) and optionally
 // udpbase's naive Go forwarder (gofwd), in one run, with udpbase's

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command netfwd is vox's UDP core (package netio) as a plain fan-out
 // forwarder, for measuring it against the C reference forwarder of
 // shared/tools/udpbase with the same generator, sink and method.
