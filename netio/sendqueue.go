@@ -121,3 +121,23 @@ func flushBatch(pkts [][]byte, n int, send sendFunc, waitWritable func()) sendSt
 	}
 	return st
 }
+
+// NewDetachedQueue returns a SendQueue bound to no socket: whenever it is
+// flushed (when full, or by Flush) send receives the queued datagrams and
+// their destinations, which are valid only during the call. It lets a
+// Handler be driven by tests and benchmarks without the kernel.
+func NewDetachedQueue(capacity, maxDatagram int, send func(pkts [][]byte, dsts []netip.AddrPort)) *SendQueue {
+	return newSendQueue(capacity, maxDatagram, func(q *SendQueue) {
+		send(q.pkts[:q.n], q.dsts[:q.n])
+		clear(q.pkts[:q.n])
+		q.n = 0
+	})
+}
+
+// Flush sends what is queued now. Handlers rarely need it: the shard
+// flushes after every batch and tick.
+func (q *SendQueue) Flush() {
+	if q.n > 0 {
+		q.flush(q)
+	}
+}

@@ -129,3 +129,26 @@ func equalInts(a, b []int) bool {
 	}
 	return true
 }
+
+func TestDetachedQueue(t *testing.T) {
+	var got []string
+	q := NewDetachedQueue(2, 64, func(pkts [][]byte, dsts []netip.AddrPort) {
+		for i, p := range pkts {
+			got = append(got, string(p)+"@"+dsts[i].String())
+		}
+	})
+	dst := netip.MustParseAddrPort("127.0.0.1:5")
+	for _, s := range []string{"a", "b", "c"} {
+		b := q.Buffer()
+		n := copy(b, s)
+		q.Send(b[:n], dst)
+	}
+	if len(got) != 2 || q.Len() != 1 {
+		t.Fatalf("before Flush: %v, %d queued", got, q.Len())
+	}
+	q.Flush()
+	q.Flush()
+	if len(got) != 3 || got[2] != "c@127.0.0.1:5" || q.Len() != 0 {
+		t.Fatalf("after Flush: %v", got)
+	}
+}

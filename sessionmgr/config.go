@@ -1,0 +1,109 @@
+package sessionmgr
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/voxfleet/vox/media"
+)
+
+// Defaults.
+const (
+	DefaultMaxSessions            = 500
+	DefaultMaxParticipants        = 4000
+	DefaultMaxSessionParticipants = 64
+	DefaultJoinTimeout            = 30 * time.Second
+	DefaultIdleTimeout            = 30 * time.Second
+	DefaultReportInterval         = 5 * time.Second
+	DefaultAudioLevelExtensionID  = 1
+	// DefaultProbeRate and DefaultProbeBurst bound how many packets per
+	// second from an address other than a participant's latched one are
+	// put through SRTP authentication (the only way to tell a NAT rebind
+	// from a forgery).
+	DefaultProbeRate  = 10
+	DefaultProbeBurst = 20
+)
+
+// Config configures a Manager. Zero values mean the defaults.
+type Config struct {
+	Limits Limits
+	// DefaultProfile is the SRTP profile of sessions that do not choose one.
+	DefaultProfile media.Profile
+	JoinTimeout    time.Duration
+	IdleTimeout    time.Duration
+	// ReportInterval is how often the server sends each participant an
+	// RTCP receiver report about its stream.
+	ReportInterval time.Duration
+	// PublicAddr and PublicPort are what admissions tell clients to send
+	// to. Port 0 means the UDP core's own port.
+	PublicAddr string
+	PublicPort int
+	// AudioLevelExtensionID is the RFC 8285 id of the RFC 6464 audio level.
+	AudioLevelExtensionID uint8
+	ProbeRate             int
+	ProbeBurst            int
+	Logger                *slog.Logger
+	// Now is the wall clock for the API's timestamps (tests); time.Now
+	// when nil. Packet timing uses netio.Now.
+	Now func() time.Time
+}
+
+func (c *Config) validate() error {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.Limits.MaxSessions, DefaultMaxSessions)
+	def(&c.Limits.MaxParticipants, DefaultMaxParticipants)
+	def(&c.Limits.MaxSessionParticipants, DefaultMaxSessionParticipants)
+	def(&c.ProbeRate, DefaultProbeRate)
+	def(&c.ProbeBurst, DefaultProbeBurst)
+	if c.Limits.MaxSessions < 1 || c.Limits.MaxParticipants < 1 || c.Limits.MaxSessionParticipants < 2 {
+		return fmt.Errorf("%w: limits must be positive (a session needs room for 2): %+v", ErrInvalid, c.Limits)
+	}
+	if c.DefaultProfile == 0 {
+		c.DefaultProfile = media.DefaultProfile
+	}
+	if !c.DefaultProfile.Valid() {
+		return fmt.Errorf("%w: SRTP profile %d", ErrInvalid, c.DefaultProfile)
+	}
+	dur := func(v *time.Duration, d time.Duration, name string) error {
+		if *v == 0 {
+			*v = d
+		}
+		if *v < 10*time.Millisecond {
+			return fmt.Errorf("%w: %s %v too short", ErrInvalid, name, *v)
+		}
+		return nil
+	}
+	if err := dur(&c.JoinTimeout, DefaultJoinTimeout, "join timeout"); err != nil {
+		return err
+	}
+	if err := dur(&c.IdleTimeout, DefaultIdleTimeout, "idle timeout"); err != nil {
+		return err
+	}
+	if err := dur(&c.ReportInterval, DefaultReportInterval, "report interval"); err != nil {
+		return err
+	}
+	if c.AudioLevelExtensionID == 0 {
+		c.AudioLevelExtensionID = DefaultAudioLevelExtensionID
+	}
+	if c.AudioLevelExtensionID > 14 {
+		return fmt.Errorf("%w: audio level extension id %d outside 1..14", ErrInvalid, c.AudioLevelExtensionID)
+	}
+	if c.ProbeRate < 1 || c.ProbeBurst < 1 {
+		return fmt.Errorf("%w: probe rate and burst must be positive", ErrInvalid)
+	}
+	if c.PublicPort < 0 || c.PublicPort > 65535 {
+		return fmt.Errorf("%w: public port %d", ErrInvalid, c.PublicPort)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}

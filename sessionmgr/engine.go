@@ -1,0 +1,399 @@
+package sessionmgr
+
+import (
+	"encoding/binary"
+	"errors"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/voxfleet/vox/media"
+	"github.com/voxfleet/vox/netio"
+)
+
+// Removal reasons, as counted and reported.
+const (
+	ReasonBye        = "bye"          // the client sent RTCP BYE
+	ReasonJoinTimout = "join_timeout" // no authenticated packet after admission
+	ReasonIdle       = "idle_timeout" // no authenticated packet for IdleTimeout
+	ReasonRemoved    = "removed"      // DELETE participant
+	ReasonSessionEnd = "session_end"  // DELETE session
+)
+
+// housekeepEvery is how often a shard sweeps its participants for timeouts
+// and due receiver reports.
+const housekeepEvery = 100 * time.Millisecond
+
+// participant is one client's state. It belongs to its shard's engine.
+type participant struct {
+	id         string
+	ssrc       uint32
+	serverSSRC uint32
+	room       *room
+	in         *media.Inbound
+	out        *media.Outbound
+
+	addr     netip.AddrPort // latched source; invalid until the first authenticated packet
+	admitted int64          // netio.Now at admission
+	lastAuth int64          // netio.Now of the last authenticated packet; 0 = none
+	stats    media.ReceiveStats
+	level    int16 // last RFC 6464 level, -1 = none yet
+
+	probeTokens float64 // budget for packets from unlatched addresses
+	probeAt     int64   // when probeTokens was last refilled
+	nextReport  int64
+
+	packetsOut, bytesOut, rtcpIn, rebinds, authFailures, replays uint64
+}
+
+// room is one session's members on the shard.
+type room struct {
+	id      string
+	members []*participant
+}
+
+// engine is a shard's data plane (a netio.Handler): it owns the shard's
+// participants and rooms. Only its own goroutine touches them.
+type engine struct {
+	m     *Manager
+	shard *netio.Shard
+	parts map[uint32]*participant // by SSRC
+	rooms map[string]*room
+
+	extID   uint8
+	maxPlain int // largest plaintext that still fits a datagram once re-encrypted
+
+	rtcpBuf       []byte // scratch for plaintext RTCP the server builds
+	nextHousekeep int64
+	c             engineCounters
+}
+
+// engineCounters are written by the engine's goroutine and read by anyone.
+type engineCounters struct {
+	forwarded, rtcpIn, rtcpOut, rebinds                        atomic.Uint64
+	unknownSSRC, auth, replay, malformed, tooShort, tooLong   atomic.Uint64
+	notRTP, rateLimit                                          atomic.Uint64
+	participants, rooms                                        atomic.Int64
+}
+
+func newEngine(m *Manager, sh *netio.Shard, maxDatagram int) *engine {
+	return &engine{
+		m:        m,
+		shard:    sh,
+		parts:    make(map[uint32]*participant),
+		rooms:    make(map[string]*room),
+		extID:    m.cfg.AudioLevelExtensionID,
+		maxPlain: maxDatagram - maxSRTPOverhead,
+		rtcpBuf:  make([]byte, 0, 512),
+	}
+}
+
+// maxSRTPOverhead is the most any profile adds to a packet (SRTCP with GCM:
+// 16-byte tag and 4-byte index).
+const maxSRTPOverhead = 20
+
+// HandleBatch runs the receive path for a batch (see the package comment).
+func (e *engine) HandleBatch(now int64, pkts []netio.Packet, q *netio.SendQueue) {
+	var forwarded uint64
+	for i := range pkts {
+		p := &pkts[i]
+		switch media.Classify(p.Data) {
+		case media.KindRTP:
+			forwarded += e.rtp(now, p, q)
+		case media.KindRTCP:
+			e.rtcp(now, p, q)
+		default:
+			if len(p.Data) < 8 {
+				e.c.tooShort.Add(1)
+			} else {
+				e.c.notRTP.Add(1)
+			}
+		}
+	}
+	if forwarded != 0 {
+		e.c.forwarded.Add(forwarded)
+	}
+}
+
+// lookup finds the participant of b's SSRC and decides whether the packet
+// may be authenticated: always from the latched address; from elsewhere only
+// within the participant's probe budget.
+func (e *engine) lookup(now int64, ssrc uint32, from netip.AddrPort) *participant {
+	pt := e.parts[ssrc]
+	if pt == nil {
+		e.c.unknownSSRC.Add(1)
+		return nil
+	}
+	if from != pt.addr && !pt.probe(now, e.m.cfg.ProbeRate, e.m.cfg.ProbeBurst) {
+		e.c.rateLimit.Add(1)
+		return nil
+	}
+	return pt
+}
+
+// probe spends one token of the participant's budget for authenticating
+// packets from an unlatched address, refilling at rate per second up to burst.
+func (pt *participant) probe(now int64, rate, burst int) bool {
+	pt.probeTokens += float64(now-pt.probeAt) * float64(rate) / float64(time.Second)
+	pt.probeAt = now
+	if pt.probeTokens > float64(burst) {
+		pt.probeTokens = float64(burst)
+	}
+	if pt.probeTokens < 1 {
+		return false
+	}
+	pt.probeTokens--
+	return true
+}
+
+// authenticated runs after a packet of pt verified: latch, liveness.
+func (e *engine) authenticated(now int64, pt *participant, from netip.AddrPort) {
+	if from != pt.addr {
+		if pt.addr.IsValid() {
+			pt.rebinds++
+			e.c.rebinds.Add(1)
+		}
+		pt.addr = from
+	}
+	pt.lastAuth = now
+}
+
+func (e *engine) countDecryptError(pt *participant, err error) {
+	switch {
+	case errors.Is(err, media.ErrReplayed):
+		pt.replays++
+		e.c.replay.Add(1)
+	case errors.Is(err, media.ErrAuthFailed):
+		pt.authFailures++
+		e.c.auth.Add(1)
+	case errors.Is(err, media.ErrTooShort):
+		e.c.tooShort.Add(1)
+	default:
+		e.c.malformed.Add(1)
+	}
+}
+
+// rtp handles one RTP packet and returns how many copies it forwarded.
+func (e *engine) rtp(now int64, p *netio.Packet, q *netio.SendQueue) uint64 {
+	b := p.Data
+	if len(b) > e.maxPlain+maxSRTPOverhead {
+		e.c.tooLong.Add(1)
+		return 0
+	}
+	pt := e.lookup(now, binary.BigEndian.Uint32(b[8:12]), p.From)
+	if pt == nil {
+		return 0
+	}
+	plain, hdr, err := pt.in.DecryptRTP(b)
+	if err != nil {
+		e.countDecryptError(pt, err)
+		return 0
+	}
+	e.authenticated(now, pt, p.From)
+	pt.stats.Update(hdr.SequenceNumber, hdr.Timestamp, len(plain), now)
+	if lvl, _, ok := media.AudioLevel(plain, hdr, e.extID); ok {
+		pt.level = int16(lvl)
+	}
+	if len(plain) > e.maxPlain {
+		e.c.tooLong.Add(1)
+		return 0
+	}
+	// Forward mode, basic form: every other member hears every packet.
+	// (Speaker selection and mixing come with the mixer.)
+	var n uint64
+	for _, l := range pt.room.members {
+		if l == pt || !l.addr.IsValid() {
+			continue
+		}
+		buf := q.Buffer()
+		enc, err := l.out.EncryptRTP(buf[:0], plain)
+		if err != nil {
+			e.c.malformed.Add(1)
+			continue
+		}
+		q.Send(enc, l.addr)
+		l.packetsOut++
+		l.bytesOut += uint64(len(enc))
+		n++
+	}
+	return n
+}
+
+// rtcp handles one (compound) SRTCP packet from a client.
+func (e *engine) rtcp(now int64, p *netio.Packet, q *netio.SendQueue) {
+	b := p.Data
+	if len(b) > e.maxPlain+maxSRTPOverhead {
+		e.c.tooLong.Add(1)
+		return
+	}
+	pt := e.lookup(now, binary.BigEndian.Uint32(b[4:8]), p.From)
+	if pt == nil {
+		return
+	}
+	plain, err := pt.in.DecryptRTCP(b)
+	if err != nil {
+		e.countDecryptError(pt, err)
+		return
+	}
+	e.authenticated(now, pt, p.From)
+	pt.rtcpIn++
+	e.c.rtcpIn.Add(1)
+	for it := media.NewRTCPIter(plain); it.Next(); {
+		pkt := it.Packet()
+		switch pkt.Type {
+		case media.RTCPTypeSR:
+			if sr, err := media.ParseSenderReport(pkt); err == nil {
+				pt.stats.OnSenderReport(sr.NTPTime, now)
+			}
+		case media.RTCPTypeBYE:
+			bye, err := media.ParseBye(pkt)
+			if err != nil {
+				continue
+			}
+			for i := range bye.Len() {
+				if bye.SSRC(i) == pt.ssrc {
+					e.remove(pt, ReasonBye)
+					return
+				}
+			}
+		}
+	}
+}
+
+// Tick runs the shard's timers: timeouts and receiver reports, swept every
+// housekeepEvery.
+func (e *engine) Tick(now int64, q *netio.SendQueue) {
+	if now < e.nextHousekeep {
+		return
+	}
+	e.nextHousekeep = now + int64(housekeepEvery)
+	join, idle := int64(e.m.cfg.JoinTimeout), int64(e.m.cfg.IdleTimeout)
+	for _, pt := range e.parts {
+		switch {
+		case pt.lastAuth == 0 && now-pt.admitted > join:
+			e.remove(pt, ReasonJoinTimout)
+			continue
+		case pt.lastAuth != 0 && now-pt.lastAuth > idle:
+			e.remove(pt, ReasonIdle)
+			continue
+		}
+		if pt.addr.IsValid() && pt.stats.Packets() > 0 && now >= pt.nextReport {
+			pt.nextReport = now + int64(e.m.cfg.ReportInterval)
+			e.sendReport(now, pt, q)
+		}
+	}
+}
+
+// sendReport sends pt an SRTCP receiver report about the stream it sends.
+func (e *engine) sendReport(now int64, pt *participant, q *netio.SendQueue) {
+	rb := pt.stats.ReportBlock(pt.ssrc, now)
+	plain, err := media.AppendReceiverReport(e.rtcpBuf[:0], pt.serverSSRC, rb)
+	if err != nil {
+		return
+	}
+	e.sendRTCP(pt, plain, q)
+}
+
+// sendRTCP encrypts plaintext RTCP for pt and queues it.
+func (e *engine) sendRTCP(pt *participant, plain []byte, q *netio.SendQueue) bool {
+	if !pt.addr.IsValid() {
+		return false
+	}
+	buf := q.Buffer()
+	enc, err := pt.out.EncryptRTCP(buf[:0], plain)
+	if err != nil {
+		return false
+	}
+	q.Send(enc, pt.addr)
+	e.c.rtcpOut.Add(1)
+	return true
+}
+
+// add inserts an admitted participant (on the shard's goroutine).
+func (e *engine) add(pt *participant, sessionID string, now int64) {
+	r := e.rooms[sessionID]
+	if r == nil {
+		r = &room{id: sessionID}
+		e.rooms[sessionID] = r
+		e.c.rooms.Add(1)
+	}
+	pt.room = r
+	pt.admitted = now
+	pt.probeAt = now
+	pt.probeTokens = float64(e.m.cfg.ProbeBurst)
+	pt.level = -1
+	pt.nextReport = now + int64(e.m.cfg.ReportInterval)
+	r.members = append(r.members, pt)
+	e.parts[pt.ssrc] = pt
+	e.c.participants.Add(1)
+}
+
+// remove deletes pt from the shard and tells the Manager.
+func (e *engine) remove(pt *participant, reason string) {
+	e.detach(pt)
+	e.m.removed(pt.room.id, pt.id, reason)
+}
+
+// detach deletes pt from the shard's maps and its room (ending an empty room).
+func (e *engine) detach(pt *participant) {
+	if e.parts[pt.ssrc] != pt {
+		return
+	}
+	delete(e.parts, pt.ssrc)
+	e.c.participants.Add(-1)
+	r := pt.room
+	for i, m := range r.members {
+		if m == pt {
+			r.members = append(r.members[:i], r.members[i+1:]...)
+			break
+		}
+	}
+	if len(r.members) == 0 {
+		delete(e.rooms, r.id)
+		e.c.rooms.Add(-1)
+	}
+}
+
+// info reports pt for the API (on the shard's goroutine).
+func (pt *participant) info(now int64) (addr string, st StreamStats) {
+	if pt.addr.IsValid() {
+		addr = pt.addr.String()
+	}
+	st = StreamStats{
+		PacketsIn:       pt.stats.Packets(),
+		BytesIn:         pt.stats.Bytes(),
+		RTCPIn:          pt.rtcpIn,
+		PacketsOut:      pt.packetsOut,
+		BytesOut:        pt.bytesOut,
+		Lost:            pt.stats.CumulativeLost(),
+		LossRatio:       pt.stats.LossRatio(),
+		JitterMS:        float64(pt.stats.Jitter()) * 1000 / media.DefaultClockRate,
+		Rebinds:         pt.rebinds,
+		AuthFailures:    pt.authFailures,
+		Replays:         pt.replays,
+		AudioLevel:      int(pt.level),
+		LastPacketAgoMS: -1,
+	}
+	if pt.lastAuth != 0 {
+		st.LastPacketAgoMS = (now - pt.lastAuth) / int64(time.Millisecond)
+	}
+	return addr, st
+}
+
+func (e *engine) counters() Counters {
+	c := &e.c
+	return Counters{
+		Forwarded:       c.forwarded.Load(),
+		RTCPIn:          c.rtcpIn.Load(),
+		RTCPOut:         c.rtcpOut.Load(),
+		Rebinds:         c.rebinds.Load(),
+		DropUnknownSSRC: c.unknownSSRC.Load(),
+		DropAuth:        c.auth.Load(),
+		DropReplay:      c.replay.Load(),
+		DropMalformed:   c.malformed.Load(),
+		DropTooShort:    c.tooShort.Load(),
+		DropTooLong:     c.tooLong.Load(),
+		DropNotRTP:      c.notRTP.Load(),
+		DropRateLimit:   c.rateLimit.Load(),
+	}
+}
