@@ -60,7 +60,7 @@ type engine struct {
 	parts map[uint32]*participant // by SSRC
 	rooms map[string]*room
 
-	extID   uint8
+	extID    uint8
 	maxPlain int // largest plaintext that still fits a datagram once re-encrypted
 
 	rtcpBuf       []byte // scratch for plaintext RTCP the server builds
@@ -70,10 +70,10 @@ type engine struct {
 
 // engineCounters are written by the engine's goroutine and read by anyone.
 type engineCounters struct {
-	forwarded, rtcpIn, rtcpOut, rebinds                        atomic.Uint64
-	unknownSSRC, auth, replay, malformed, tooShort, tooLong   atomic.Uint64
-	notRTP, rateLimit                                          atomic.Uint64
-	participants, rooms                                        atomic.Int64
+	forwarded, rtcpIn, rtcpOut, rebinds                     atomic.Uint64
+	unknownSSRC, auth, replay, malformed, tooShort, tooLong atomic.Uint64
+	notRTP, rateLimit                                       atomic.Uint64
+	participants, rooms                                     atomic.Int64
 }
 
 func newEngine(m *Manager, sh *netio.Shard, maxDatagram int) *engine {

@@ -171,7 +171,7 @@ type Counters struct {
 	DropMalformed   uint64 `json:"drop_malformed"`
 	DropTooShort    uint64 `json:"drop_too_short"`
 	DropTooLong     uint64 `json:"drop_too_long"`
-	DropNotRTP      uint64 `json:"drop_not_rtp"`   // neither RTP nor RTCP (STUN, DTLS, garbage)
+	DropNotRTP      uint64 `json:"drop_not_rtp"`    // neither RTP nor RTCP (STUN, DTLS, garbage)
 	DropRateLimit   uint64 `json:"drop_rate_limit"` // from an unlatched address over its check budget
 	DropTruncated   uint64 `json:"drop_truncated"`  // larger than --max-datagram (netio)
 	KernelDrops     uint64 `json:"kernel_drops"`    // socket buffer overflow (netio)
