@@ -1,0 +1,285 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/voxfleet/vox/sessionmgr"
+)
+
+// Limits on what the API client reads from a response.
+const (
+	maxResponseBody = 16 << 20 // a success body (a pod's whole session list)
+	maxErrorBody    = 64 << 10 // an error body
+)
+
+// API is a client of a vox pod's session API, as the routing service uses
+// it. Its methods are safe for concurrent use.
+//
+// Errors: a status outside 2xx is an *APIError (errors.Is matches it
+// against the sessionmgr sentinels); transport failures and undecodable
+// answers are returned wrapped as they come.
+type API struct {
+	// BaseURL is the admin plane's base URL, e.g. "http://127.0.0.1:8080".
+	BaseURL string
+	// Token is the bearer token sent in every request's Authorization
+	// header; empty sends none.
+	Token string
+	// HTTPClient sends the requests; nil means a shared client with
+	// timeouts (DefaultHTTPClient).
+	HTTPClient *http.Client
+}
+
+// NewAPI returns an API for the pod at baseURL (scheme http or https),
+// authenticating with token, using DefaultHTTPClient.
+func NewAPI(baseURL, token string) (*API, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return nil, fmt.Errorf("client: base URL: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("client: base URL %q: want http(s)://host[:port]", baseURL)
+	}
+	return &API{BaseURL: strings.TrimRight(baseURL, "/"), Token: token}, nil
+}
+
+// DefaultHTTPClient is the client an API uses when its HTTPClient is nil:
+// a whole request takes at most 30 s, connecting 5 s, waiting for the
+// response headers 10 s; it keeps up to 64 idle connections per host so
+// that a load tool admitting many participants reuses them.
+var DefaultHTTPClient = NewHTTPClient(30 * time.Second)
+
+// NewHTTPClient returns an *http.Client whose requests time out after
+// timeout, with the connection limits of DefaultHTTPClient.
+func NewHTTPClient(timeout time.Duration) *http.Client {
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ResponseHeaderTimeout: 10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   64,
+	}
+	return &http.Client{Transport: tr, Timeout: timeout}
+}
+
+func (a *API) httpClient() *http.Client {
+	if a.HTTPClient != nil {
+		return a.HTTPClient
+	}
+	return DefaultHTTPClient
+}
+
+// Do sends a request to the API: method and path (from the root, e.g.
+// "/v1/drain"; the caller escapes path segments), in marshalled as the
+// JSON body when not nil. A 2xx answer is decoded into out when out is not
+// nil and the body is not empty; any other status is returned as an
+// *APIError. Do returns the HTTP status (0 if no answer came).
+func (a *API) Do(ctx context.Context, method, path string, in, out any) (int, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return 0, fmt.Errorf("client: %s %s: encode request: %w", method, path, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(a.BaseURL, "/")+path, body)
+	if err != nil {
+		return 0, fmt.Errorf("client: %s %s: %w", method, path, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if a.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.Token)
+	}
+	resp, err := a.httpClient().Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("client: %s %s: %w", method, path, err)
+	}
+	defer func() {
+		// Drain a little so the connection can be reused.
+		_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
+		_ = resp.Body.Close()
+	}()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return resp.StatusCode, readAPIError(resp)
+	}
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		return resp.StatusCode, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody+1))
+	if err != nil {
+		return resp.StatusCode, fmt.Errorf("client: %s %s: read response: %w", method, path, err)
+	}
+	if len(b) > maxResponseBody {
+		return resp.StatusCode, fmt.Errorf("client: %s %s: response larger than %d bytes", method, path, maxResponseBody)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return resp.StatusCode, nil
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return resp.StatusCode, fmt.Errorf("client: %s %s: decode response: %w", method, path, err)
+	}
+	return resp.StatusCode, nil
+}
+
+// readAPIError builds the *APIError of a non-2xx response.
+func readAPIError(resp *http.Response) *APIError {
+	e := &APIError{
+		Status:     resp.StatusCode,
+		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	var body struct {
+		Error string `json:"error"`
+		Code  string `json:"code"`
+	}
+	if err := json.Unmarshal(b, &body); err == nil && (body.Error != "" || body.Code != "") {
+		e.Code, e.Message = body.Code, body.Error
+		return e
+	}
+	msg := strings.TrimSpace(string(b))
+	if len(msg) > 200 {
+		msg = msg[:200] + "..."
+	}
+	if msg == "" {
+		msg = http.StatusText(resp.StatusCode)
+	}
+	e.Message = msg
+	return e
+}
+
+// segment escapes one path segment, refusing an empty id (which would
+// address another resource) with an error matching sessionmgr.ErrInvalid.
+func segment(what, id string) (string, error) {
+	if id == "" || id == "." || id == ".." {
+		return "", fmt.Errorf("client: %w: %s id %q", sessionmgr.ErrInvalid, what, id)
+	}
+	return url.PathEscape(id), nil
+}
+
+// PutSession creates the session id with opts, or finds it if it exists
+// with the same options: PUT /v1/sessions/{id}. created is true when the
+// pod created it (201), false when it existed (200). A session that exists
+// with other options gives an error matching sessionmgr.ErrSessionConflict.
+func (a *API) PutSession(ctx context.Context, id string, opts sessionmgr.SessionOptions) (info sessionmgr.SessionInfo, created bool, err error) {
+	s, err := segment("session", id)
+	if err != nil {
+		return info, false, err
+	}
+	status, err := a.Do(ctx, http.MethodPut, "/v1/sessions/"+s, opts, &info)
+	if err != nil {
+		return info, false, err
+	}
+	return info, status == http.StatusCreated, nil
+}
+
+// Session returns the session id: GET /v1/sessions/{id}.
+func (a *API) Session(ctx context.Context, id string) (sessionmgr.SessionInfo, error) {
+	var info sessionmgr.SessionInfo
+	s, err := segment("session", id)
+	if err != nil {
+		return info, err
+	}
+	_, err = a.Do(ctx, http.MethodGet, "/v1/sessions/"+s, nil, &info)
+	return info, err
+}
+
+// Sessions returns the pod's sessions: GET /v1/sessions. It accepts the
+// list either as a JSON array or as an object {"sessions": [...]}.
+func (a *API) Sessions(ctx context.Context) ([]sessionmgr.SessionInfo, error) {
+	var raw json.RawMessage
+	if _, err := a.Do(ctx, http.MethodGet, "/v1/sessions", nil, &raw); err != nil {
+		return nil, err
+	}
+	raw = bytes.TrimSpace(raw)
+	var list []sessionmgr.SessionInfo
+	if len(raw) > 0 && raw[0] == '{' {
+		var obj struct {
+			Sessions []sessionmgr.SessionInfo `json:"sessions"`
+		}
+		if err := json.Unmarshal(raw, &obj); err != nil {
+			return nil, fmt.Errorf("client: GET /v1/sessions: decode response: %w", err)
+		}
+		return obj.Sessions, nil
+	}
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, fmt.Errorf("client: GET /v1/sessions: decode response: %w", err)
+	}
+	return list, nil
+}
+
+// DeleteSession closes the session id and removes its participants:
+// DELETE /v1/sessions/{id}.
+func (a *API) DeleteSession(ctx context.Context, id string) error {
+	s, err := segment("session", id)
+	if err != nil {
+		return err
+	}
+	_, err = a.Do(ctx, http.MethodDelete, "/v1/sessions/"+s, nil, nil)
+	return err
+}
+
+// Admit admits a participant to the session sessionID (created with
+// req.Session's options if it does not exist): POST
+// /v1/sessions/{id}/participants. The Admission holds everything the game
+// client needs; pass it to Join.
+func (a *API) Admit(ctx context.Context, sessionID string, req sessionmgr.AdmitRequest) (sessionmgr.Admission, error) {
+	var adm sessionmgr.Admission
+	s, err := segment("session", sessionID)
+	if err != nil {
+		return adm, err
+	}
+	_, err = a.Do(ctx, http.MethodPost, "/v1/sessions/"+s+"/participants", req, &adm)
+	return adm, err
+}
+
+// RemoveParticipant removes the participant participantID from the
+// session sessionID: DELETE /v1/sessions/{id}/participants/{pid}.
+func (a *API) RemoveParticipant(ctx context.Context, sessionID, participantID string) error {
+	s, err := segment("session", sessionID)
+	if err != nil {
+		return err
+	}
+	p, err := segment("participant", participantID)
+	if err != nil {
+		return err
+	}
+	_, err = a.Do(ctx, http.MethodDelete, "/v1/sessions/"+s+"/participants/"+p, nil, nil)
+	return err
+}
+
+// Status returns the pod's status: GET /v1/status.
+func (a *API) Status(ctx context.Context) (sessionmgr.Status, error) {
+	var st sessionmgr.Status
+	_, err := a.Do(ctx, http.MethodGet, "/v1/status", nil, &st)
+	return st, err
+}
+
+// IsTemporary reports whether err is an *APIError the request may succeed
+// after (see APIError.Temporary), and how long the server asked to wait.
+func IsTemporary(err error) (retryAfter time.Duration, ok bool) {
+	var e *APIError
+	if errors.As(err, &e) && e.Temporary() {
+		return e.RetryAfter, true
+	}
+	return 0, false
+}

@@ -1,0 +1,156 @@
+package client
+
+import (
+	"os"
+	"time"
+
+	"github.com/voxfleet/vox/media"
+)
+
+var errDeadline = os.ErrDeadlineExceeded
+
+// handleDatagram classifies, authenticates, decrypts and dispatches one
+// datagram received at now. It runs on the reader goroutine and does not
+// allocate (except inside pion/srtp for forged packets, see package
+// media).
+func (p *Participant) handleDatagram(b []byte, now time.Time) {
+	switch media.Classify(b) {
+	case media.KindRTP:
+		plain, h, err := p.in.DecryptRTP(b)
+		if err != nil {
+			p.countDrop(err)
+			return
+		}
+		p.handleRTP(plain, h, now)
+	case media.KindRTCP:
+		plain, err := p.in.DecryptRTCP(b)
+		if err != nil {
+			p.countDrop(err)
+			return
+		}
+		p.handleRTCP(plain, now)
+	default:
+		p.c.notMedia.Add(1)
+	}
+}
+
+func (p *Participant) countDrop(err error) {
+	switch err {
+	case media.ErrAuthFailed:
+		p.c.authFailures.Add(1)
+	case media.ErrReplayed:
+		p.c.replays.Add(1)
+	default:
+		p.c.malformed.Add(1)
+	}
+}
+
+func (p *Participant) handleRTP(plain []byte, h media.RTPHeader, now time.Time) {
+	payload := h.Payload(plain)
+	level, voice, hasLevel := 0, false, false
+	if p.extID != 0 && h.Extension {
+		var l uint8
+		l, voice, hasLevel = media.AudioLevel(plain, h, p.extID)
+		level = int(l)
+	}
+	if !hasLevel {
+		level = -1
+	}
+	p.c.received.Add(1)
+	p.c.receivedBytes.Add(uint64(len(plain)))
+
+	p.rxMu.Lock()
+	s := p.lastSender
+	if s == nil || s.ssrc != h.SSRC {
+		s = p.senders[h.SSRC]
+		if s == nil {
+			// Only authenticated packets get here: the server's
+			// forwarded streams and nothing forged.
+			s = &sender{ssrc: h.SSRC, level: -1}
+			p.senders[h.SSRC] = s
+		}
+		p.lastSender = s
+	}
+	s.stats.Update(h.SequenceNumber, h.Timestamp, len(payload), int64(now.Sub(p.epoch)))
+	s.heard = true
+	s.lastSeq = h.SequenceNumber
+	if hasLevel {
+		s.level = level
+	}
+	p.rxMu.Unlock()
+
+	if f := p.opts.OnRTP; f != nil {
+		p.pkt = Packet{
+			Header:     h,
+			Raw:        plain,
+			Payload:    payload,
+			Arrival:    now,
+			AudioLevel: level,
+			Voice:      voice,
+		}
+		f(&p.pkt)
+	}
+}
+
+// handleRTCP handles an authenticated, decrypted compound RTCP packet:
+// the server's receiver (or sender) reports about this participant's
+// stream, sender reports about forwarded streams, and reconnect notices.
+func (p *Participant) handleRTCP(plain []byte, now time.Time) {
+	p.c.receivedRTCP.Add(1)
+	sawApp := false
+	it := media.NewRTCPIter(plain)
+	for it.Next() {
+		pk := it.Packet()
+		switch pk.Type {
+		case media.RTCPTypeSR, media.RTCPTypeRR:
+			p.handleReport(pk, now)
+		case media.RTCPTypeAPP:
+			sawApp = true
+		}
+		if f := p.opts.OnRTCP; f != nil {
+			f(pk)
+		}
+	}
+	if it.Err() != nil {
+		p.c.malformed.Add(1)
+		return
+	}
+	if !sawApp {
+		return
+	}
+	n, err := media.ParseReconnectNotice(plain)
+	if err != nil {
+		return // another APP packet, or a malformed notice
+	}
+	p.c.notices.Add(1)
+	p.rxMu.Lock()
+	p.lastNotice, p.lastNoticeAt = n, now
+	p.rxMu.Unlock()
+	if f := p.opts.OnReconnect; f != nil {
+		f(n)
+	}
+}
+
+func (p *Participant) handleReport(pk media.RTCPPacket, now time.Time) {
+	p.rxMu.Lock()
+	defer p.rxMu.Unlock()
+	if pk.Type == media.RTCPTypeSR {
+		sr, err := media.ParseSenderReport(pk)
+		if err != nil {
+			return
+		}
+		if s := p.senders[sr.SSRC]; s != nil {
+			s.stats.OnSenderReport(sr.NTPTime, int64(now.Sub(p.epoch)))
+		}
+	}
+	for i := 0; i < int(pk.Count); i++ {
+		rb, err := pk.ReportBlock(i)
+		if err != nil {
+			return
+		}
+		if rb.SSRC == p.ssrc {
+			p.serverReport, p.serverRRAt = rb, now
+			p.c.reports.Add(1)
+		}
+	}
+}
