@@ -16,6 +16,8 @@ import (
 	"github.com/voxfleet/vox/sessionmgr"
 )
 
+var errEmptyResponse = errors.New("empty response body")
+
 // Limits on what the API client reads from a response.
 const (
 	maxResponseBody = 16 << 20 // a success body (a pod's whole session list)
@@ -85,8 +87,8 @@ func (a *API) httpClient() *http.Client {
 // Do sends a request to the API: method and path (from the root, e.g.
 // "/v1/drain"; the caller escapes path segments), in marshalled as the
 // JSON body when not nil. A 2xx answer is decoded into out when out is not
-// nil and the body is not empty; any other status is returned as an
-// *APIError. Do returns the HTTP status (0 if no answer came).
+// nil (an empty body is then an error, except with 204 No Content); any
+// other status is returned as an *APIError. Do returns the HTTP status (0 if no answer came).
 func (a *API) Do(ctx context.Context, method, path string, in, out any) (int, error) {
 	var body io.Reader
 	if in != nil {
@@ -130,7 +132,7 @@ func (a *API) Do(ctx context.Context, method, path string, in, out any) (int, er
 		return resp.StatusCode, fmt.Errorf("client: %s %s: response larger than %d bytes", method, path, maxResponseBody)
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
-		return resp.StatusCode, nil
+		return resp.StatusCode, fmt.Errorf("client: %s %s: %w", method, path, errEmptyResponse)
 	}
 	if err := json.Unmarshal(b, out); err != nil {
 		return resp.StatusCode, fmt.Errorf("client: %s %s: decode response: %w", method, path, err)
@@ -250,6 +252,22 @@ func (a *API) Admit(ctx context.Context, sessionID string, req sessionmgr.AdmitR
 	}
 	_, err = a.Do(ctx, http.MethodPost, "/v1/sessions/"+s+"/participants", req, &adm)
 	return adm, err
+}
+
+// Participant returns the participant participantID of the session
+// sessionID: GET /v1/sessions/{id}/participants/{pid}.
+func (a *API) Participant(ctx context.Context, sessionID, participantID string) (sessionmgr.ParticipantInfo, error) {
+	var info sessionmgr.ParticipantInfo
+	s, err := segment("session", sessionID)
+	if err != nil {
+		return info, err
+	}
+	p, err := segment("participant", participantID)
+	if err != nil {
+		return info, err
+	}
+	_, err = a.Do(ctx, http.MethodGet, "/v1/sessions/"+s+"/participants/"+p, nil, &info)
+	return info, err
 }
 
 // RemoveParticipant removes the participant participantID from the

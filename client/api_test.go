@@ -117,6 +117,13 @@ func (f *fakeAdmin) handler() http.Handler {
 			AudioLevelExtensionID: 1, JoinTimeoutMS: 10000, IdleTimeoutMS: 30000,
 		})
 	}))
+	mux.HandleFunc("GET /v1/sessions/{id}/participants/{pid}", auth(func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("pid") != "p1" {
+			writeErr(w, http.StatusNotFound, "participant_not_found", "participant not found")
+			return
+		}
+		writeJSON(w, http.StatusOK, sessionmgr.ParticipantInfo{ID: "p1", SSRC: 42, Profile: media.DefaultProfile, Stats: sessionmgr.StreamStats{PacketsIn: 9, AudioLevel: -1}})
+	}))
 	mux.HandleFunc("DELETE /v1/sessions/{id}/participants/{pid}", auth(func(w http.ResponseWriter, r *http.Request) {
 		if r.PathValue("pid") != "p1" {
 			writeErr(w, http.StatusNotFound, "participant_not_found", "participant not found")
@@ -128,6 +135,7 @@ func (f *fakeAdmin) handler() http.Handler {
 		writeJSON(w, http.StatusOK, sessionmgr.Status{State: sessionmgr.StateAccepting, Accepting: true, Sessions: len(f.sessions),
 			Totals: sessionmgr.Counters{RxPackets: 5, Removed: map[string]uint64{"bye": 1}}})
 	}))
+	mux.HandleFunc("GET /v1/empty", func(w http.ResponseWriter, r *http.Request) {})
 	mux.HandleFunc("GET /v1/teapot", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "<html>short and stout</html>", http.StatusTeapot)
 	})
@@ -231,6 +239,12 @@ func TestAPIParticipants(t *testing.T) {
 		t.Errorf("IsTemporary %v %v", d, ok)
 	}
 
+	if pi, err := a.Participant(ctx, "room-2", "p1"); err != nil || pi.SSRC != 42 || pi.Stats.PacketsIn != 9 || pi.Stats.AudioLevel != -1 {
+		t.Errorf("participant %+v %v", pi, err)
+	}
+	if _, err := a.Participant(ctx, "room-2", "p9"); !errors.Is(err, sessionmgr.ErrParticipantNotFound) {
+		t.Errorf("participant missing: %v", err)
+	}
 	if err := a.RemoveParticipant(ctx, "room-2", "p1"); err != nil {
 		t.Error(err)
 	}
@@ -264,6 +278,14 @@ func TestAPIErrors(t *testing.T) {
 		}
 	}
 
+	// An empty 200 body is an error when a body is expected, not otherwise.
+	var v map[string]any
+	if _, err := a.Do(ctx, http.MethodGet, "/v1/empty", nil, &v); err == nil || errors.As(err, &ae) {
+		t.Errorf("empty body: %v", err)
+	}
+	if status, err := a.Do(ctx, http.MethodGet, "/v1/empty", nil, nil); err != nil || status != 200 {
+		t.Errorf("empty body, no output: %d %v", status, err)
+	}
 	// A non-JSON error body.
 	status, err := a.Do(ctx, http.MethodGet, "/v1/teapot", nil, nil)
 	if !errors.As(err, &ae) || status != http.StatusTeapot || ae.Code != "" || !strings.Contains(ae.Message, "short and stout") {
