@@ -1,0 +1,163 @@
+package sessionmgr
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+
+	"github.com/voxfleet/vox/media"
+	"github.com/voxfleet/vox/netio"
+)
+
+// benchRoom is one shard engine with a session of 1+listeners members, all
+// latched, driven without sockets.
+type benchRoom struct {
+	e        *engine
+	q        *netio.SendQueue
+	sender   *participant
+	enc      *media.Outbound // the sender client's outbound context
+	seq      uint16
+	payload  []byte
+	sent     int
+	from     netip.AddrPort
+	pkts     []netio.Packet
+	pool     [][]byte
+	poolNext int
+}
+
+func newBenchRoom(tb testing.TB, profile media.Profile, listeners int) *benchRoom {
+	m, err := New(Config{Logger: quiet})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r := &benchRoom{payload: make([]byte, 100), from: netip.MustParseAddrPort("127.0.0.1:40000")}
+	r.e = newEngine(m, nil, netio.DefaultMaxDatagram)
+	r.q = netio.NewDetachedQueue(512, netio.DefaultMaxDatagram, func(pkts [][]byte, _ []netip.AddrPort) { r.sent += len(pkts) })
+	for i := range listeners + 1 {
+		keys, err := media.GenerateSessionKeys(profile)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		in, _ := media.NewInbound(profile, keys.ClientToServer)
+		out, _ := media.NewOutbound(profile, keys.ServerToClient)
+		pt := &participant{id: fmt.Sprint(i), ssrc: uint32(1000 + i), serverSSRC: uint32(9000 + i), in: in, out: out}
+		r.e.add(pt, "room", 1)
+		pt.addr = netip.AddrPortFrom(r.from.Addr(), uint16(40000+i))
+		if i == 0 {
+			r.sender = pt
+			r.enc, _ = media.NewOutbound(profile, keys.ClientToServer)
+		}
+	}
+	r.pkts = make([]netio.Packet, 1)
+	return r
+}
+
+// refill pre-encrypts the next n packets of the sender's stream.
+func (r *benchRoom) refill(tb testing.TB, n int) {
+	r.pool = r.pool[:0]
+	for range n {
+		plain := media.AppendRTPHeader(nil, media.RTPFields{PayloadType: 111, SequenceNumber: r.seq,
+			Timestamp: uint32(r.seq) * 960, SSRC: r.sender.ssrc})
+		r.seq++
+		plain = append(plain, r.payload...)
+		enc, err := r.enc.EncryptRTP(make([]byte, 0, 1500), plain)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		r.pool = append(r.pool, enc)
+	}
+	r.poolNext = 0
+}
+
+func (r *benchRoom) handleNext(now int64) {
+	r.pkts[0] = netio.Packet{Data: r.pool[r.poolNext], From: r.sender.addr}
+	r.poolNext++
+	r.e.HandleBatch(now, r.pkts, r.q)
+	r.q.Flush()
+}
+
+// BenchmarkForward is the full receive→forward path of one packet: SRTP
+// authenticate+decrypt, latch check, stats, audio level, and re-encryption
+// for 3 listeners into the send queue (the socket is not included: see
+// docs/performance.md for the whole server on loopback).
+func BenchmarkForward(b *testing.B) {
+	for _, p := range media.Profiles() {
+		for _, fan := range []int{1, 3, 7} {
+			b.Run(fmt.Sprintf("%s/fanout%d", p, fan), func(b *testing.B) {
+				r := newBenchRoom(b, p, fan)
+				const chunk = 4096
+				b.ReportAllocs()
+				b.SetBytes(int64(len(r.payload)))
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if r.poolNext == len(r.pool) {
+						b.StopTimer()
+						r.refill(b, chunk)
+						b.StartTimer()
+					}
+					r.handleNext(int64(i))
+				}
+				if want := b.N * fan; r.sent != want {
+					b.Fatalf("sent %d, want %d", r.sent, want)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkDrop measures the drop paths: they must be the cheapest.
+func BenchmarkDrop(b *testing.B) {
+	for _, p := range []media.Profile{media.ProfileAESCM128HMACSHA1_80, media.ProfileAEADAES128GCM} {
+		r := newBenchRoom(b, p, 3)
+		r.refill(b, 1)
+		forged := append([]byte(nil), r.pool[0]...)
+		forged[len(forged)-1] ^= 0xFF
+		unknown := append([]byte(nil), forged...)
+		unknown[8] ^= 0x55
+		stranger := netip.MustParseAddrPort("127.0.0.2:999")
+		for _, c := range []struct {
+			name string
+			data []byte
+			from netip.AddrPort
+		}{
+			{"unknown_ssrc", unknown, r.sender.addr},
+			{"forged_latched_addr", forged, r.sender.addr}, // full authentication attempt
+			{"forged_other_addr", forged, stranger},        // probe budget spent: no crypto
+			{"not_rtp", []byte("GET / HTTP/1.1\r\nHost: x\r\n"), stranger},
+		} {
+			b.Run(p.String()+"/"+c.name, func(b *testing.B) {
+				pkts := []netio.Packet{{From: c.from}}
+				buf := make([]byte, len(c.data))
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					copy(buf, c.data) // GCM zeroes a failed packet in place
+					pkts[0].Data = buf
+					r.e.HandleBatch(int64(i), pkts, r.q)
+				}
+				if r.sent != 0 {
+					b.Fatal("a dropped packet was forwarded")
+				}
+			})
+		}
+	}
+}
+
+func TestForwardZeroAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	for _, p := range media.Profiles() {
+		r := newBenchRoom(t, p, 3)
+		r.refill(t, 300)
+		for range 50 { // warm up: first packets create per-SSRC state
+			r.handleNext(1)
+		}
+		allocs := testing.AllocsPerRun(200, func() { r.handleNext(2) })
+		if allocs != 0 {
+			t.Errorf("%s: %.2f allocations per forwarded packet", p, allocs)
+		}
+		if r.sent != 250*3+3 { // AllocsPerRun runs once more to warm up
+			t.Errorf("%s: sent %d", p, r.sent)
+		}
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package sessionmgr
+
+const raceEnabled = false
