@@ -1,0 +1,31 @@
+// Package admin is vox's HTTP admin plane: a chi router serving JSON to the
+// routing service and to operators, health and readiness probes for
+// Kubernetes and Agones, Prometheus metrics and pprof.
+//
+// The package talks to the session manager only through Backend, a
+// consumer-side interface, so it never reaches into per-packet state: every
+// call is a request to the manager, which owns its data.
+//
+// Routes (see docs/api.md for the bodies):
+//
+//	GET    /healthz                                  unauthenticated
+//	GET    /readyz                                   unauthenticated
+//	GET    /metrics                                  unauthenticated
+//	GET    /v1/status
+//	GET    /v1/sessions
+//	PUT    /v1/sessions/{id}
+//	GET    /v1/sessions/{id}
+//	DELETE /v1/sessions/{id}
+//	POST   /v1/sessions/{id}/participants
+//	GET    /v1/sessions/{id}/participants/{pid}
+//	DELETE /v1/sessions/{id}/participants/{pid}
+//	GET    /debug/pprof/...
+//
+// Everything under /v1 and /debug/pprof needs the bearer token when one is
+// configured; RouteFunc adds more /v1 routes with the same protection and
+// error handling.
+//
+// Handlers return an error instead of writing one; handleError turns every
+// error, including the router's own 404 and 405, into
+// {"error": "...", "code": "..."} with the matching status.
+package admin

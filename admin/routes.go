@@ -1,0 +1,255 @@
+package admin
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"runtime/debug"
+	runtimepprof "runtime/pprof"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+)
+
+func (s *Server) routes(extra []RouteFunc) *chi.Mux {
+	r := chi.NewRouter()
+	r.Use(s.observe)
+	r.NotFound(s.Wrap(s.notFound))
+	r.MethodNotAllowed(s.Wrap(s.methodNotAllowed))
+
+	// Probes and scrapes: unauthenticated (kubelet, Agones, Prometheus).
+	r.Get("/healthz", s.Wrap(s.healthz))
+	r.Get("/readyz", s.Wrap(s.readyz))
+	r.Get("/metrics", s.serveMetrics)
+
+	r.Group(func(r chi.Router) {
+		r.Use(s.guard)
+		r.Route("/v1", func(r chi.Router) {
+			r.Get("/status", s.Wrap(s.status))
+			r.Get("/sessions", s.Wrap(s.listSessions))
+			// Flat patterns, no nested Route: chi's Find (used for the
+			// Allow header) misreports methods on a sub-router's "/".
+			r.Put("/sessions/{session_id}", s.Wrap(s.putSession))
+			r.Get("/sessions/{session_id}", s.Wrap(s.getSession))
+			r.Delete("/sessions/{session_id}", s.Wrap(s.deleteSession))
+			r.Post("/sessions/{session_id}/participants", s.Wrap(s.admit))
+			r.Get("/sessions/{session_id}/participants/{participant_id}", s.Wrap(s.getParticipant))
+			r.Delete("/sessions/{session_id}/participants/{participant_id}", s.Wrap(s.removeParticipant))
+			// chi does not match an empty trailing {param}: route the empty
+			// ids to the same handlers, whose PathID answers invalid_id.
+			r.Put("/sessions/", s.Wrap(s.putSession))
+			r.Get("/sessions/", s.Wrap(s.getSession))
+			r.Delete("/sessions/", s.Wrap(s.deleteSession))
+			r.Get("/sessions/{session_id}/participants/", s.Wrap(s.getParticipant))
+			r.Delete("/sessions/{session_id}/participants/", s.Wrap(s.removeParticipant))
+			for _, f := range extra {
+				f(r, s)
+			}
+		})
+		r.Route("/debug/pprof", func(r chi.Router) {
+			r.Get("/", pprof.Index)
+			r.Get("/cmdline", pprof.Cmdline)
+			r.Get("/profile", pprof.Profile)
+			r.Get("/symbol", pprof.Symbol)
+			r.Post("/symbol", pprof.Symbol)
+			r.Get("/trace", pprof.Trace)
+			r.Get("/{profile}", s.Wrap(pprofNamed))
+		})
+	})
+	return r
+}
+
+// pprofNamed serves a runtime/pprof profile (heap, goroutine, ...), with a
+// JSON 404 for an unknown name.
+func pprofNamed(w http.ResponseWriter, r *http.Request) error {
+	name := chi.URLParam(r, "profile")
+	if runtimepprof.Lookup(name) == nil {
+		return apiErrorf(http.StatusNotFound, CodeNotFound, "no profile %q", name)
+	}
+	pprof.Handler(name).ServeHTTP(w, r)
+	return nil
+}
+
+func (s *Server) notFound(_ http.ResponseWriter, r *http.Request) error {
+	return apiErrorf(http.StatusNotFound, CodeNotFound, "no route for %s %s", r.Method, r.URL.Path)
+}
+
+// methodNotAllowed answers 405 with the Allow header chi's default handler
+// would set; chi does not pass the allowed methods to a custom handler, so
+// they are found again in the route tree.
+func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) error {
+	path := r.URL.RawPath
+	if path == "" {
+		path = r.URL.Path
+	}
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+		http.MethodPatch, http.MethodDelete, http.MethodOptions} {
+		if s.router.Match(chi.NewRouteContext(), m, path) {
+			allowed = append(allowed, m)
+		}
+	}
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
+	return apiErrorf(http.StatusMethodNotAllowed, CodeMethodNotAllowed,
+		"%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allowed, ", "))
+}
+
+// guard protects /v1 and /debug/pprof: the bearer token when one is set;
+// without one (loopback only, see CheckExposure) a loopback Host and no
+// Origin, so a web page in a browser on the same machine can neither
+// rebind a name to 127.0.0.1 nor send cross-site requests.
+func (s *Server) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.authorize(w, r); err != nil {
+			s.handleError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request) error {
+	if s.checkHost {
+		if o := r.Header.Get("Origin"); o != "" {
+			return apiErrorf(http.StatusForbidden, CodeForbiddenOrigin, "requests from browsers (Origin %q) are refused", o)
+		}
+		host, _, err := net.SplitHostPort(r.Host)
+		if err != nil {
+			host = r.Host
+		}
+		if !isLoopbackHost(host) {
+			return apiErrorf(http.StatusForbidden, CodeForbiddenHost, "host %q is not a loopback name", r.Host)
+		}
+		return nil
+	}
+	if s.cfg.Token == "" {
+		return nil
+	}
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="vox"`)
+		return apiErrorf(http.StatusUnauthorized, CodeUnauthorized, "an Authorization: Bearer <token> header is required")
+	}
+	// Hashing first makes the comparison constant-time in the length too.
+	sum := sha256.Sum256([]byte(token))
+	if subtle.ConstantTimeCompare(sum[:], s.tokenHash[:]) != 1 {
+		return apiErrorf(http.StatusForbidden, CodeForbidden, "the token is not valid")
+	}
+	return nil
+}
+
+// recorder records what was answered, for the request log line and the
+// request counter.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+	code   string // machine code of an error answer
+	cause  error  // the error behind a 5xx: logged, not sent
+	quiet  bool   // a 5xx that is a report, not a failure (readyz)
+}
+
+func (rec *recorder) WriteHeader(status int) {
+	if rec.status == 0 {
+		rec.status = status
+	}
+	rec.ResponseWriter.WriteHeader(status)
+}
+
+func (rec *recorder) Write(b []byte) (int, error) {
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	n, err := rec.ResponseWriter.Write(b)
+	rec.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection (deadlines,
+// flushing).
+func (rec *recorder) Unwrap() http.ResponseWriter { return rec.ResponseWriter }
+
+// recorderOf finds observe's recorder under w's wrappers.
+func recorderOf(w http.ResponseWriter) *recorder {
+	for {
+		switch v := w.(type) {
+		case *recorder:
+			return v
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = v.Unwrap()
+		default:
+			return nil
+		}
+	}
+}
+
+// observe logs every request (debug; error for a 5xx, with its cause),
+// counts it by route and status, and turns a handler panic into a 500.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &recorder{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				err := fmt.Errorf("panic: %v\n%s", v, debug.Stack())
+				if rec.status == 0 {
+					s.handleError(rec, r, err)
+				}
+				rec.cause = err
+			}
+			s.finish(rec, r, time.Since(start))
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+func (s *Server) finish(rec *recorder, r *http.Request, d time.Duration) {
+	status := rec.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	route := "unmatched"
+	if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" && status != http.StatusNotFound {
+		route = rc.RoutePattern()
+	}
+	method := r.Method
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+	default:
+		method = "other" // bounded label values
+	}
+	s.metrics.GetOrCreateCounter(fmt.Sprintf(`vox_admin_requests_total{route=%q,method=%q,status="%d"}`,
+		route, method, status)).Inc()
+
+	level := slog.LevelDebug
+	if status >= 500 && !rec.quiet {
+		level = slog.LevelError
+	}
+	if !s.log.Enabled(r.Context(), level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.Int("status", status),
+		slog.Duration("duration", d),
+		slog.Int64("bytes", rec.bytes),
+	}
+	if rec.code != "" {
+		attrs = append(attrs, slog.String("code", rec.code))
+	}
+	if rec.cause != nil {
+		attrs = append(attrs, slog.Any("err", rec.cause))
+	}
+	s.log.LogAttrs(r.Context(), level, "admin request", attrs...)
+}
