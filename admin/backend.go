@@ -32,3 +32,5 @@ type Backend interface {
 	// and scrapes call it.
 	Status() sessionmgr.Status
 }
+
+var _ Backend = (*sessionmgr.Manager)(nil)
