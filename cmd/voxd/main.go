@@ -1,8 +1,6 @@
-// Command voxd is the vox voice media server.
-//
-// For now it serves the sharded UDP core (package netio) with an echo
-// handler, so the core can be run and measured; the media path plugs in
-// here as it lands.
+// Command voxd is the vox voice media server: SRTP voice sessions on a
+// sharded UDP port (netio), hosted by the session manager (sessionmgr) and
+// managed over the admin HTTP API (admin).
 package main
 
 import (
@@ -12,14 +10,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/voxfleet/vox/admin"
 	"github.com/voxfleet/vox/cmd/internal/envflag"
+	"github.com/voxfleet/vox/media"
 	"github.com/voxfleet/vox/netio"
+	"github.com/voxfleet/vox/sessionmgr"
 )
 
 // Exit codes.
@@ -34,9 +37,10 @@ const summary = `voxd — vox voice media server (SRTP over UDP, sharded, batche
 
 Usage: voxd [flags]
 
-Runs standalone on one UDP port; every flag can also be set with its VOX_*
-environment variable. Stops cleanly on SIGINT or SIGTERM; a second signal
-forces the exit.`
+Hosts voice sessions on one UDP port and serves the admin API (sessions,
+participants, status, metrics) on --admin-addr. Runs standalone by default;
+every flag can also be set with its VOX_* environment variable. Stops cleanly
+on SIGINT or SIGTERM; a second signal forces the exit.`
 
 func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.LookupEnv, os.Stderr, nil))
@@ -44,9 +48,12 @@ func main() {
 
 // config is voxd's configuration, from flags and the environment.
 type config struct {
-	net       netio.Config
-	logFormat string
-	logLevel  slog.Level
+	net        netio.Config
+	sessions   sessionmgr.Config
+	adminAddr  string
+	adminToken string
+	logFormat  string
+	logLevel   slog.Level
 }
 
 func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer) (*config, error) {
@@ -71,6 +78,30 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 		"socket send buffer per shard, in bytes.")
 	fs.BoolVar(&c.net.NoSteering, "no-steering", false,
 		"do not attach the SSRC steering program; the kernel spreads packets over the shards\nby address hash instead.")
+	fs.StringVar(&c.adminAddr, "admin-addr", "127.0.0.1:8080",
+		"admin API listen address (HTTP). A non-loopback address requires a token.")
+	fs.StringVar(&c.adminToken, "admin-token", "",
+		"bearer token the admin API requires (/v1, /debug/pprof). Prefer --admin-token-file\nor the environment: a flag shows in the process list.")
+	tokenFile := fs.String("admin-token-file", "",
+		"file holding the admin token (e.g. a mounted Kubernetes Secret); surrounding\nwhitespace is ignored.")
+	fs.StringVar(&c.sessions.PublicAddr, "public-addr", "",
+		"media address given to clients in admission answers. Default: the --udp-addr host,\nor 127.0.0.1 when that is a wildcard (set it on a real deployment).")
+	fs.IntVar(&c.sessions.PublicPort, "public-port", 0,
+		"media port given to clients (e.g. the hostPort). Default: the UDP port bound.")
+	fs.IntVar(&c.sessions.Limits.MaxSessions, "max-sessions", sessionmgr.DefaultMaxSessions,
+		"most sessions on this pod; beyond it new sessions are refused (503).")
+	fs.IntVar(&c.sessions.Limits.MaxParticipants, "max-participants", sessionmgr.DefaultMaxParticipants,
+		"most participants on this pod; beyond it admissions are refused (503).")
+	fs.IntVar(&c.sessions.Limits.MaxSessionParticipants, "max-session-participants", sessionmgr.DefaultMaxSessionParticipants,
+		"most participants in one session (and the largest max_participants a session may ask).")
+	profile := fs.String("srtp-profile", media.DefaultProfile.String(),
+		"default SRTP profile: AES_CM_128_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_32 or AEAD_AES_128_GCM.")
+	fs.DurationVar(&c.sessions.JoinTimeout, "join-timeout", sessionmgr.DefaultJoinTimeout,
+		"a participant that sends no authenticated packet within this long after admission is removed.")
+	fs.DurationVar(&c.sessions.IdleTimeout, "idle-timeout", sessionmgr.DefaultIdleTimeout,
+		"a participant silent (no authenticated RTP or RTCP) for this long is removed.")
+	fs.DurationVar(&c.sessions.ReportInterval, "rtcp-report-interval", sessionmgr.DefaultReportInterval,
+		"how often each participant gets an RTCP receiver report about its stream.")
 	fs.StringVar(&c.logFormat, "log-format", "auto",
 		"log format: json, text, or auto (text on a terminal, JSON otherwise, e.g. in a container).")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error.")
@@ -91,6 +122,33 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 	}
 	if err := c.net.Validate(); err != nil {
 		return nil, err
+	}
+	p, err := media.ParseProfile(*profile)
+	if err != nil {
+		return nil, fmt.Errorf("--srtp-profile: %w", err)
+	}
+	c.sessions.DefaultProfile = p
+	if *tokenFile != "" {
+		if c.adminToken != "" {
+			return nil, errors.New("--admin-token and --admin-token-file are exclusive")
+		}
+		b, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("--admin-token-file: %w", err)
+		}
+		if c.adminToken = strings.TrimSpace(string(b)); c.adminToken == "" {
+			return nil, fmt.Errorf("--admin-token-file %s is empty", *tokenFile)
+		}
+	}
+	if err := admin.CheckExposure(c.adminAddr, c.adminToken); err != nil {
+		return nil, err
+	}
+	if c.sessions.PublicAddr == "" {
+		host := c.net.Addr[:strings.LastIndex(c.net.Addr, ":")]
+		host = strings.Trim(host, "[]")
+		if a, err := netip.ParseAddr(host); err == nil && !a.IsUnspecified() {
+			c.sessions.PublicAddr = a.String()
+		}
 	}
 	return c, nil
 }
@@ -115,9 +173,16 @@ func isTerminal(f *os.File) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// run is voxd's whole life. ready, when not nil, receives the server once
-// it serves (for tests).
-func run(ctx context.Context, args []string, lookup func(string) (string, bool), stderr io.Writer, ready chan<- *netio.Server) int {
+// servers are what a running voxd is made of (handed to tests).
+type servers struct {
+	udp      *netio.Server
+	sessions *sessionmgr.Manager
+	admin    *admin.Server
+}
+
+// run is voxd's whole life. ready, when not nil, receives the servers once
+// they serve (for tests).
+func run(ctx context.Context, args []string, lookup func(string) (string, bool), stderr io.Writer, ready chan<- servers) int {
 	cfg, err := parseFlags(args, lookup, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -127,66 +192,117 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		return exitUsage
 	}
 	log := newLogger(cfg, stderr)
-
-	// Each shard holds a P while it waits in recvmmsg (see netio): the
-	// admin plane, the Agones loop and the GC get a P of their own.
-	if procs := runtime.GOMAXPROCS(0); procs <= cfg.net.Shards {
-		runtime.GOMAXPROCS(cfg.net.Shards + 1)
-		log.Debug("GOMAXPROCS raised above the shard count", "from", procs, "to", cfg.net.Shards+1)
+	cfg.sessions.Logger = log
+	if cfg.sessions.PublicAddr == "" {
+		cfg.sessions.PublicAddr = "127.0.0.1"
+		log.Warn("--public-addr not set and --udp-addr is a wildcard: admissions tell clients 127.0.0.1; set --public-addr on a real deployment")
 	}
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
-	srv, err := netio.Listen(cfg.net, func(*netio.Shard) netio.Handler { return echo{} }, netio.Options{Logger: log})
+	s, err := start(cfg, log)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return exitFailed
 	}
-	log.Info("voxd serving (echo handler)", "udp", srv.LocalAddr().String())
+	log.Info("voxd serving", "udp", s.udp.LocalAddr().String(), "shards", s.udp.NumShards(),
+		"steering", s.udp.Steering(), "admin", s.admin.Addr(), "admin_token", cfg.adminToken != "")
 	if ready != nil {
-		ready <- srv
+		ready <- s
 	}
 
-	select {
-	case s := <-sigs:
-		log.Info("stopping", "signal", s.String())
-	case <-ctx.Done():
-		log.Info("stopping", "cause", context.Cause(ctx).Error())
-	case <-srv.Done():
-		log.Error("UDP core stopped unexpectedly")
-		return exitFailed
+	janitor := time.NewTicker(time.Second)
+	defer janitor.Stop()
+	var stopCause string
+wait:
+	for {
+		select {
+		case sig := <-sigs:
+			stopCause = "signal " + sig.String()
+			break wait
+		case <-ctx.Done():
+			stopCause = context.Cause(ctx).Error()
+			break wait
+		case <-s.udp.Done():
+			log.Error("UDP core stopped unexpectedly")
+			return exitFailed
+		case <-janitor.C:
+			s.sessions.Janitor()
+		}
 	}
+	log.Info("stopping", "cause", stopCause)
 	stopped := make(chan error, 1)
-	go func() { stopped <- srv.Close() }()
+	go func() { stopped <- stop(s) }()
 	select {
 	case err := <-stopped:
 		if err != nil {
-			log.Error("close", "err", err)
+			log.Error("stop", "err", err)
 			return exitFailed
 		}
-	case s := <-sigs:
-		log.Warn("forced exit", "signal", s.String())
+	case sig := <-sigs:
+		log.Warn("forced exit", "signal", sig.String())
 		return exitForced
-	case <-time.After(10 * time.Second):
-		log.Error("close did not finish within 10 s")
+	case <-time.After(15 * time.Second):
+		log.Error("stop did not finish within 15 s")
 		return exitFailed
 	}
-	st := srv.Stats()
-	log.Info("stopped", "rx_packets", st.RxPackets, "tx_packets", st.TxPackets,
-		"drop_truncated", st.DropTruncated, "kernel_drops", st.KernelDrops)
+	st := s.sessions.Status().Totals
+	log.Info("stopped", "rx_packets", st.RxPackets, "tx_packets", st.TxPackets, "forwarded", st.Forwarded,
+		"drop_auth", st.DropAuth, "drop_unknown_ssrc", st.DropUnknownSSRC, "kernel_drops", st.KernelDrops)
 	return exitOK
 }
 
-// echo sends every datagram back to its sender: the stand-in handler until
-// the media path lands, and a way to measure the UDP core alone.
-type echo struct{}
-
-func (echo) HandleBatch(_ int64, pkts []netio.Packet, q *netio.SendQueue) {
-	for _, p := range pkts {
-		q.Send(p.Data, p.From)
+// start brings up the UDP core with the session manager's shards, then the
+// admin API.
+func start(cfg *config, log *slog.Logger) (servers, error) {
+	// Each shard holds a P while it waits in recvmmsg (see netio): the
+	// admin plane, the Agones loop and the GC get a P of their own.
+	if procs := runtime.GOMAXPROCS(0); procs <= cfg.net.Shards {
+		runtime.GOMAXPROCS(cfg.net.Shards + 1)
+		log.Debug("GOMAXPROCS raised above the shard count", "from", procs, "to", cfg.net.Shards+1)
 	}
+	var s servers
+	var err error
+	for {
+		if s.sessions, err = sessionmgr.New(cfg.sessions); err != nil {
+			return s, err
+		}
+		if s.udp, err = netio.Listen(cfg.net, s.sessions.NewHandler, netio.Options{Logger: log}); err != nil {
+			return s, err
+		}
+		if s.udp.Steering() || s.udp.NumShards() == 1 {
+			break
+		}
+		// Without SSRC steering a session's packets would reach shards
+		// that do not own it: one shard is slower but correct.
+		log.Error("the kernel refused SSRC steering: falling back to one shard", "shards_asked", cfg.net.Shards)
+		s.udp.Close()
+		cfg.net.Shards = 1
+	}
+	if err = s.sessions.Start(s.udp); err != nil {
+		s.udp.Close()
+		return s, err
+	}
+	s.admin, err = admin.New(admin.Config{Addr: cfg.adminAddr, Token: cfg.adminToken, Logger: log}, s.sessions)
+	if err == nil {
+		err = s.admin.Start()
+	}
+	if err != nil {
+		s.udp.Close()
+		return s, fmt.Errorf("admin API: %w", err)
+	}
+	return s, nil
 }
 
-func (echo) Tick(int64, *netio.SendQueue) {}
+// stop refuses new work, stops the admin API (answering requests in flight),
+// then the UDP core.
+func stop(s servers) error {
+	s.sessions.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	errAdmin := s.admin.Shutdown(ctx)
+	errUDP := s.udp.Close()
+	return errors.Join(errAdmin, errUDP)
+}

@@ -3,7 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -11,8 +11,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/voxfleet/vox/netio"
 )
 
 func noEnv(string) (string, bool) { return "", false }
@@ -23,7 +21,9 @@ func TestHelpExplainsEveryFlag(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	for _, f := range []string{"udp-addr", "shards", "batch-size", "max-datagram", "send-queue", "tick",
-		"recv-buffer", "send-buffer", "no-steering", "log-format", "log-level"} {
+		"recv-buffer", "send-buffer", "no-steering", "log-format", "log-level", "admin-addr", "admin-token",
+		"admin-token-file", "public-addr", "public-port", "max-sessions", "max-participants", "max-session-participants",
+		"srtp-profile", "join-timeout", "idle-timeout", "rtcp-report-interval"} {
 		if !strings.Contains(out.String(), "--"+f) || !strings.Contains(out.String(), "$VOX_"+strings.ToUpper(strings.ReplaceAll(f, "-", "_"))) {
 			t.Errorf("--help does not explain --%s:\n%s", f, out.String())
 		}
@@ -31,7 +31,9 @@ func TestHelpExplainsEveryFlag(t *testing.T) {
 }
 
 func TestBadConfigIsUsageError(t *testing.T) {
-	for _, args := range [][]string{{"--shards", "-1"}, {"--udp-addr", "nope"}, {"--log-level", "loud"}, {"extra"}, {"--log-format", "xml"}} {
+	for _, args := range [][]string{{"--shards", "-1"}, {"--udp-addr", "nope"}, {"--log-level", "loud"}, {"extra"},
+		{"--log-format", "xml"}, {"--srtp-profile", "ROT13"}, {"--admin-addr", "0.0.0.0:8080"},
+		{"--admin-token", "a", "--admin-token-file", "/dev/null"}, {"--admin-token-file", "/nonexistent"}} {
 		var out bytes.Buffer
 		if code := run(context.Background(), args, noEnv, &out, nil); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d (%s)", args, code, exitUsage, out.String())
@@ -46,43 +48,40 @@ func TestBadConfigIsUsageError(t *testing.T) {
 
 func TestServesAndStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan *netio.Server, 1)
+	ready := make(chan servers, 1)
 	env := func(k string) (string, bool) {
-		v, ok := map[string]string{"VOX_UDP_ADDR": "127.0.0.1:0", "VOX_SHARDS": "2"}[k]
+		v, ok := map[string]string{"VOX_UDP_ADDR": "127.0.0.1:0", "VOX_SHARDS": "2", "VOX_ADMIN_ADDR": "127.0.0.1:0",
+			"VOX_ADMIN_TOKEN": "s3cret"}[k]
 		return v, ok
 	}
-	var logs bytes.Buffer
+	logs := &syncBuffer{}
 	done := make(chan int)
-	go func() { done <- run(ctx, []string{"--log-format", "json"}, env, &logs, ready) }()
-	var srv *netio.Server
+	go func() { done <- run(ctx, []string{"--log-format", "json"}, env, logs, ready) }()
+	var s servers
 	select {
-	case srv = <-ready:
+	case s = <-ready:
 	case code := <-done:
 		t.Fatalf("exited %d: %s", code, logs.String())
 	}
-	if srv.NumShards() != 2 {
-		t.Fatalf("env VOX_SHARDS ignored: %d shards", srv.NumShards())
+	if s.udp.NumShards() != 2 {
+		t.Fatalf("env VOX_SHARDS ignored: %d shards", s.udp.NumShards())
 	}
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
+	resp, err := http.Get("http://" + s.admin.Addr() + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", resp, err)
 	}
-	defer c.Close()
-	if _, err := c.WriteToUDPAddrPort([]byte("ping"), srv.LocalAddr()); err != nil {
-		t.Fatal(err)
+	resp.Body.Close()
+	req, _ := http.NewRequest("GET", "http://"+s.admin.Addr()+"/v1/status", nil)
+	if resp, err = http.DefaultClient.Do(req); err != nil || resp.StatusCode != 401 {
+		t.Fatalf("status without token: %v %v", resp, err)
 	}
-	buf := make([]byte, 64)
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	n, _, err := c.ReadFromUDPAddrPort(buf)
-	if err != nil || string(buf[:n]) != "ping" {
-		t.Fatalf("echo: %q %v", buf[:n], err)
-	}
+	resp.Body.Close()
 	cancel()
 	if code := <-done; code != exitOK {
 		t.Fatalf("exit %d", code)
 	}
-	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
-		t.Fatalf("no JSON stop line in logs:\n%s", logs.String())
+	if !strings.Contains(logs.String(), `"msg":"stopped"`) || strings.Contains(logs.String(), "s3cret") {
+		t.Fatalf("logs:\n%s", logs.String())
 	}
 }
 
@@ -95,7 +94,7 @@ func TestSignals(t *testing.T) {
 	}
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestSignals$")
-		cmd.Env = append(os.Environ(), "VOXD_TEST_MAIN=1", "VOX_UDP_ADDR=127.0.0.1:0", "VOX_LOG_FORMAT=json")
+		cmd.Env = append(os.Environ(), "VOXD_TEST_MAIN=1", "VOX_UDP_ADDR=127.0.0.1:0", "VOX_ADMIN_ADDR=127.0.0.1:0", "VOX_LOG_FORMAT=json")
 		stderr := &syncBuffer{}
 		cmd.Stderr = stderr
 		if err := cmd.Start(); err != nil {
@@ -121,7 +120,7 @@ func TestSignals(t *testing.T) {
 			cmd.Process.Kill()
 			t.Fatalf("%v: voxd did not stop", sig)
 		}
-		if !strings.Contains(stderr.String(), `"signal":"`+sig.String()) {
+		if !strings.Contains(stderr.String(), `"cause":"signal `+sig.String()) {
 			t.Fatalf("%v not logged:\n%s", sig, stderr.String())
 		}
 	}
