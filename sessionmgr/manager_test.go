@@ -514,3 +514,50 @@ func TestGCMParticipantsInterop(t *testing.T) {
 	}
 	_ = binary.BigEndian
 }
+
+func TestSendControlReachesOneParticipant(t *testing.T) {
+	m, _ := startManager(t, Config{}, 2)
+	a := newRawClient(t, admit(t, m, "s", "a"))
+	b := newRawClient(t, admit(t, m, "s", "b"))
+	notice := func(dst []byte, serverSSRC uint32) []byte {
+		return media.AppendReconnectNotice(dst, media.ReconnectNotice{SSRC: serverSSRC, Reason: media.ReconnectDrain, WindowMS: 5000})
+	}
+	// Before its first packet a participant has no address to send to.
+	if sent, err := m.SendControl(context.Background(), "s", "a", notice); err != nil || sent {
+		t.Fatalf("unlatched: sent=%v err=%v", sent, err)
+	}
+	a.send(nil)
+	b.send(nil)
+	waitFor(t, "latched", func() bool { return m.Status().Totals.RxPackets >= 2 })
+	drain([]*rawClient{a, b})
+	if sent, err := m.SendControl(context.Background(), "s", "a", notice); err != nil || !sent {
+		t.Fatalf("sent=%v err=%v", sent, err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		_, rtcp, err := a.recv(time.Until(deadline))
+		if err != nil {
+			t.Fatalf("no notice: %v", err)
+		}
+		if rtcp == nil {
+			continue
+		}
+		n, err := media.ParseReconnectNotice(rtcp)
+		if err != nil {
+			continue // a receiver report
+		}
+		if n.SSRC != a.adm.ServerSSRC || n.Reason != media.ReconnectDrain || n.WindowMS != 5000 {
+			t.Fatalf("notice %+v", n)
+		}
+		break
+	}
+	// Only a got it.
+	if _, rtcp, err := b.recv(50 * time.Millisecond); err == nil && rtcp != nil {
+		if _, err := media.ParseReconnectNotice(rtcp); err == nil {
+			t.Fatal("b received a's notice")
+		}
+	}
+	if _, err := m.SendControl(context.Background(), "s", "nobody", notice); !errors.Is(err, ErrParticipantNotFound) {
+		t.Fatalf("unknown participant: %v", err)
+	}
+}
