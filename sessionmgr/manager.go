@@ -29,14 +29,15 @@ type Manager struct {
 
 	mu sync.Mutex // guards everything below
 	// sessions by id; a session is on one shard with all its members.
-	sessions     map[string]*sessionRec
-	ssrcs        map[uint32]struct{} // every SSRC in use (participant and server)
-	participants int
-	shardParts   []int // participants per shard
-	shardRooms   []int // sessions per shard
-	removedBy    map[string]uint64
-	stopped      string // non-empty: operator stopped admission, with why
-	closed       bool
+	sessions        map[string]*sessionRec
+	ssrcs           map[uint32]struct{} // every SSRC in use (participant and server)
+	participants    int
+	shardParts      []int             // participants per shard
+	shardRooms      []int             // sessions per shard
+	removedBy       map[string]uint64 // participants removed, by reason
+	expiredSessions uint64            // sessions created empty that nobody joined
+	stopped         string            // non-empty: operator stopped admission, with why
+	closed          bool
 }
 
 type sessionRec struct {
@@ -544,10 +545,11 @@ func (m *Manager) infoLocked(s *sessionRec) SessionInfo {
 func (m *Manager) Status() Status {
 	m.mu.Lock()
 	st := Status{
-		State:        StateAccepting,
-		Sessions:     len(m.sessions),
-		Participants: m.participants,
-		Limits:       m.cfg.Limits,
+		State:           StateAccepting,
+		Sessions:        len(m.sessions),
+		Participants:    m.participants,
+		Limits:          m.cfg.Limits,
+		ExpiredSessions: m.expiredSessions,
 	}
 	if err := m.admitCheckLocked(true); err != nil {
 		st.State, st.Reason = StateFull, err.Error()
@@ -677,7 +679,7 @@ func (m *Manager) Janitor() {
 			s.deleted = true
 			delete(m.sessions, id)
 			m.shardRooms[s.shard]--
-			m.removedBy["empty_session"]++
+			m.expiredSessions++
 		}
 	}
 }

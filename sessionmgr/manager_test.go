@@ -561,3 +561,30 @@ func TestSendControlReachesOneParticipant(t *testing.T) {
 		t.Fatalf("unknown participant: %v", err)
 	}
 }
+
+func TestJanitorEndsSessionsNobodyJoined(t *testing.T) {
+	m, _ := startManager(t, Config{JoinTimeout: 30 * time.Millisecond}, 1)
+	ctx := context.Background()
+	if _, created, err := m.PutSession(ctx, "empty", SessionOptions{}); err != nil || !created {
+		t.Fatalf("created=%v %v", created, err)
+	}
+	if _, _, err := m.PutSession(ctx, "joined", SessionOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	admit(t, m, "joined", "a")
+	m.Janitor()
+	if st := m.Status(); st.Sessions != 2 {
+		t.Fatalf("janitor ended a fresh session: %d sessions", st.Sessions)
+	}
+	time.Sleep(40 * time.Millisecond)
+	m.Janitor()
+	if _, err := m.Session(ctx, "empty"); !errors.Is(err, ErrSessionNotFound) {
+		t.Fatalf("empty session kept: %v", err)
+	}
+	if _, err := m.Session(ctx, "joined"); err != nil {
+		t.Fatalf("session with a member ended: %v", err)
+	}
+	if st := m.Status(); st.ExpiredSessions != 1 || len(st.Totals.Removed) != 0 {
+		t.Fatalf("not counted as expired: %d, removed %+v", st.ExpiredSessions, st.Totals.Removed)
+	}
+}

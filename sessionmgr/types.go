@@ -133,15 +133,18 @@ type Limits struct {
 
 // Status is a snapshot of the whole pod for /v1/status and metrics.
 type Status struct {
-	State        State         `json:"state"`
-	Accepting    bool          `json:"accepting"`
-	Reason       string        `json:"reason,omitempty"`
-	Sessions     int           `json:"sessions"`
-	Participants int           `json:"participants"`
-	Limits       Limits        `json:"limits"`
-	Steering     bool          `json:"steering"`
-	Shards       []ShardStatus `json:"shards"`
-	Totals       Counters      `json:"totals"`
+	State        State  `json:"state"`
+	Accepting    bool   `json:"accepting"`
+	Reason       string `json:"reason,omitempty"`
+	Sessions     int    `json:"sessions"`
+	Participants int    `json:"participants"`
+	Limits       Limits `json:"limits"`
+	Steering     bool   `json:"steering"`
+	// ExpiredSessions counts sessions created empty (PUT) that nobody
+	// joined within the join timeout.
+	ExpiredSessions uint64        `json:"expired_sessions"`
+	Shards          []ShardStatus `json:"shards"`
+	Totals          Counters      `json:"totals"`
 }
 
 // ShardStatus is one shard's load and counters.
