@@ -118,6 +118,11 @@ func (c *batchConn) recv(pkts []Packet, ctr *counters) (int, error) {
 	var trunc uint64
 	for i := range n {
 		m := &c.rmsgs[i]
+		if m.Hdr.Namelen == 0 {
+			// Not a datagram: after shutdown(SHUT_RD) (wake) the kernel
+			// reports one empty "message" with no source address.
+			continue
+		}
 		if m.Hdr.Flags&unix.MSG_TRUNC != 0 {
 			trunc++
 			continue

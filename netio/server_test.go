@@ -443,6 +443,9 @@ func TestCloseWithTrafficInFlight(t *testing.T) {
 		if err := srv.Close(); err != nil {
 			t.Fatalf("second Close: %v", err)
 		}
+		if st := srv.Stats(); st.RxPackets > st.TxPackets+st.TxDropFull+st.TxErrors {
+			t.Fatalf("phantom datagrams at close: %+v", st)
+		}
 	}
 	waitFor(t, func() bool { return runtime.NumGoroutine() <= before })
 }
@@ -565,5 +568,14 @@ func TestKernelDropsCounted(t *testing.T) {
 	st := ts.Stats()
 	if st.RxPackets+st.KernelDrops != flood+1 {
 		t.Fatalf("received %d + dropped %d != sent %d", st.RxPackets, st.KernelDrops, flood+1)
+	}
+}
+
+func TestIdleCloseReceivesNothing(t *testing.T) {
+	ts := startServer(t, Config{Shards: 2}, Options{}, nil)
+	time.Sleep(10 * time.Millisecond)
+	ts.Close()
+	if st := ts.Stats(); st.RxPackets != 0 || st.RxBatches != 0 {
+		t.Fatalf("closing an idle server received %d datagrams", st.RxPackets)
 	}
 }
