@@ -23,6 +23,9 @@ const (
 	// from a forgery).
 	DefaultProbeRate  = 10
 	DefaultProbeBurst = 20
+	// DefaultCPUHigh and DefaultCPULow are the admission marks (percent).
+	DefaultCPUHigh = 75
+	DefaultCPULow  = 60
 )
 
 // Config configures a Manager. Zero values mean the defaults.
@@ -43,7 +46,12 @@ type Config struct {
 	AudioLevelExtensionID uint8
 	ProbeRate             int
 	ProbeBurst            int
-	Logger                *slog.Logger
+	// CPUHigh and CPULow are the admission marks, in percent of the
+	// container's CPU allowance (see SetCPU): at or above CPUHigh the pod
+	// stops admitting, and resumes only below CPULow. Defaults 75 and 60.
+	CPUHigh float64
+	CPULow  float64
+	Logger  *slog.Logger
 	// Now is the wall clock for the API's timestamps (tests); time.Now
 	// when nil. Packet timing uses netio.Now.
 	Now func() time.Time
@@ -92,6 +100,15 @@ func (c *Config) validate() error {
 	}
 	if c.AudioLevelExtensionID > 14 {
 		return fmt.Errorf("%w: audio level extension id %d outside 1..14", ErrInvalid, c.AudioLevelExtensionID)
+	}
+	if c.CPUHigh == 0 {
+		c.CPUHigh = DefaultCPUHigh
+	}
+	if c.CPULow == 0 {
+		c.CPULow = DefaultCPULow
+	}
+	if c.CPULow <= 0 || c.CPULow >= c.CPUHigh {
+		return fmt.Errorf("%w: CPU low mark %.0f%% must be above 0 and below the high mark %.0f%%", ErrInvalid, c.CPULow, c.CPUHigh)
 	}
 	if c.ProbeRate < 1 || c.ProbeBurst < 1 {
 		return fmt.Errorf("%w: probe rate and burst must be positive", ErrInvalid)

@@ -38,6 +38,10 @@ type Manager struct {
 	expiredSessions uint64            // sessions created empty that nobody joined
 	stopped         string            // non-empty: operator stopped admission, with why
 	closed          bool
+	cpu             float64 // last CPU percentage given to SetCPU
+	cpuFull         bool    // CPU passed the high mark and has not yet fallen below the low one
+	lastState       State   // last admission state logged
+	lastReason      string
 }
 
 type sessionRec struct {
@@ -75,6 +79,7 @@ func New(cfg Config) (*Manager, error) {
 	}
 	return &Manager{
 		cfg:       cfg,
+		lastState: StateAccepting,
 		started:   make(chan struct{}),
 		sessions:  make(map[string]*sessionRec),
 		ssrcs:     make(map[uint32]struct{}),
@@ -217,18 +222,25 @@ func (m *Manager) createLocked(id string, opts SessionOptions) (*sessionRec, err
 		profile: profile, members: make(map[string]*memberRec)}
 	m.sessions[id] = s
 	m.shardRooms[shard]++
+	m.noteStateLocked()
 	return s, nil
 }
 
-// admitCheckLocked is the admission seam: may a new session (newSession) or
-// a participant join? The full state machine (CPU, hysteresis, drain) hangs
-// off here.
+// admitCheckLocked is the admission decision: may a new session
+// (newSession) or a participant of an existing session join? A pod full by
+// session count still takes joins to existing sessions; full by
+// participants or CPU, it takes nothing new. Operator stop and drain refuse
+// everything.
 func (m *Manager) admitCheckLocked(newSession bool) error {
 	if m.closed {
 		return ErrClosed
 	}
 	if m.stopped != "" {
 		return fmt.Errorf("%w: %s", ErrNotAccepting, m.stopped)
+	}
+	if m.cpuFull {
+		return fmt.Errorf("%w: CPU %.0f%% passed the high mark %.0f%% (admitting again below %.0f%%)",
+			ErrNotAccepting, m.cpu, m.cfg.CPUHigh, m.cfg.CPULow)
 	}
 	if m.participants >= m.cfg.Limits.MaxParticipants {
 		return fmt.Errorf("%w: pod has its most participants (%d)", ErrNotAccepting, m.cfg.Limits.MaxParticipants)
@@ -237,6 +249,51 @@ func (m *Manager) admitCheckLocked(newSession bool) error {
 		return fmt.Errorf("%w: pod has its most sessions (%d)", ErrNotAccepting, m.cfg.Limits.MaxSessions)
 	}
 	return nil
+}
+
+// stateLocked is the pod's admission state as reported (accepting means
+// it takes new sessions).
+func (m *Manager) stateLocked() (State, string) {
+	err := m.admitCheckLocked(true)
+	switch {
+	case err == nil:
+		return StateAccepting, ""
+	case m.closed:
+		return StateStopped, "shutting down"
+	case m.stopped != "":
+		return StateStopped, m.stopped
+	default:
+		return StateFull, err.Error()
+	}
+}
+
+// noteStateLocked logs each admission state transition once, with why.
+func (m *Manager) noteStateLocked() {
+	st, reason := m.stateLocked()
+	if st == m.lastState && reason == m.lastReason {
+		return
+	}
+	if st != m.lastState || st != StateFull {
+		m.cfg.Logger.Info("admission state", "state", string(st), "reason", reason, "sessions", len(m.sessions),
+			"participants", m.participants, "cpu_percent", int(m.cpu))
+	}
+	m.lastState, m.lastReason = st, reason
+}
+
+// SetCPU gives the Manager the process's smoothed CPU use in percent of its
+// allowance (CPUSampler). Admission stops at or above Config.CPUHigh and
+// resumes below Config.CPULow.
+func (m *Manager) SetCPU(percent float64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.cpu = percent
+	switch {
+	case !m.cpuFull && percent >= m.cfg.CPUHigh:
+		m.cpuFull = true
+	case m.cpuFull && percent < m.cfg.CPULow:
+		m.cpuFull = false
+	}
+	m.noteStateLocked()
 }
 
 // Admit admits a participant to session sessionID, creating the session if
@@ -356,6 +413,7 @@ func (m *Manager) reserveLocked(sessionID string, req AdmitRequest) (*sessionRec
 	s.joined = true
 	m.participants++
 	m.shardParts[s.shard]++
+	m.noteStateLocked()
 	return s, mr, nil
 }
 
@@ -389,6 +447,7 @@ func (m *Manager) unbookLocked(s *sessionRec, mr *memberRec) {
 	m.participants--
 	m.shardParts[s.shard]--
 	m.dropIfUnusedLocked(s)
+	m.noteStateLocked()
 }
 
 // dropIfUnusedLocked ends a session whose members have all gone. A session
@@ -470,6 +529,7 @@ func (m *Manager) DeleteSession(ctx context.Context, id string) error {
 	s.deleted = true
 	delete(m.sessions, id)
 	m.shardRooms[s.shard]--
+	m.noteStateLocked()
 	e := m.engines[s.shard]
 	m.mu.Unlock()
 	return e.shard.Do(ctx, func(int64, *netio.SendQueue) {
@@ -551,13 +611,9 @@ func (m *Manager) Status() Status {
 		Limits:          m.cfg.Limits,
 		ExpiredSessions: m.expiredSessions,
 	}
-	if err := m.admitCheckLocked(true); err != nil {
-		st.State, st.Reason = StateFull, err.Error()
-		if m.stopped != "" {
-			st.State = StateStopped
-		}
-	}
+	st.State, st.Reason = m.stateLocked()
 	st.Accepting = st.State == StateAccepting
+	st.CPUPercent = m.cpu
 	removed := make(map[string]uint64, len(m.removedBy))
 	for k, v := range m.removedBy {
 		removed[k] = v
@@ -614,6 +670,7 @@ func (m *Manager) StopAccepting(reason string) {
 	}
 	m.mu.Lock()
 	m.stopped = reason
+	m.noteStateLocked()
 	m.mu.Unlock()
 }
 
@@ -621,6 +678,7 @@ func (m *Manager) StopAccepting(reason string) {
 func (m *Manager) ResumeAccepting() {
 	m.mu.Lock()
 	m.stopped = ""
+	m.noteStateLocked()
 	m.mu.Unlock()
 }
 
@@ -688,6 +746,7 @@ func (m *Manager) Janitor() {
 func (m *Manager) Close() {
 	m.mu.Lock()
 	m.closed = true
+	m.noteStateLocked()
 	m.mu.Unlock()
 }
 

@@ -133,13 +133,16 @@ type Limits struct {
 
 // Status is a snapshot of the whole pod for /v1/status and metrics.
 type Status struct {
-	State        State  `json:"state"`
-	Accepting    bool   `json:"accepting"`
-	Reason       string `json:"reason,omitempty"`
-	Sessions     int    `json:"sessions"`
-	Participants int    `json:"participants"`
-	Limits       Limits `json:"limits"`
-	Steering     bool   `json:"steering"`
+	State     State  `json:"state"`
+	Accepting bool   `json:"accepting"`
+	Reason    string `json:"reason,omitempty"`
+	// CPUPercent is the smoothed CPU use in percent of the container\'s
+	// CPU allowance, as admission sees it.
+	CPUPercent   float64 `json:"cpu_percent"`
+	Sessions     int     `json:"sessions"`
+	Participants int     `json:"participants"`
+	Limits       Limits  `json:"limits"`
+	Steering     bool    `json:"steering"`
 	// ExpiredSessions counts sessions created empty (PUT) that nobody
 	// joined within the join timeout.
 	ExpiredSessions uint64        `json:"expired_sessions"`

@@ -1,0 +1,12 @@
+//go:build !unix
+
+package sessionmgr
+
+import (
+	"errors"
+	"time"
+)
+
+func processCPU() (time.Duration, error) {
+	return 0, errors.New("process CPU time not available on this platform")
+}
