@@ -487,7 +487,7 @@ func TestMetrics(t *testing.T) {
 	}
 	body := string(resp.body)
 	for _, line := range []string{
-		"vox_accepting 1", `vox_state{state="accepting"} 1`, `vox_state{state="draining"} 0`,
+		"vox_accepting 1", `vox_state{state="accepting"} 1`, `vox_state{state="draining"} 0`, "vox_cpu_percent ", "vox_expired_sessions_total 0",
 		"vox_sessions 3", "vox_participants 7", "vox_max_sessions 100", "vox_steering 1",
 		"vox_rx_packets_total 1000", "vox_rx_bytes_total 64000", "vox_tx_packets_total 3000", "vox_tx_bytes_total 192000",
 		"vox_forwarded_packets_total 2900", "vox_rtcp_in_packets_total 11", "vox_rtcp_out_packets_total 12",

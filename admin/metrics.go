@@ -63,6 +63,8 @@ func (s *Server) writeStatusMetrics(w io.Writer) {
 	for _, state := range states {
 		p.sample("vox_state", label("state", string(state)), b2f(state == st.State))
 	}
+	p.gauge("vox_cpu_percent", "Smoothed CPU use in percent of the container's CPU allowance, as admission sees it.", "", st.CPUPercent)
+	p.counter("vox_expired_sessions_total", "Sessions created empty that nobody joined within the join timeout.", st.ExpiredSessions)
 	p.gauge("vox_sessions", "Sessions on the pod.", "", float64(st.Sessions))
 	p.gauge("vox_participants", "Participants on the pod.", "", float64(st.Participants))
 	p.gauge("vox_max_sessions", "Limit on sessions per pod.", "", float64(st.Limits.MaxSessions))

@@ -57,7 +57,8 @@ type Config struct {
 	Now func() time.Time
 }
 
-func (c *Config) validate() error {
+// Validate checks c and fills in the defaults; errors wrap ErrInvalid.
+func (c *Config) Validate() error {
 	def := func(v *int, d int) {
 		if *v == 0 {
 			*v = d

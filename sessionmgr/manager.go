@@ -74,7 +74,7 @@ func ValidID(s string) bool { return idPattern.MatchString(s) }
 // New makes a Manager. Plug its NewHandler into netio.Listen, then call
 // Start with the server.
 func New(cfg Config) (*Manager, error) {
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	return &Manager{

@@ -102,6 +102,10 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 		"a participant silent (no authenticated RTP or RTCP) for this long is removed.")
 	fs.DurationVar(&c.sessions.ReportInterval, "rtcp-report-interval", sessionmgr.DefaultReportInterval,
 		"how often each participant gets an RTCP receiver report about its stream.")
+	fs.Float64Var(&c.sessions.CPUHigh, "cpu-high", sessionmgr.DefaultCPUHigh,
+		"stop admitting when the smoothed CPU use reaches this percent of the container's CPU\nallowance (cgroup cpu.max, else all CPUs).")
+	fs.Float64Var(&c.sessions.CPULow, "cpu-low", sessionmgr.DefaultCPULow,
+		"admit again once CPU use falls below this percent (hysteresis: below --cpu-high).")
 	fs.StringVar(&c.logFormat, "log-format", "auto",
 		"log format: json, text, or auto (text on a terminal, JSON otherwise, e.g. in a container).")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error.")
@@ -128,6 +132,9 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 		return nil, fmt.Errorf("--srtp-profile: %w", err)
 	}
 	c.sessions.DefaultProfile = p
+	if err := c.sessions.Validate(); err != nil {
+		return nil, err
+	}
 	if *tokenFile != "" {
 		if c.adminToken != "" {
 			return nil, errors.New("--admin-token and --admin-token-file are exclusive")
@@ -215,6 +222,8 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 
 	janitor := time.NewTicker(time.Second)
 	defer janitor.Stop()
+	cpu := &sessionmgr.CPUSampler{}
+	cpuErrLogged := false
 	var stopCause string
 wait:
 	for {
@@ -228,8 +237,14 @@ wait:
 		case <-s.udp.Done():
 			log.Error("UDP core stopped unexpectedly")
 			return exitFailed
-		case <-janitor.C:
+		case now := <-janitor.C:
 			s.sessions.Janitor()
+			pct, err := cpu.Sample(now)
+			if err != nil && !cpuErrLogged {
+				log.Warn("cannot measure CPU use; admission by CPU is off", "err", err)
+				cpuErrLogged = true
+			}
+			s.sessions.SetCPU(pct)
 		}
 	}
 	log.Info("stopping", "cause", stopCause)

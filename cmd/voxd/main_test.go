@@ -23,7 +23,7 @@ func TestHelpExplainsEveryFlag(t *testing.T) {
 	for _, f := range []string{"udp-addr", "shards", "batch-size", "max-datagram", "send-queue", "tick",
 		"recv-buffer", "send-buffer", "no-steering", "log-format", "log-level", "admin-addr", "admin-token",
 		"admin-token-file", "public-addr", "public-port", "max-sessions", "max-participants", "max-session-participants",
-		"srtp-profile", "join-timeout", "idle-timeout", "rtcp-report-interval"} {
+		"srtp-profile", "join-timeout", "idle-timeout", "rtcp-report-interval", "cpu-high", "cpu-low"} {
 		if !strings.Contains(out.String(), "--"+f) || !strings.Contains(out.String(), "$VOX_"+strings.ToUpper(strings.ReplaceAll(f, "-", "_"))) {
 			t.Errorf("--help does not explain --%s:\n%s", f, out.String())
 		}
@@ -33,7 +33,7 @@ func TestHelpExplainsEveryFlag(t *testing.T) {
 func TestBadConfigIsUsageError(t *testing.T) {
 	for _, args := range [][]string{{"--shards", "-1"}, {"--udp-addr", "nope"}, {"--log-level", "loud"}, {"extra"},
 		{"--log-format", "xml"}, {"--srtp-profile", "ROT13"}, {"--admin-addr", "0.0.0.0:8080"},
-		{"--admin-token", "a", "--admin-token-file", "/dev/null"}, {"--admin-token-file", "/nonexistent"}} {
+		{"--admin-token", "a", "--admin-token-file", "/dev/null"}, {"--admin-token-file", "/nonexistent"}, {"--cpu-high", "50", "--cpu-low", "60"}} {
 		var out bytes.Buffer
 		if code := run(context.Background(), args, noEnv, &out, nil); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d (%s)", args, code, exitUsage, out.String())
