@@ -106,3 +106,29 @@ func TestConfigRejectsBadCPUMarks(t *testing.T) {
 		}
 	}
 }
+
+func TestDrainStates(t *testing.T) {
+	m, _ := startManager(t, Config{}, 1)
+	ctx := context.Background()
+	admit(t, m, "s", "a")
+	admit(t, m, "s", "b")
+	m.BeginDrain("SIGTERM")
+	if st := m.Status(); st.State != StateDraining || st.Accepting || st.Reason != "SIGTERM" {
+		t.Fatalf("draining: %+v", st)
+	}
+	if _, err := m.Admit(ctx, "s", AdmitRequest{}); !errors.Is(err, ErrNotAccepting) {
+		t.Fatalf("join while draining: %v", err)
+	}
+	m.ResumeAccepting() // does not undo a drain
+	if !m.Draining() || m.Status().Accepting {
+		t.Fatal("resume undid the drain")
+	}
+	m.RemoveParticipant(ctx, "s", "a")
+	if st := m.Status(); st.State != StateDraining {
+		t.Fatalf("one left: %s", st.State)
+	}
+	m.RemoveParticipant(ctx, "s", "b")
+	if st := m.Status(); st.State != StateDrained || st.Participants != 0 {
+		t.Fatalf("empty: %+v", st)
+	}
+}

@@ -40,6 +40,7 @@ type Manager struct {
 	closed          bool
 	cpu             float64 // last CPU percentage given to SetCPU
 	cpuFull         bool    // CPU passed the high mark and has not yet fallen below the low one
+	draining        bool    // BeginDrain: no new work, ever, until the process ends
 	lastState       State   // last admission state logged
 	lastReason      string
 }
@@ -258,6 +259,10 @@ func (m *Manager) stateLocked() (State, string) {
 	switch {
 	case err == nil:
 		return StateAccepting, ""
+	case m.draining && m.participants == 0:
+		return StateDrained, m.stopped
+	case m.draining:
+		return StateDraining, m.stopped
 	case m.closed:
 		return StateStopped, "shutting down"
 	case m.stopped != "":
@@ -674,9 +679,37 @@ func (m *Manager) StopAccepting(reason string) {
 	m.mu.Unlock()
 }
 
-// ResumeAccepting undoes StopAccepting.
+// BeginDrain stops admission for good (ResumeAccepting no longer undoes
+// it): the state becomes draining, then drained once the last participant
+// has gone. Existing sessions go on.
+func (m *Manager) BeginDrain(reason string) {
+	if reason == "" {
+		reason = "draining"
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.draining {
+		return
+	}
+	m.draining = true
+	m.stopped = reason
+	m.noteStateLocked()
+}
+
+// Draining reports whether BeginDrain was called.
+func (m *Manager) Draining() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.draining
+}
+
+// ResumeAccepting undoes StopAccepting (not a drain).
 func (m *Manager) ResumeAccepting() {
 	m.mu.Lock()
+	if m.draining {
+		m.mu.Unlock()
+		return
+	}
 	m.stopped = ""
 	m.noteStateLocked()
 	m.mu.Unlock()
