@@ -48,12 +48,13 @@ func main() {
 
 // config is voxd's configuration, from flags and the environment.
 type config struct {
-	net        netio.Config
-	sessions   sessionmgr.Config
-	adminAddr  string
-	adminToken string
-	logFormat  string
-	logLevel   slog.Level
+	net           netio.Config
+	sessions      sessionmgr.Config
+	adminAddr     string
+	drainDeadline time.Duration
+	adminToken    string
+	logFormat     string
+	logLevel      slog.Level
 }
 
 func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer) (*config, error) {
@@ -106,6 +107,8 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 		"stop admitting when the smoothed CPU use reaches this percent of the container's CPU\nallowance (cgroup cpu.max, else all CPUs).")
 	fs.Float64Var(&c.sessions.CPULow, "cpu-low", sessionmgr.DefaultCPULow,
 		"admit again once CPU use falls below this percent (hysteresis: below --cpu-high).")
+	fs.DurationVar(&c.drainDeadline, "drain-deadline", 60*time.Second,
+		"on SIGTERM (or GameServer deletion) voxd stops admitting and waits this long at most\nfor its sessions to end, then stops. Keep it below the pod's terminationGracePeriodSeconds.\nSIGINT stops at once; a second signal during a drain forces the exit.")
 	fs.StringVar(&c.logFormat, "log-format", "auto",
 		"log format: json, text, or auto (text on a terminal, JSON otherwise, e.g. in a container).")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error.")
@@ -146,6 +149,9 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 		if c.adminToken = strings.TrimSpace(string(b)); c.adminToken == "" {
 			return nil, fmt.Errorf("--admin-token-file %s is empty", *tokenFile)
 		}
+	}
+	if c.drainDeadline <= 0 {
+		return nil, fmt.Errorf("--drain-deadline %v must be positive", c.drainDeadline)
 	}
 	if err := admin.CheckExposure(c.adminAddr, c.adminToken); err != nil {
 		return nil, err
@@ -224,12 +230,57 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	defer janitor.Stop()
 	cpu := &sessionmgr.CPUSampler{}
 	cpuErrLogged := false
-	var stopCause string
+	forced := false
+	var (
+		stopCause     string
+		drainDeadline <-chan time.Time
+		drainPoll     <-chan time.Time
+		drainTicker   *time.Ticker
+	)
+	// beginDrain: stop admitting; keep serving the sessions there are until
+	// they end or the deadline passes.
+	beginDrain := func(why string) {
+		if drainDeadline != nil {
+			return
+		}
+		s.sessions.BeginDrain(why)
+		log.Info("draining: no new sessions; waiting for the sessions to end",
+			"cause", why, "participants", s.sessions.Status().Participants, "deadline", cfg.drainDeadline.String())
+		drainDeadline = time.After(cfg.drainDeadline)
+		drainTicker = time.NewTicker(100 * time.Millisecond)
+		drainPoll = drainTicker.C
+	}
+	defer func() {
+		if drainTicker != nil {
+			drainTicker.Stop()
+		}
+	}()
 wait:
 	for {
 		select {
 		case sig := <-sigs:
-			stopCause = "signal " + sig.String()
+			switch {
+			case drainDeadline != nil:
+				log.Warn("second signal during the drain: stopping now", "signal", sig.String(),
+					"participants", s.sessions.Status().Participants)
+				stopCause = "forced by signal " + sig.String()
+				forced = true
+				break wait
+			case sig == syscall.SIGTERM:
+				beginDrain("signal " + sig.String())
+			default: // SIGINT: an operator at a terminal wants it gone now
+				stopCause = "signal " + sig.String()
+				break wait
+			}
+		case <-drainPoll:
+			if s.sessions.Status().Participants == 0 {
+				stopCause = "drained"
+				break wait
+			}
+		case <-drainDeadline:
+			st := s.sessions.Status()
+			log.Warn("drain deadline passed: removing what is left", "sessions", st.Sessions, "participants", st.Participants)
+			stopCause = "drain deadline"
 			break wait
 		case <-ctx.Done():
 			stopCause = context.Cause(ctx).Error()
@@ -262,6 +313,9 @@ wait:
 	case <-time.After(15 * time.Second):
 		log.Error("stop did not finish within 15 s")
 		return exitFailed
+	}
+	if forced {
+		return exitForced
 	}
 	st := s.sessions.Status().Totals
 	log.Info("stopped", "rx_packets", st.RxPackets, "tx_packets", st.TxPackets, "forwarded", st.Forwarded,

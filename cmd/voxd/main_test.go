@@ -23,7 +23,7 @@ func TestHelpExplainsEveryFlag(t *testing.T) {
 	for _, f := range []string{"udp-addr", "shards", "batch-size", "max-datagram", "send-queue", "tick",
 		"recv-buffer", "send-buffer", "no-steering", "log-format", "log-level", "admin-addr", "admin-token",
 		"admin-token-file", "public-addr", "public-port", "max-sessions", "max-participants", "max-session-participants",
-		"srtp-profile", "join-timeout", "idle-timeout", "rtcp-report-interval", "cpu-high", "cpu-low"} {
+		"srtp-profile", "join-timeout", "idle-timeout", "rtcp-report-interval", "cpu-high", "cpu-low", "drain-deadline"} {
 		if !strings.Contains(out.String(), "--"+f) || !strings.Contains(out.String(), "$VOX_"+strings.ToUpper(strings.ReplaceAll(f, "-", "_"))) {
 			t.Errorf("--help does not explain --%s:\n%s", f, out.String())
 		}
