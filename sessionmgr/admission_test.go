@@ -132,3 +132,18 @@ func TestDrainStates(t *testing.T) {
 		t.Fatalf("empty: %+v", st)
 	}
 }
+
+func TestSetMediaAddr(t *testing.T) {
+	m, srv := startManager(t, Config{PublicAddr: "198.51.100.1"}, 1)
+	if a := admit(t, m, "s", "a"); a.Media.Address != "198.51.100.1" || a.Media.Port != int(srv.LocalAddr().Port()) {
+		t.Fatalf("before: %+v", a.Media)
+	}
+	m.SetMediaAddr("203.0.113.7", 7654)
+	if a := admit(t, m, "s", "b"); a.Media.Address != "203.0.113.7" || a.Media.Port != 7654 {
+		t.Fatalf("after: %+v", a.Media)
+	}
+	m.SetMediaAddr("", 0) // no change
+	if a := admit(t, m, "s", "c"); a.Media.Address != "203.0.113.7" || a.Media.Port != 7654 {
+		t.Fatalf("unchanged: %+v", a.Media)
+	}
+}

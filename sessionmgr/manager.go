@@ -783,8 +783,24 @@ func (m *Manager) Close() {
 	m.mu.Unlock()
 }
 
+// SetMediaAddr changes the address and port that admissions from now on
+// tell clients to send to (under Agones: the GameServer's status address
+// and hostPort). An empty addr or a zero port leaves that part unchanged.
+func (m *Manager) SetMediaAddr(addr string, port int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if addr != "" {
+		m.cfg.PublicAddr = addr
+	}
+	if port > 0 && port <= 65535 {
+		m.cfg.PublicPort = port
+	}
+}
+
 func (m *Manager) mediaAddr() MediaAddr {
+	m.mu.Lock()
 	addr, port := m.cfg.PublicAddr, m.cfg.PublicPort
+	m.mu.Unlock()
 	local := m.srv.LocalAddr()
 	if port == 0 {
 		port = int(local.Port())
