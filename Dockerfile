@@ -33,14 +33,14 @@ USER 65532:65532
 # read-only. The admin API listens on every interface, which voxd refuses
 # without a token: mount one at VOX_ADMIN_TOKEN_FILE (a Secret), or set
 # VOX_ADMIN_TOKEN_FILE= (empty) and VOX_ADMIN_TOKEN instead.
-# Under Agones the SDK sidecar already listens on :8080 in the pod (its
-# /gshealthz health endpoint): deploy/agones/fleet.yaml moves the admin API
-# to :8081 with VOX_ADMIN_ADDR.
+# The admin API is on :8081, not voxd's standalone default 8080: under Agones
+# the SDK sidecar already listens on :8080 in the pod (its /gshealthz health
+# endpoint), and containers of a pod share one network namespace.
 ENV VOX_UDP_ADDR=:7000 \
-    VOX_ADMIN_ADDR=:8080 \
+    VOX_ADMIN_ADDR=:8081 \
     VOX_LOG_FORMAT=json \
     VOX_ADMIN_TOKEN_FILE=/var/run/secrets/vox/admin-token
-EXPOSE 7000/udp 8080/tcp
+EXPOSE 7000/udp 8081/tcp
 # The first SIGTERM drains and stops voxd (exit 0); a second one forces the
 # exit (3).
 STOPSIGNAL SIGTERM
