@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/voxfleet/vox/admin"
+	"github.com/voxfleet/vox/agones"
 	"github.com/voxfleet/vox/cmd/internal/envflag"
 	"github.com/voxfleet/vox/media"
 	"github.com/voxfleet/vox/netio"
@@ -52,9 +53,18 @@ type config struct {
 	sessions      sessionmgr.Config
 	adminAddr     string
 	drainDeadline time.Duration
-	adminToken    string
-	logFormat     string
-	logLevel      slog.Level
+
+	agonesMode     agones.Mode
+	agonesURL      string // sidecar base URL when enabled
+	agonesWait     time.Duration
+	agonesPortName string
+	healthInterval time.Duration
+	reportInterval time.Duration
+	publicAddrSet  bool // --public-addr given: the GameServer's address does not override it
+	publicPortSet  bool
+	adminToken     string
+	logFormat      string
+	logLevel       slog.Level
 }
 
 func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer) (*config, error) {
@@ -109,6 +119,16 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 		"admit again once CPU use falls below this percent (hysteresis: below --cpu-high).")
 	fs.DurationVar(&c.drainDeadline, "drain-deadline", 60*time.Second,
 		"on SIGTERM (or GameServer deletion) voxd stops admitting and waits this long at most\nfor its sessions to end, then stops. Keep it below the pod's terminationGracePeriodSeconds.\nSIGINT stops at once; a second signal during a drain forces the exit.")
+	fs.Var(&c.agonesMode, "agones",
+		"Agones SDK sidecar: auto (use it when AGONES_SDK_HTTP_PORT is set), on (require it),\nor off (standalone).")
+	fs.DurationVar(&c.agonesWait, "agones-wait", 30*time.Second,
+		"with --agones=on, how long to wait at start for the sidecar to answer before giving up.")
+	fs.StringVar(&c.agonesPortName, "agones-port-name", "media",
+		"the GameServer port whose hostPort clients send media to (with status.address).")
+	fs.DurationVar(&c.healthInterval, "health-interval", 2*time.Second,
+		"Agones health ping interval; pings stop only when a shard is wedged.")
+	fs.DurationVar(&c.reportInterval, "report-interval", 5*time.Second,
+		"least time between two rounds of Agones label and counter writes (each is a\nKubernetes API write); only changes are written.")
 	fs.StringVar(&c.logFormat, "log-format", "auto",
 		"log format: json, text, or auto (text on a terminal, JSON otherwise, e.g. in a container).")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error.")
@@ -149,6 +169,20 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 		if c.adminToken = strings.TrimSpace(string(b)); c.adminToken == "" {
 			return nil, fmt.Errorf("--admin-token-file %s is empty", *tokenFile)
 		}
+	}
+	fs.Visit(func(f *flag.Flag) {
+		c.publicAddrSet = c.publicAddrSet || f.Name == "public-addr"
+		c.publicPortSet = c.publicPortSet || f.Name == "public-port"
+	})
+	url, on, err := agones.Detect(c.agonesMode, func(k string) string { v, _ := lookup(k); return v })
+	if err != nil {
+		return nil, err
+	}
+	if on {
+		c.agonesURL = url
+	}
+	if c.healthInterval <= 0 || c.reportInterval <= 0 || c.agonesWait <= 0 {
+		return nil, errors.New("--health-interval, --report-interval and --agones-wait must be positive")
 	}
 	if c.drainDeadline <= 0 {
 		return nil, fmt.Errorf("--drain-deadline %v must be positive", c.drainDeadline)
@@ -226,11 +260,32 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		ready <- s
 	}
 
+	// Agones: Ready, health, self-reporting and the GameServer watch run in
+	// the background; voice never waits for the sidecar.
+	var lc *agones.Lifecycle
+	deleting := make(chan struct{}, 1)
+	startDone := make(chan error, 1)
+	startCtx, cancelStart := context.WithCancel(ctx)
+	defer cancelStart()
+	if cfg.agonesURL != "" {
+		lc, err = newLifecycle(ctx, cfg, s, log, deleting)
+		if err != nil {
+			log.Error("cannot reach the Agones SDK sidecar", "err", err)
+			stop(s)
+			return exitFailed
+		}
+		go func() { startDone <- lc.Start(startCtx) }()
+	} else {
+		startDone <- nil
+		log.Info("standalone: no Agones SDK sidecar (set AGONES_SDK_HTTP_PORT or --agones=on to use one)")
+	}
+
 	janitor := time.NewTicker(time.Second)
 	defer janitor.Stop()
 	cpu := &sessionmgr.CPUSampler{}
 	cpuErrLogged := false
 	forced := false
+	lastSessions := 0
 	var (
 		stopCause     string
 		drainDeadline <-chan time.Time
@@ -272,6 +327,8 @@ wait:
 				stopCause = "signal " + sig.String()
 				break wait
 			}
+		case <-deleting:
+			beginDrain("GameServer deleted")
 		case <-drainPoll:
 			if s.sessions.Status().Participants == 0 {
 				stopCause = "drained"
@@ -290,6 +347,10 @@ wait:
 			return exitFailed
 		case now := <-janitor.C:
 			s.sessions.Janitor()
+			if sessions := s.sessions.Status().Sessions; lc != nil && sessions > 0 && lastSessions == 0 {
+				lc.ReportSoon() // the first session: report (and self-allocate) now
+			}
+			lastSessions = s.sessions.Status().Sessions
 			pct, err := cpu.Sample(now)
 			if err != nil && !cpuErrLogged {
 				log.Warn("cannot measure CPU use; admission by CPU is off", "err", err)
@@ -313,6 +374,19 @@ wait:
 	case <-time.After(15 * time.Second):
 		log.Error("stop did not finish within 15 s")
 		return exitFailed
+	}
+	if lc != nil {
+		cancelStart()
+		readyErr := <-startDone
+		if !forced && readyErr == nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := lc.Shutdown(sctx); err != nil {
+				log.Error("agones: Shutdown failed", "err", err)
+			}
+			cancel()
+		} else {
+			lc.Stop()
+		}
 	}
 	if forced {
 		return exitForced
@@ -375,3 +449,53 @@ func stop(s servers) error {
 	errUDP := s.udp.Close()
 	return errors.Join(errAdmin, errUDP)
 }
+
+// newLifecycle makes the Agones lifecycle of a running voxd. With
+// --agones=on it first waits (--agones-wait) for the sidecar to answer.
+func newLifecycle(ctx context.Context, cfg *config, s servers, log *slog.Logger, deleting chan<- struct{}) (*agones.Lifecycle, error) {
+	c, err := agones.New(cfg.agonesURL, agones.Config{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.agonesMode == agones.ModeOn {
+		wctx, cancel := context.WithTimeout(ctx, cfg.agonesWait)
+		defer cancel()
+		if _, err := agones.WaitReachable(wctx, c, 1<<30); err != nil {
+			return nil, err
+		}
+	}
+	return agones.NewLifecycle(c, pod{s}, agones.LifecycleConfig{
+		HealthInterval: cfg.healthInterval,
+		ReportInterval: cfg.reportInterval,
+		PortName:       cfg.agonesPortName,
+		Logger:         log,
+		OnAddress: func(addr string, port int) {
+			if cfg.publicAddrSet {
+				addr = ""
+			}
+			if cfg.publicPortSet {
+				port = 0
+			}
+			s.sessions.SetMediaAddr(addr, port)
+		},
+		OnDeleting: func() {
+			select {
+			case deleting <- struct{}{}:
+			default:
+			}
+		},
+	}), nil
+}
+
+// pod is what the Agones lifecycle sees of voxd.
+type pod struct{ s servers }
+
+func (p pod) Report() agones.Report {
+	st := p.s.sessions.Status()
+	return agones.Report{Sessions: st.Sessions, Participants: st.Participants, CPUPercent: st.CPUPercent,
+		Accepting: st.Accepting, SessionCapacity: st.Limits.MaxSessions}
+}
+
+// Alive: every shard turns at least every tick (5 ms); a second without a
+// turn is a wedged shard.
+func (p pod) Alive() error { return p.s.udp.Alive(time.Second) }
