@@ -134,15 +134,15 @@ func TestLifecycleWritesOnlyChangesCoalesced(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	if d := time.Since(burst); d > 250*time.Millisecond {
-		t.Skipf("the machine is too loaded: the burst took %v", d)
-	}
+	// On a loaded machine the burst may last longer: it can then straddle
+	// one more boundary per interval it lasted.
+	allowed := int64(2 + time.Since(burst)/(300*time.Millisecond))
 	h.pod.set(func(r *agones.Report) { r.Participants, r.Sessions = 5, 2 })
 	time.Sleep(700 * time.Millisecond) // two more intervals
-	if got := h.lc.WriteRounds() - rounds; got > 2 {
-		t.Fatalf("%d write rounds for a burst inside one interval, want at most 2", got)
+	if got := h.lc.WriteRounds() - rounds; got > allowed {
+		t.Fatalf("%d write rounds for a burst inside one interval, want at most %d", got, allowed)
 	}
-	if n := len(h.sc.CallsTo("PUT", "/metadata/label")); n > 2*3 {
+	if n := len(h.sc.CallsTo("PUT", "/metadata/label")); int64(n) > allowed*3 {
 		t.Fatalf("%d label writes", n)
 	}
 	if l := h.sc.Labels(); l["agones.dev/sdk-vox-sessions"] != "2" || l["agones.dev/sdk-vox-participants"] != "5" {
