@@ -23,3 +23,13 @@ var (
 	// ErrClosed: the manager is shut down.
 	ErrClosed = errors.New("session manager closed")
 )
+
+// Drain errors.
+var (
+	// ErrDrainConflict: the drain cannot do that now (409): a drain is
+	// already running, it is past its grace period (cannot be cancelled),
+	// or accept-resume during a drain.
+	ErrDrainConflict = errors.New("drain conflict")
+	// ErrNoDrain: there is no drain to cancel (404).
+	ErrNoDrain = errors.New("no drain")
+)
