@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 type lockedBuf struct {
@@ -112,38 +113,32 @@ func TestDrainStates(t *testing.T) {
 	ctx := context.Background()
 	admit(t, m, "s", "a")
 	admit(t, m, "s", "b")
-	m.BeginDrain("SIGTERM")
-	if st := m.Status(); st.State != StateDraining || st.Accepting || st.Reason != "SIGTERM" {
+	if _, err := m.StartDrain("SIGTERM", DrainRequest{Grace: Duration(time.Hour), Deadline: Duration(2 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if st := m.Status(); st.State != StateDraining || st.Accepting || st.Reason != "SIGTERM" || st.Drain.Phase != DrainGrace {
 		t.Fatalf("draining: %+v", st)
 	}
 	if _, err := m.Admit(ctx, "s", AdmitRequest{}); !errors.Is(err, ErrNotAccepting) {
 		t.Fatalf("join while draining: %v", err)
 	}
-	m.ResumeAccepting() // does not undo a drain
-	if !m.Draining() || m.Status().Accepting {
-		t.Fatal("resume undid the drain")
+	if err := m.ResumeAccepting(); !errors.Is(err, ErrDrainConflict) {
+		t.Fatalf("resume during a drain: %v", err)
+	}
+	if _, err := m.StartDrain("again", DrainRequest{}); !errors.Is(err, ErrDrainConflict) {
+		t.Fatalf("second drain: %v", err)
 	}
 	m.RemoveParticipant(ctx, "s", "a")
-	if st := m.Status(); st.State != StateDraining {
-		t.Fatalf("one left: %s", st.State)
+	if st := m.Status(); st.State != StateDraining || st.Drain.ParticipantsLeft != 1 {
+		t.Fatalf("one left: %+v", st)
 	}
 	m.RemoveParticipant(ctx, "s", "b")
-	if st := m.Status(); st.State != StateDrained || st.Participants != 0 {
+	select {
+	case <-m.Drained():
+	case <-time.After(5 * time.Second):
+		t.Fatal("not drained")
+	}
+	if st := m.Status(); st.State != StateDrained || st.Participants != 0 || st.Drain.Phase != DrainDrained {
 		t.Fatalf("empty: %+v", st)
-	}
-}
-
-func TestSetMediaAddr(t *testing.T) {
-	m, srv := startManager(t, Config{PublicAddr: "198.51.100.1"}, 1)
-	if a := admit(t, m, "s", "a"); a.Media.Address != "198.51.100.1" || a.Media.Port != int(srv.LocalAddr().Port()) {
-		t.Fatalf("before: %+v", a.Media)
-	}
-	m.SetMediaAddr("203.0.113.7", 7654)
-	if a := admit(t, m, "s", "b"); a.Media.Address != "203.0.113.7" || a.Media.Port != 7654 {
-		t.Fatalf("after: %+v", a.Media)
-	}
-	m.SetMediaAddr("", 0) // no change
-	if a := admit(t, m, "s", "c"); a.Media.Address != "203.0.113.7" || a.Media.Port != 7654 {
-		t.Fatalf("unchanged: %+v", a.Media)
 	}
 }

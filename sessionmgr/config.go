@@ -26,6 +26,16 @@ const (
 	// DefaultCPUHigh and DefaultCPULow are the admission marks (percent).
 	DefaultCPUHigh = 75
 	DefaultCPULow  = 60
+
+	// Drain defaults.
+	DefaultDrainGrace    = 60 * time.Second
+	DefaultDrainRate     = 200
+	DefaultDrainDeadline = 10 * time.Minute
+	DefaultNoticeWindow  = 2 * time.Second
+	// Reconnect notices are sent once, then repeated NoticeRepeats times
+	// every NoticeRepeatEvery until the participant leaves.
+	NoticeRepeats     = 3
+	NoticeRepeatEvery = time.Second
 )
 
 // Config configures a Manager. Zero values mean the defaults.
@@ -46,6 +56,11 @@ type Config struct {
 	AudioLevelExtensionID uint8
 	ProbeRate             int
 	ProbeBurst            int
+	// DrainDeadline is a drain's default hard end, from its start: keep it
+	// below the pod's terminationGracePeriodSeconds. Default 10 min.
+	DrainDeadline time.Duration
+	// DrainExit is the default of DrainRequest.Exit (voxd: true under Agones).
+	DrainExit bool
 	// CPUHigh and CPULow are the admission marks, in percent of the
 	// container's CPU allowance (see SetCPU): at or above CPUHigh the pod
 	// stops admitting, and resumes only below CPULow. Defaults 75 and 60.
@@ -94,6 +109,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := dur(&c.ReportInterval, DefaultReportInterval, "report interval"); err != nil {
+		return err
+	}
+	if err := dur(&c.DrainDeadline, DefaultDrainDeadline, "drain deadline"); err != nil {
 		return err
 	}
 	if c.AudioLevelExtensionID == 0 {

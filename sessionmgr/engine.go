@@ -18,6 +18,8 @@ const (
 	ReasonIdle       = "idle_timeout" // no authenticated packet for IdleTimeout
 	ReasonRemoved    = "removed"      // DELETE participant
 	ReasonSessionEnd = "session_end"  // DELETE session
+	// ReasonDrainDeadline: still there when the drain's deadline passed.
+	ReasonDrainDeadline = "drain_deadline"
 )
 
 // housekeepEvery is how often a shard sweeps its participants for timeouts
@@ -44,6 +46,11 @@ type participant struct {
 	nextReport  int64
 
 	packetsOut, bytesOut, rtcpIn, rebinds, authFailures, replays uint64
+
+	// Reconnect notices: how many sent, when the next repeat is due.
+	notices    int
+	nextNotice int64
+	window     uint32 // ms, of the notices it got
 }
 
 // room is one session's members on the shard.
@@ -66,6 +73,20 @@ type engine struct {
 	rtcpBuf       []byte // scratch for plaintext RTCP the server builds
 	nextHousekeep int64
 	c             engineCounters
+
+	// Reconnect notices to send: whole sessions, in order, paced.
+	notify   noticeQueue
+	notified []*participant // got a notice and may be due a repeat
+}
+
+// noticeQueue is a shard's paced list of sessions to notify.
+type noticeQueue struct {
+	sessions []string
+	rate     float64 // first notices per second for this shard
+	tokens   float64
+	last     int64
+	window   time.Duration
+	drain    bool // a drain's notices (else a reconnect request's)
 }
 
 // engineCounters are written by the engine's goroutine and read by anyone.
@@ -74,6 +95,9 @@ type engineCounters struct {
 	unknownSSRC, auth, replay, malformed, tooShort, tooLong atomic.Uint64
 	notRTP, rateLimit                                       atomic.Uint64
 	participants, rooms                                     atomic.Int64
+
+	noticesSent, noticesRepeated, reconnectNotices atomic.Uint64
+	reconnected, timedOut, atDeadline, unreachable atomic.Uint64
 }
 
 func newEngine(m *Manager, sh *netio.Shard, maxDatagram int) *engine {
@@ -263,6 +287,9 @@ func (e *engine) rtcp(now int64, p *netio.Packet, q *netio.SendQueue) {
 // Tick runs the shard's timers: timeouts and receiver reports, swept every
 // housekeepEvery.
 func (e *engine) Tick(now int64, q *netio.SendQueue) {
+	if len(e.notify.sessions) > 0 || len(e.notified) > 0 {
+		e.sendNotices(now, q)
+	}
 	if now < e.nextHousekeep {
 		return
 	}
@@ -330,6 +357,14 @@ func (e *engine) add(pt *participant, sessionID string, now int64) {
 
 // remove deletes pt from the shard and tells the Manager.
 func (e *engine) remove(pt *participant, reason string) {
+	if pt.notices > 0 {
+		switch reason {
+		case ReasonBye:
+			e.c.reconnected.Add(1)
+		case ReasonIdle:
+			e.c.timedOut.Add(1)
+		}
+	}
 	e.detach(pt)
 	e.m.removed(pt.room.id, pt.id, reason)
 }
@@ -396,4 +431,80 @@ func (e *engine) counters() Counters {
 		DropNotRTP:      c.notRTP.Load(),
 		DropRateLimit:   c.rateLimit.Load(),
 	}
+}
+
+// startNotices queues reconnect notices for sessions (in order) at rate
+// first notices per second (on the shard's goroutine). A new request
+// replaces the queue of an older one.
+func (e *engine) startNotices(now int64, sessions []string, rate float64, window time.Duration, drain bool) {
+	e.notify = noticeQueue{sessions: sessions, rate: rate, tokens: 1, last: now, window: window, drain: drain}
+}
+
+// sendNotices sends what the token bucket allows of the queued sessions,
+// one whole session at a time (the bucket may go negative to pay for the
+// group: the average rate holds, and no burst exceeds one session), then
+// the repeats that are due.
+func (e *engine) sendNotices(now int64, q *netio.SendQueue) {
+	n := &e.notify
+	if len(n.sessions) > 0 {
+		n.tokens += float64(now-n.last) * n.rate / float64(time.Second)
+		n.last = now
+		if n.tokens > 1 {
+			n.tokens = 1
+		}
+		for n.tokens > 0 && len(n.sessions) > 0 {
+			r := e.rooms[n.sessions[0]]
+			n.sessions = n.sessions[1:]
+			if r == nil { // ended meanwhile
+				continue
+			}
+			for _, pt := range r.members {
+				if pt.notices > 0 {
+					continue
+				}
+				if !e.sendNotice(pt, media.ReconnectDrain, n.window, q) {
+					e.c.unreachable.Add(1)
+					continue
+				}
+				n.tokens--
+				pt.nextNotice = now + int64(NoticeRepeatEvery)
+				e.notified = append(e.notified, pt)
+				if n.drain {
+					e.c.noticesSent.Add(1)
+				} else {
+					e.c.reconnectNotices.Add(1)
+				}
+			}
+		}
+		if len(n.sessions) == 0 {
+			n.sessions = nil
+		}
+	}
+	// Repeats, until the participant leaves (UDP loses packets).
+	kept := e.notified[:0]
+	for _, pt := range e.notified {
+		if e.parts[pt.ssrc] != pt || pt.notices > NoticeRepeats {
+			continue // gone, or done repeating
+		}
+		if now >= pt.nextNotice {
+			e.sendNotice(pt, media.ReconnectDrain, time.Duration(pt.window)*time.Millisecond, q)
+			pt.nextNotice = now + int64(NoticeRepeatEvery)
+			e.c.noticesRepeated.Add(1)
+		}
+		kept = append(kept, pt)
+	}
+	clear(e.notified[len(kept):])
+	e.notified = kept
+}
+
+// sendNotice sends pt one VOX1 reconnect notice; false when pt has no
+// address yet.
+func (e *engine) sendNotice(pt *participant, reason media.ReconnectReason, window time.Duration, q *netio.SendQueue) bool {
+	pt.window = uint32(window / time.Millisecond)
+	plain := media.AppendReconnectNotice(e.rtcpBuf[:0], media.ReconnectNotice{SSRC: pt.serverSSRC, Reason: reason, WindowMS: pt.window})
+	if !e.sendRTCP(pt, plain, q) {
+		return false
+	}
+	pt.notices++
+	return true
 }

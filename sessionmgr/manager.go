@@ -40,8 +40,10 @@ type Manager struct {
 	closed          bool
 	cpu             float64 // last CPU percentage given to SetCPU
 	cpuFull         bool    // CPU passed the high mark and has not yet fallen below the low one
-	draining        bool    // BeginDrain: no new work, ever, until the process ends
-	lastState       State   // last admission state logged
+	draining        bool    // a drain runs (or ran): no new work
+	drain           *drainState
+	drainedCh       chan struct{} // closed when a drain completes
+	lastState       State         // last admission state logged
 	lastReason      string
 }
 
@@ -81,6 +83,7 @@ func New(cfg Config) (*Manager, error) {
 	return &Manager{
 		cfg:       cfg,
 		lastState: StateAccepting,
+		drainedCh: make(chan struct{}),
 		started:   make(chan struct{}),
 		sessions:  make(map[string]*sessionRec),
 		ssrcs:     make(map[uint32]struct{}),
@@ -236,6 +239,9 @@ func (m *Manager) admitCheckLocked(newSession bool) error {
 	if m.closed {
 		return ErrClosed
 	}
+	if m.draining {
+		return fmt.Errorf("%w: draining (%s)", ErrNotAccepting, m.drain.status.Reason)
+	}
 	if m.stopped != "" {
 		return fmt.Errorf("%w: %s", ErrNotAccepting, m.stopped)
 	}
@@ -259,10 +265,10 @@ func (m *Manager) stateLocked() (State, string) {
 	switch {
 	case err == nil:
 		return StateAccepting, ""
-	case m.draining && m.participants == 0:
-		return StateDrained, m.stopped
+	case m.draining && (m.participants == 0 || m.drain.status.Phase == DrainDrained):
+		return StateDrained, m.drain.status.Reason
 	case m.draining:
-		return StateDraining, m.stopped
+		return StateDraining, m.drain.status.Reason
 	case m.closed:
 		return StateStopped, "shutting down"
 	case m.stopped != "":
@@ -619,6 +625,10 @@ func (m *Manager) Status() Status {
 	st.State, st.Reason = m.stateLocked()
 	st.Accepting = st.State == StateAccepting
 	st.CPUPercent = m.cpu
+	if m.srv != nil {
+		st.Drain = m.drainStatusLocked()
+		st.ReconnectNotices = m.noticeCounters().reconnectAPI
+	}
 	removed := make(map[string]uint64, len(m.removedBy))
 	for k, v := range m.removedBy {
 		removed[k] = v
@@ -679,40 +689,17 @@ func (m *Manager) StopAccepting(reason string) {
 	m.mu.Unlock()
 }
 
-// BeginDrain stops admission for good (ResumeAccepting no longer undoes
-// it): the state becomes draining, then drained once the last participant
-// has gone. Existing sessions go on.
-func (m *Manager) BeginDrain(reason string) {
-	if reason == "" {
-		reason = "draining"
-	}
+// ResumeAccepting undoes StopAccepting. It cannot undo a drain
+// (ErrDrainConflict): cancel the drain instead, during its grace period.
+func (m *Manager) ResumeAccepting() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.draining {
-		return
-	}
-	m.draining = true
-	m.stopped = reason
-	m.noteStateLocked()
-}
-
-// Draining reports whether BeginDrain was called.
-func (m *Manager) Draining() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.draining
-}
-
-// ResumeAccepting undoes StopAccepting (not a drain).
-func (m *Manager) ResumeAccepting() {
-	m.mu.Lock()
-	if m.draining {
-		m.mu.Unlock()
-		return
+		return fmt.Errorf("%w: the pod is draining (cancel the drain during its grace period instead)", ErrDrainConflict)
 	}
 	m.stopped = ""
 	m.noteStateLocked()
-	m.mu.Unlock()
+	return nil
 }
 
 // Members returns the participant ids of a session, in admission order.

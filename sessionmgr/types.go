@@ -145,9 +145,13 @@ type Status struct {
 	Steering     bool    `json:"steering"`
 	// ExpiredSessions counts sessions created empty (PUT) that nobody
 	// joined within the join timeout.
-	ExpiredSessions uint64        `json:"expired_sessions"`
-	Shards          []ShardStatus `json:"shards"`
-	Totals          Counters      `json:"totals"`
+	ExpiredSessions uint64 `json:"expired_sessions"`
+	// Drain is the current or last drain, nil if none.
+	Drain *DrainStatus `json:"drain,omitempty"`
+	// ReconnectNotices counts notices sent for reconnect requests (outside drains).
+	ReconnectNotices uint64        `json:"reconnect_notices"`
+	Shards           []ShardStatus `json:"shards"`
+	Totals           Counters      `json:"totals"`
 }
 
 // ShardStatus is one shard's load and counters.

@@ -46,7 +46,7 @@ func TestAgonesLifecycleEndToEnd(t *testing.T) {
 	defer sc.Close()
 	sc.DeclareCounter("sessions", 0, 200)
 	s, api, logs, done, _ := runVoxd(t, map[string]string{"VOX_AGONES": "on", "AGONES_SDK_HTTP_PORT": sc.Port(),
-		"VOX_MAX_SESSIONS": "50", "VOX_DRAIN_DEADLINE": "20s"})
+		"VOX_MAX_SESSIONS": "50", "VOX_DRAIN_DEADLINE": "20s", "VOX_DRAIN_GRACE": "10s"})
 	ctx := context.Background()
 	waitUntil(t, "Ready and pinging", func() bool {
 		return sc.State() == agones.StateReady && len(sc.CallsTo("POST", "/health")) >= 2

@@ -94,7 +94,7 @@ func joinOne(t *testing.T, api *client.API) *client.Participant {
 }
 
 func TestDrainOnSIGTERMWaitsForSessions(t *testing.T) {
-	c := startChild(t, "VOX_DRAIN_DEADLINE=20s")
+	c := startChild(t, "VOX_DRAIN_DEADLINE=20s", "VOX_DRAIN_GRACE=10s")
 	p := joinOne(t, c.api)
 	c.cmd.Process.Signal(syscall.SIGTERM)
 	waitUntil(t, "draining", func() bool {
@@ -120,22 +120,22 @@ func TestDrainOnSIGTERMWaitsForSessions(t *testing.T) {
 }
 
 func TestDrainDeadline(t *testing.T) {
-	c := startChild(t, "VOX_DRAIN_DEADLINE=300ms")
+	c := startChild(t, "VOX_DRAIN_DEADLINE=300ms", "VOX_DRAIN_GRACE=100ms")
 	joinOne(t, c.api)
 	c.cmd.Process.Signal(syscall.SIGTERM)
 	if code := c.wait(t, 10*time.Second); code != exitOK {
 		t.Fatalf("exit %d", code)
 	}
-	if !strings.Contains(c.logs.String(), "drain deadline passed") {
+	if !strings.Contains(c.logs.String(), "drain deadline: removed") {
 		t.Fatalf("deadline not logged:\n%s", c.logs.String())
 	}
 }
 
 func TestSecondSignalForcesExit(t *testing.T) {
-	c := startChild(t, "VOX_DRAIN_DEADLINE=30s")
+	c := startChild(t, "VOX_DRAIN_DEADLINE=30s", "VOX_DRAIN_GRACE=10s")
 	joinOne(t, c.api)
 	c.cmd.Process.Signal(syscall.SIGTERM)
-	waitUntil(t, "draining", func() bool { return strings.Contains(c.logs.String(), "draining: no new sessions") })
+	waitUntil(t, "draining", func() bool { return strings.Contains(c.logs.String(), "drain started") })
 	c.cmd.Process.Signal(syscall.SIGINT)
 	if code := c.wait(t, 10*time.Second); code != exitForced {
 		t.Fatalf("exit %d, want %d", code, exitForced)

@@ -53,6 +53,9 @@ type config struct {
 	sessions      sessionmgr.Config
 	adminAddr     string
 	drainDeadline time.Duration
+	drainGrace    time.Duration
+	drainRate     float64
+	drainWindow   time.Duration
 
 	agonesMode     agones.Mode
 	agonesURL      string // sidecar base URL when enabled
@@ -117,8 +120,14 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 		"stop admitting when the smoothed CPU use reaches this percent of the container's CPU\nallowance (cgroup cpu.max, else all CPUs).")
 	fs.Float64Var(&c.sessions.CPULow, "cpu-low", sessionmgr.DefaultCPULow,
 		"admit again once CPU use falls below this percent (hysteresis: below --cpu-high).")
-	fs.DurationVar(&c.drainDeadline, "drain-deadline", 60*time.Second,
-		"on SIGTERM (or GameServer deletion) voxd stops admitting and waits this long at most\nfor its sessions to end, then stops. Keep it below the pod's terminationGracePeriodSeconds.\nSIGINT stops at once; a second signal during a drain forces the exit.")
+	fs.DurationVar(&c.drainDeadline, "drain-deadline", sessionmgr.DefaultDrainDeadline,
+		"hard end of a drain, from its start: whatever is left is removed. Keep it below the\npod's terminationGracePeriodSeconds. SIGTERM or GameServer deletion start a drain;\nSIGINT stops at once; a second signal during a drain forces the exit.")
+	fs.DurationVar(&c.drainGrace, "drain-grace", sessionmgr.DefaultDrainGrace,
+		"how long a drain lets sessions end by themselves before sending reconnect notices.")
+	fs.Float64Var(&c.drainRate, "drain-rate", sessionmgr.DefaultDrainRate,
+		"reconnect notices per second during a drain, pod-wide (spread evenly, a session at a time).")
+	fs.DurationVar(&c.drainWindow, "drain-window", sessionmgr.DefaultNoticeWindow,
+		"window in each reconnect notice: the client reconnects at a random moment within it.")
 	fs.Var(&c.agonesMode, "agones",
 		"Agones SDK sidecar: auto (use it when AGONES_SDK_HTTP_PORT is set), on (require it),\nor off (standalone).")
 	fs.DurationVar(&c.agonesWait, "agones-wait", 30*time.Second,
@@ -184,9 +193,12 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 	if c.healthInterval <= 0 || c.reportInterval <= 0 || c.agonesWait <= 0 {
 		return nil, errors.New("--health-interval, --report-interval and --agones-wait must be positive")
 	}
-	if c.drainDeadline <= 0 {
-		return nil, fmt.Errorf("--drain-deadline %v must be positive", c.drainDeadline)
+	if c.drainDeadline <= c.drainGrace || c.drainGrace < 0 || c.drainRate <= 0 || c.drainWindow < 0 {
+		return nil, fmt.Errorf("--drain-deadline %v must be after --drain-grace %v, and --drain-rate positive",
+			c.drainDeadline, c.drainGrace)
 	}
+	c.sessions.DrainDeadline = c.drainDeadline
+	c.sessions.DrainExit = c.agonesURL != "" // an operator's drain ends the pod under Agones
 	if err := admin.CheckExposure(c.adminAddr, c.adminToken); err != nil {
 		return nil, err
 	}
@@ -287,58 +299,49 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	forced := false
 	lastSessions := 0
 	var (
-		stopCause     string
-		drainDeadline <-chan time.Time
-		drainPoll     <-chan time.Time
-		drainTicker   *time.Ticker
+		stopCause string
+		draining  bool // a drain voxd itself started (signal, deletion): exit when drained
 	)
-	// beginDrain: stop admitting; keep serving the sessions there are until
-	// they end or the deadline passes.
-	beginDrain := func(why string) {
-		if drainDeadline != nil {
-			return
+	drained := s.sessions.Drained()
+	startDrain := func(why string) {
+		exit := true
+		st, err := s.sessions.StartDrain(why, sessionmgr.DrainRequest{Grace: sessionmgr.Duration(cfg.drainGrace),
+			Rate: cfg.drainRate, Deadline: sessionmgr.Duration(cfg.drainDeadline),
+			Window: sessionmgr.Duration(cfg.drainWindow), Exit: &exit})
+		if errors.Is(err, sessionmgr.ErrDrainConflict) {
+			log.Info("already draining; will exit when drained", "cause", why, "phase", st.Phase)
+		} else if err != nil {
+			log.Error("cannot start the drain", "err", err)
 		}
-		s.sessions.BeginDrain(why)
-		log.Info("draining: no new sessions; waiting for the sessions to end",
-			"cause", why, "participants", s.sessions.Status().Participants, "deadline", cfg.drainDeadline.String())
-		drainDeadline = time.After(cfg.drainDeadline)
-		drainTicker = time.NewTicker(100 * time.Millisecond)
-		drainPoll = drainTicker.C
+		draining = true
 	}
-	defer func() {
-		if drainTicker != nil {
-			drainTicker.Stop()
-		}
-	}()
 wait:
 	for {
 		select {
 		case sig := <-sigs:
 			switch {
-			case drainDeadline != nil:
+			case draining:
 				log.Warn("second signal during the drain: stopping now", "signal", sig.String(),
 					"participants", s.sessions.Status().Participants)
 				stopCause = "forced by signal " + sig.String()
 				forced = true
 				break wait
 			case sig == syscall.SIGTERM:
-				beginDrain("signal " + sig.String())
+				startDrain("signal " + sig.String())
 			default: // SIGINT: an operator at a terminal wants it gone now
 				stopCause = "signal " + sig.String()
 				break wait
 			}
 		case <-deleting:
-			beginDrain("GameServer deleted")
-		case <-drainPoll:
-			if s.sessions.Status().Participants == 0 {
+			startDrain("GameServer deleted")
+		case <-drained:
+			drained = nil // closed for good: handle it once
+			if draining || s.sessions.DrainExit() {
 				stopCause = "drained"
 				break wait
 			}
-		case <-drainDeadline:
-			st := s.sessions.Status()
-			log.Warn("drain deadline passed: removing what is left", "sessions", st.Sessions, "participants", st.Participants)
-			stopCause = "drain deadline"
-			break wait
+			log.Info("drained; staying up (the drain did not ask to exit)")
+			draining = true // no second exit decision; a signal now stops at once
 		case <-ctx.Done():
 			stopCause = context.Cause(ctx).Error()
 			break wait
