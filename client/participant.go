@@ -65,11 +65,49 @@ type Options struct {
 	// every authenticated RTCP compound packet, aliasing the reader's
 	// buffer, with the same rules as OnRTP.
 	OnRTCP func(pkt media.RTCPPacket)
-	// OnReconnect is called on the reader goroutine for every
-	// authenticated, non-replayed reconnect notice (the server sends each
-	// a few times; each copy has its own SRTCP index), with the same rules
-	// as OnRTP.
+	// OnReconnect is called on the reader goroutine for authenticated,
+	// non-replayed reconnect notices whose sender SSRC is the admission's
+	// ServerSSRC, with the same rules as OnRTP. Without Readmit it is
+	// called for every such copy (the server sends each notice a few
+	// times, each copy with its own SRTCP index); with Readmit only for
+	// the notice that starts a move (repeats are deduplicated, see
+	// Readmit).
 	OnReconnect func(n media.ReconnectNotice)
+
+	// Readmit, when set, makes the participant follow reconnect notices
+	// by itself (see reconnect.go and Participant's documentation): on
+	// the first accepted notice from its current server it waits a random
+	// moment in the notice's window, sends a BYE to that server, calls
+	// Readmit for a new admission (the routing service's job, typically
+	// into the same session id on another server), and switches to it.
+	// Readmit is called on a goroutine of the participant, with the
+	// admission being left and the notice; ctx is cancelled by Close, and
+	// Readmit must return soon after (Close waits for it). Errors that
+	// report Temporary() true (an *APIError with 429/502/503/504) are
+	// retried, at most ReadmitAttempts attempts in all.
+	Readmit func(ctx context.Context, old sessionmgr.Admission, notice media.ReconnectNotice) (sessionmgr.Admission, error)
+	// OnMoved is called after a successful switch, on the participant's
+	// move goroutine (not the reader): it may call Send and the
+	// accessors, not Close or Leave.
+	OnMoved func(old, new sessionmgr.Admission)
+	// OnMoveFailed is called, on the move goroutine, when a move is given
+	// up: Readmit failed for good (or ran out of attempts) or its
+	// admission was unusable. The participant stays on its server.
+	// Same rules as OnMoved. Close during a move calls neither.
+	OnMoveFailed func(old sessionmgr.Admission, notice media.ReconnectNotice, err error)
+	// ReconnectDelay returns how long to wait after an accepted notice
+	// before leaving, given the notice's window; nil means a uniformly
+	// random duration in [0, window) (0 for a zero window). Negative
+	// results count as 0. Tests inject it.
+	ReconnectDelay func(window time.Duration) time.Duration
+	// ReadmitAttempts bounds the calls to Readmit per move; 0 means
+	// DefaultReadmitAttempts.
+	ReadmitAttempts int
+	// ReadmitBackoff is the wait before the first retry, doubled (with
+	// jitter) for each further one and capped at MaxReadmitBackoff; an
+	// *APIError's RetryAfter, if longer, is waited instead (still
+	// capped). 0 means DefaultReadmitBackoff.
+	ReadmitBackoff time.Duration
 }
 
 // Packet is an authenticated, decrypted RTP packet handed to
@@ -95,29 +133,44 @@ type Packet struct {
 // between its own UDP socket and the server an Admission names. Make one
 // with Join. Its methods are safe for concurrent use; Send and the other
 // senders serialize on one mutex.
+//
+// With Options.Readmit a participant moves to another server when its
+// server asks it to (a reconnect notice): new socket, SSRC, keys, sequence
+// and timestamp base; Send keeps working throughout (see Readmit and
+// reconnect.go).
 type Participant struct {
-	adm    sessionmgr.Admission
-	ssrc   uint32
 	pt     uint8
 	frame  uint32
-	extID  uint8
 	maxPkt int
-	remote *net.UDPAddr
 	opts   Options
 	epoch  time.Time // monotonic origin of ReceiveStats arrival times
 
-	// conn is the current socket. It is replaced (by Rebind) and closed
-	// (by Close) only with sendMu held; the reader loads it without.
-	conn      atomic.Pointer[net.UDPConn]
+	// path is the current server and socket. It is replaced (by Rebind
+	// and by a move) and its conn closed (by those and Close) only with
+	// sendMu held; the reader loads it without.
+	path      atomic.Pointer[path]
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
 	done      chan struct{} // closed when the reader goroutine exits
 
+	// ctx is cancelled by Close; it bounds a move's waits and Readmit.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// moveMu guards the move state (reconnect.go).
+	moveMu      sync.Mutex
+	moving      bool          // a move's goroutine is running
+	moveDone    chan struct{} // closed when the last move's goroutine exits; nil if none
+	lastMoveErr error
+
 	// sendMu guards the send side: out, the fields below, and the
-	// replacement and closing of conn.
+	// replacement and closing of the path's conn.
 	sendMu     sync.Mutex
 	out        *media.Outbound
+	ssrc       uint32 // the current admission's SSRC
+	extID      uint8  // the current admission's audio level extension id
+	dropping   bool   // between the BYE to the old server and the switch
 	seq        uint16
 	ts         uint32
 	marker     bool
@@ -131,8 +184,10 @@ type Participant struct {
 	scratch    []byte    // report blocks encoded by media.AppendReceiverReport
 	blocks     [31]media.ReportBlock
 
-	// Owned by the reader goroutine.
-	in      *media.Inbound
+	// Owned by the reader goroutine: rx is the path whose socket it reads
+	// (and whose Inbound decrypts), set at Join and replaced by the reader
+	// only when the path changed.
+	rx      *path
 	recvBuf []byte
 	pkt     Packet
 
@@ -146,6 +201,18 @@ type Participant struct {
 	lastNoticeAt time.Time
 
 	c counters
+}
+
+// path is one server the participant talks to, and the socket it uses:
+// immutable once stored in Participant.path. Rebind makes a new path with
+// the same server (gen, in) and a new conn; a move one with everything
+// new and gen+1.
+type path struct {
+	conn   *net.UDPConn
+	in     *media.Inbound // server-to-client; used only by the reader
+	adm    *sessionmgr.Admission
+	remote *net.UDPAddr
+	gen    uint64 // number of moves before this server
 }
 
 // sender is the receive state of one SSRC the server forwarded; guarded
@@ -183,18 +250,15 @@ func Join(ctx context.Context, adm sessionmgr.Admission, opts Options) (*Partici
 		return nil, err
 	}
 	p := &Participant{
-		adm:     adm,
 		ssrc:    adm.SSRC,
 		pt:      opts.PayloadType,
 		frame:   opts.FrameSamples,
 		extID:   adm.AudioLevelExtensionID,
 		maxPkt:  opts.MaxPacketSize,
-		remote:  remote,
 		opts:    opts,
 		epoch:   time.Now(),
 		done:    make(chan struct{}),
 		out:     out,
-		in:      in,
 		seq:     uint16(rand.Uint32()),
 		ts:      rand.Uint32(),
 		marker:  true,
@@ -213,11 +277,13 @@ func Join(ctx context.Context, adm sessionmgr.Admission, opts Options) (*Partici
 	p.rtcpBuf = make([]byte, 0, 1500)
 	p.scratch = make([]byte, 0, 8+31*media.ReportBlockSize)
 	p.recvBuf = make([]byte, p.maxPkt+1) // one more byte to detect truncation
-	conn, err := p.dial(laddr)
+	conn, err := p.dial(laddr, remote)
 	if err != nil {
 		return nil, err
 	}
-	p.conn.Store(conn)
+	p.rx = &path{conn: conn, in: in, adm: &adm, remote: remote}
+	p.path.Store(p.rx)
+	p.ctx, p.cancel = context.WithCancel(context.Background())
 	go p.readLoop()
 	return p, nil
 }
@@ -267,10 +333,10 @@ func parseLocal(s string) (*net.UDPAddr, error) {
 }
 
 // dial opens a UDP socket bound to laddr (nil: any) and connected to the
-// server: the kernel then drops datagrams from any other source and Write
-// needs no address.
-func (p *Participant) dial(laddr *net.UDPAddr) (*net.UDPConn, error) {
-	c, err := net.DialUDP("udp", laddr, p.remote)
+// server remote: the kernel then drops datagrams from any other source and
+// Write needs no address.
+func (p *Participant) dial(laddr, remote *net.UDPAddr) (*net.UDPConn, error) {
+	c, err := net.DialUDP("udp", laddr, remote)
 	if err != nil {
 		return nil, fmt.Errorf("client: open media socket: %w", err)
 	}
@@ -281,21 +347,27 @@ func (p *Participant) dial(laddr *net.UDPAddr) (*net.UDPConn, error) {
 	return c, nil
 }
 
-// Admission returns the admission the participant joined with.
-func (p *Participant) Admission() sessionmgr.Admission { return p.adm }
+// Admission returns the participant's current admission: the one it
+// joined with, or the last one it moved to.
+func (p *Participant) Admission() sessionmgr.Admission { return *p.path.Load().adm }
 
-// SSRC returns the participant's own SSRC.
-func (p *Participant) SSRC() uint32 { return p.ssrc }
+// SSRC returns the participant's own SSRC (its current admission's).
+func (p *Participant) SSRC() uint32 { return p.path.Load().adm.SSRC }
 
 // LocalAddr returns the current local address of the participant's socket
-// (it changes with Rebind).
+// (it changes with Rebind and with a move).
 func (p *Participant) LocalAddr() *net.UDPAddr {
-	a, _ := p.conn.Load().LocalAddr().(*net.UDPAddr)
+	a, _ := p.path.Load().conn.LocalAddr().(*net.UDPAddr)
 	return a
 }
 
-// RemoteAddr returns the server's media address.
-func (p *Participant) RemoteAddr() *net.UDPAddr { return p.remote }
+// RemoteAddr returns the current server's media address (it changes with
+// a move).
+func (p *Participant) RemoteAddr() *net.UDPAddr { return p.path.Load().remote }
+
+// Server returns the current server's media address as an AddrPort, handy
+// to tell servers apart (it changes with a move).
+func (p *Participant) Server() netip.AddrPort { return p.path.Load().remote.AddrPort() }
 
 // Done returns a channel closed when the reader goroutine has exited
 // (after Close).
@@ -334,6 +406,10 @@ func (p *Participant) send(payload []byte, ext bool, level uint8, voice bool) er
 	if p.closed.Load() {
 		return ErrClosed
 	}
+	if p.dropping {
+		p.c.moveDrops.Add(1)
+		return nil
+	}
 	f := media.RTPFields{
 		Marker:         p.marker,
 		PayloadType:    p.pt,
@@ -365,7 +441,7 @@ func (p *Participant) send(payload []byte, ext bool, level uint8, voice bool) er
 	p.marker = false
 	p.srPackets++
 	p.srOctets += uint32(len(payload))
-	if _, err := p.conn.Load().Write(pkt); err != nil {
+	if _, err := p.path.Load().conn.Write(pkt); err != nil {
 		p.c.sendErrors.Add(1)
 		return err
 	}
@@ -385,31 +461,34 @@ func (p *Participant) Skip(frames int) {
 }
 
 // Rebind moves the participant to a new local socket (same local IP, a new
-// ephemeral port) mid-stream, keeping its SRTP state and sequence, as when
-// a NAT rebinds: the server must follow after the next authenticated
-// packet. Datagrams still queued on the old socket are lost.
+// ephemeral port) mid-stream, keeping its server, SRTP state and sequence,
+// as when a NAT rebinds: the server must follow after the next
+// authenticated packet. Datagrams still queued on the old socket are lost.
 func (p *Participant) Rebind() error {
 	p.sendMu.Lock()
 	if p.closed.Load() {
 		p.sendMu.Unlock()
 		return ErrClosed
 	}
-	old := p.conn.Load()
+	cur := p.path.Load()
+	old := cur.conn
 	var laddr *net.UDPAddr
 	if a, ok := old.LocalAddr().(*net.UDPAddr); ok {
 		laddr = &net.UDPAddr{IP: a.IP, Zone: a.Zone}
 	}
 	// The new socket is opened while the old one is still bound, so its
 	// port differs.
-	nc, err := p.dial(laddr)
+	nc, err := p.dial(laddr, cur.remote)
 	if err != nil {
 		p.sendMu.Unlock()
 		return err
 	}
-	p.conn.Store(nc)
+	np := *cur
+	np.conn = nc
+	p.path.Store(&np)
 	p.sendMu.Unlock()
 	p.c.rebinds.Add(1)
-	// The reader, blocked on old, wakes with an error, sees that conn
+	// The reader, blocked on old, wakes with an error, sees that the path
 	// changed, and carries on with nc.
 	if err := old.Close(); err != nil {
 		return fmt.Errorf("client: close old socket: %w", err)
@@ -417,16 +496,26 @@ func (p *Participant) Rebind() error {
 	return nil
 }
 
-// Close closes the socket and waits for the reader goroutine to exit. It
-// sends nothing (Leave sends a BYE first). Close is idempotent; it must
+// Close closes the socket and waits for the reader goroutine, and for a
+// pending move's goroutine (its wait and Readmit are cancelled), to exit.
+// It sends nothing (Leave sends a BYE first). Close is idempotent; it must
 // not be called from a handler of Options.
 func (p *Participant) Close() error {
 	p.closeOnce.Do(func() {
 		p.sendMu.Lock()
 		p.closed.Store(true)
-		p.closeErr = p.conn.Load().Close()
+		p.closeErr = p.path.Load().conn.Close()
 		p.sendMu.Unlock()
+		p.cancel()
 	})
+	// closed is set: no move starts from now on (startMove checks it
+	// under moveMu).
+	p.moveMu.Lock()
+	moving := p.moveDone
+	p.moveMu.Unlock()
+	if moving != nil {
+		<-moving
+	}
 	<-p.done
 	return p.closeErr
 }
@@ -451,7 +540,11 @@ func (p *Participant) readLoop() {
 	)
 	interval := p.opts.RTCPInterval
 	for {
-		c := p.conn.Load()
+		pa := p.path.Load()
+		if pa != p.rx {
+			p.rx = pa // Rebind or a move replaced the path
+		}
+		c := pa.conn
 		if interval > 0 && c != cur {
 			if nextRTCP.IsZero() {
 				nextRTCP = time.Now().Add(interval)
@@ -464,8 +557,8 @@ func (p *Participant) readLoop() {
 			if p.closed.Load() {
 				return
 			}
-			if p.conn.Load() != c {
-				continue // Rebind replaced the socket
+			if p.path.Load() != pa {
+				continue // Rebind or a move replaced the socket
 			}
 			if interval > 0 && errors.Is(err, errDeadline) {
 				if err := p.SendRTCP(); err != nil && !errors.Is(err, ErrClosed) {

@@ -10,25 +10,47 @@ import (
 var errDeadline = os.ErrDeadlineExceeded
 
 // handleDatagram classifies, authenticates, decrypts and dispatches one
-// datagram received at now. It runs on the reader goroutine and does not
-// allocate (except inside pion/srtp for forged packets, see package
-// media).
+// datagram received at now on the reader's current path. It runs on the
+// reader goroutine and does not allocate (except inside pion/srtp for
+// forged packets, see package media).
 func (p *Participant) handleDatagram(b []byte, now time.Time) {
+	p.handleDatagramOn(p.rx, b, now)
+}
+
+// handleDatagramOn is handleDatagram for a datagram read from rx's socket.
+// A datagram from a server the participant has moved away from (read just
+// before the switch closed its socket) is authenticated with that
+// server's keys, then dropped and counted: it reaches no handler.
+func (p *Participant) handleDatagramOn(rx *path, b []byte, now time.Time) {
 	switch media.Classify(b) {
 	case media.KindRTP:
-		plain, h, err := p.in.DecryptRTP(b)
+		plain, h, err := rx.in.DecryptRTP(b)
 		if err != nil {
 			p.countDrop(err)
 			return
 		}
-		p.handleRTP(plain, h, now)
+		if rx.gen != p.path.Load().gen {
+			p.c.stale.Add(1)
+			return
+		}
+		p.handleRTP(rx, plain, h, now)
 	case media.KindRTCP:
-		plain, err := p.in.DecryptRTCP(b)
+		plain, err := rx.in.DecryptRTCP(b)
 		if err != nil {
 			p.countDrop(err)
+			if err == media.ErrAuthFailed || err == media.ErrReplayed {
+				p.c.rejectedRTCP.Add(1)
+			}
 			return
 		}
-		p.handleRTCP(plain, now)
+		if rx.gen != p.path.Load().gen {
+			p.c.stale.Add(1)
+			if n, err := media.ParseReconnectNotice(plain); err == nil && n.SSRC == rx.adm.ServerSSRC {
+				p.c.noticesStale.Add(1)
+			}
+			return
+		}
+		p.handleRTCP(rx, plain, now)
 	default:
 		p.c.notMedia.Add(1)
 	}
@@ -45,12 +67,12 @@ func (p *Participant) countDrop(err error) {
 	}
 }
 
-func (p *Participant) handleRTP(plain []byte, h media.RTPHeader, now time.Time) {
+func (p *Participant) handleRTP(rx *path, plain []byte, h media.RTPHeader, now time.Time) {
 	payload := h.Payload(plain)
 	level, voice, hasLevel := 0, false, false
-	if p.extID != 0 && h.Extension {
+	if extID := rx.adm.AudioLevelExtensionID; extID != 0 && h.Extension {
 		var l uint8
-		l, voice, hasLevel = media.AudioLevel(plain, h, p.extID)
+		l, voice, hasLevel = media.AudioLevel(plain, h, extID)
 		level = int(l)
 	}
 	if !hasLevel {
@@ -92,10 +114,11 @@ func (p *Participant) handleRTP(plain []byte, h media.RTPHeader, now time.Time) 
 	}
 }
 
-// handleRTCP handles an authenticated, decrypted compound RTCP packet:
-// the server's receiver (or sender) reports about this participant's
-// stream, sender reports about forwarded streams, and reconnect notices.
-func (p *Participant) handleRTCP(plain []byte, now time.Time) {
+// handleRTCP handles an authenticated, decrypted compound RTCP packet
+// from rx's server: the server's receiver (or sender) reports about this
+// participant's stream, sender reports about forwarded streams, and
+// reconnect notices.
+func (p *Participant) handleRTCP(rx *path, plain []byte, now time.Time) {
 	p.c.receivedRTCP.Add(1)
 	sawApp := false
 	it := media.NewRTCPIter(plain)
@@ -103,7 +126,7 @@ func (p *Participant) handleRTCP(plain []byte, now time.Time) {
 		pk := it.Packet()
 		switch pk.Type {
 		case media.RTCPTypeSR, media.RTCPTypeRR:
-			p.handleReport(pk, now)
+			p.handleReport(rx, pk, now)
 		case media.RTCPTypeAPP:
 			sawApp = true
 		}
@@ -122,16 +145,26 @@ func (p *Participant) handleRTCP(plain []byte, now time.Time) {
 	if err != nil {
 		return // another APP packet, or a malformed notice
 	}
+	if n.SSRC != rx.adm.ServerSSRC {
+		// Authenticated, so from someone holding the keys, but not the
+		// server's own RTCP: vox never sends that.
+		p.c.noticesWrongSender.Add(1)
+		return
+	}
 	p.c.notices.Add(1)
 	p.rxMu.Lock()
 	p.lastNotice, p.lastNoticeAt = n, now
 	p.rxMu.Unlock()
+	if p.opts.Readmit != nil && !p.startMove(rx, n) {
+		p.c.noticeRepeats.Add(1)
+		return
+	}
 	if f := p.opts.OnReconnect; f != nil {
 		f(n)
 	}
 }
 
-func (p *Participant) handleReport(pk media.RTCPPacket, now time.Time) {
+func (p *Participant) handleReport(rx *path, pk media.RTCPPacket, now time.Time) {
 	p.rxMu.Lock()
 	defer p.rxMu.Unlock()
 	if pk.Type == media.RTCPTypeSR {
@@ -148,7 +181,7 @@ func (p *Participant) handleReport(pk media.RTCPPacket, now time.Time) {
 		if err != nil {
 			return
 		}
-		if rb.SSRC == p.ssrc {
+		if rb.SSRC == rx.adm.SSRC {
 			p.serverReport, p.serverRRAt = rb, now
 			p.c.reports.Add(1)
 		}

@@ -31,6 +31,10 @@ func (p *Participant) SendRTCP() error {
 	if p.closed.Load() {
 		return ErrClosed
 	}
+	if p.dropping {
+		p.c.moveDrops.Add(1)
+		return nil
+	}
 	blocks := p.reportBlocks(now)
 	rr, err := media.AppendReceiverReport(p.scratch[:0], p.ssrc, blocks...)
 	if err != nil {
@@ -79,13 +83,25 @@ func (p *Participant) reportBlocks(now time.Time) []media.ReportBlock {
 
 // SendBye sends an SRTCP BYE (RFC 3550 §6.6) for the participant's SSRC,
 // on its own (reduced-size RTCP, RFC 5506); the server frees the
-// participant on receipt. Leave is SendBye then Close.
+// participant on receipt. Leave is SendBye then Close. During a move,
+// after the move's own BYE to the old server, it sends nothing (counted in
+// Stats.MoveDrops) and returns nil.
 func (p *Participant) SendBye() error {
 	p.sendMu.Lock()
 	defer p.sendMu.Unlock()
 	if p.closed.Load() {
 		return ErrClosed
 	}
+	if p.dropping {
+		p.c.moveDrops.Add(1)
+		return nil
+	}
+	return p.sendByeLocked()
+}
+
+// sendByeLocked sends a BYE for the current SSRC to the current server.
+// p.sendMu is held.
+func (p *Participant) sendByeLocked() error {
 	b, err := media.AppendBye(p.rtcpBuf[:0], p.ssrc)
 	if err != nil {
 		return err
@@ -101,7 +117,7 @@ func (p *Participant) writeRTCPLocked(b []byte) error {
 		return err
 	}
 	p.rtcpBuf = pkt[:0]
-	if _, err := p.conn.Load().Write(pkt); err != nil {
+	if _, err := p.path.Load().conn.Write(pkt); err != nil {
 		p.c.sendErrors.Add(1)
 		return err
 	}

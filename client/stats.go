@@ -12,13 +12,16 @@ import (
 // group by the senders, the second by the reader goroutine, a cache line
 // apart so the two sides do not share one.
 type counters struct {
-	sent, sentBytes, sentRTCP, sendErrors, rebinds atomic.Uint64
+	sent, sentBytes, sentRTCP, sendErrors, rebinds    atomic.Uint64
+	moveDrops, moves, readmitFailures, readmitRetries atomic.Uint64
 
 	_ [64]byte
 
-	received, receivedBytes, receivedRTCP, reports atomic.Uint64
-	authFailures, replays, malformed, notMedia     atomic.Uint64
-	truncated, readErrors, notices                 atomic.Uint64
+	received, receivedBytes, receivedRTCP, reports  atomic.Uint64
+	authFailures, replays, malformed, notMedia      atomic.Uint64
+	truncated, readErrors, notices                  atomic.Uint64
+	rejectedRTCP, noticesWrongSender, noticeRepeats atomic.Uint64
+	noticesStale, stale                             atomic.Uint64
 }
 
 // Stats is a snapshot of a participant's counters.
@@ -44,10 +47,39 @@ type Stats struct {
 	Malformed, NotMedia, Truncated uint64
 	// ReadErrors counts socket read errors (ICMP port unreachable, ...).
 	ReadErrors uint64
-	// Notices counts authenticated reconnect notices.
+	// Notices counts authenticated, non-replayed reconnect notices from
+	// the current server with its ServerSSRC as sender (every copy:
+	// accepted, repeats and those ignored during a move).
 	Notices uint64
 	// Rebinds counts Rebind calls that switched socket.
 	Rebinds uint64
+
+	// RejectedRTCP counts SRTCP packets dropped because they failed
+	// authentication or the replay window (a subset of AuthFailures and
+	// Replays): a forged or replayed reconnect notice is counted here,
+	// since SRTCP encrypts the notice and nothing of it can be trusted
+	// before it authenticates.
+	RejectedRTCP uint64
+	// NoticesWrongSender counts authenticated notices whose sender SSRC
+	// is not the admission's ServerSSRC: ignored.
+	NoticesWrongSender uint64
+	// NoticeRepeats counts notices (with Options.Readmit) ignored because
+	// a move was already under way: the server's repeats of the notice
+	// that started it.
+	NoticeRepeats uint64
+	// NoticesStale counts notices from a server the participant had
+	// already moved away from: ignored. Stale counts every authenticated
+	// packet from such a server (notices included), none delivered.
+	NoticesStale, Stale uint64
+	// Moves counts switches to a new server; ReadmitFailures moves given
+	// up (Readmit failed for good or ran out of attempts, or gave an
+	// unusable admission); ReadmitRetries calls of Readmit repeated
+	// after a temporary error.
+	Moves, ReadmitFailures, ReadmitRetries uint64
+	// MoveDrops counts RTP and RTCP packets that Send, SendWithLevel,
+	// SendRTCP and SendBye dropped during a move, between its BYE to the
+	// old server and the switch.
+	MoveDrops uint64
 }
 
 // Stats returns a snapshot of the participant's counters.
@@ -61,6 +93,10 @@ func (p *Participant) Stats() Stats {
 		AuthFailures: c.authFailures.Load(), Replays: c.replays.Load(),
 		Malformed: c.malformed.Load(), NotMedia: c.notMedia.Load(), Truncated: c.truncated.Load(),
 		ReadErrors: c.readErrors.Load(), Notices: c.notices.Load(), Rebinds: c.rebinds.Load(),
+		RejectedRTCP: c.rejectedRTCP.Load(), NoticesWrongSender: c.noticesWrongSender.Load(),
+		NoticeRepeats: c.noticeRepeats.Load(), NoticesStale: c.noticesStale.Load(), Stale: c.stale.Load(),
+		Moves: c.moves.Load(), ReadmitFailures: c.readmitFailures.Load(), ReadmitRetries: c.readmitRetries.Load(),
+		MoveDrops: c.moveDrops.Load(),
 	}
 }
 
