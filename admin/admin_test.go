@@ -222,6 +222,8 @@ func TestErrorMapping(t *testing.T) {
 		{sessionmgr.ErrSessionFull, 409, CodeSessionFull, ""},
 		{sessionmgr.ErrSessionConflict, 409, CodeSessionConflict, ""},
 		{sessionmgr.ErrNotAccepting, 503, CodeNotAccepting, "5"},
+		{sessionmgr.ErrDrainConflict, 409, CodeDrainConflict, ""},
+		{sessionmgr.ErrNoDrain, 404, CodeNoDrain, ""},
 		{sessionmgr.ErrClosed, 503, CodeShuttingDown, ""},
 		{context.DeadlineExceeded, 503, CodeTimeout, ""},
 		{errors.New("shard 3 mailbox wedged"), 500, CodeInternal, ""},
@@ -556,31 +558,31 @@ func TestRates(t *testing.T) {
 }
 
 func TestExtraRoutes(t *testing.T) {
-	type drainRequest struct {
+	type exampleRequest struct {
 		GraceMS int64 `json:"grace_ms"`
 	}
-	var got drainRequest
+	var got exampleRequest
 	ts := newTestServer(t, Config{}, func(r chi.Router, s *Server) {
-		r.Post("/drain", s.Wrap(func(w http.ResponseWriter, r *http.Request) error {
+		r.Post("/example", s.Wrap(func(w http.ResponseWriter, r *http.Request) error {
 			if err := s.DecodeJSON(w, r, &got, false); err != nil {
 				return err
 			}
-			return WriteJSON(w, http.StatusAccepted, map[string]string{"state": "draining"})
+			return WriteJSON(w, http.StatusAccepted, map[string]string{"state": "ok"})
 		}))
 	})
-	resp := ts.do(t, request{method: "POST", path: "/v1/drain", body: `{"grace_ms": 5000}`})
+	resp := ts.do(t, request{method: "POST", path: "/v1/example", body: `{"grace_ms": 5000}`})
 	if resp.status != 202 || got.GraceMS != 5000 {
-		t.Errorf("drain: %d %s %+v", resp.status, resp.body, got)
+		t.Errorf("example: %d %s %+v", resp.status, resp.body, got)
 	}
 	for _, tt := range []struct {
 		req    request
 		status int
 		code   string
 	}{
-		{request{method: "POST", path: "/v1/drain"}, 400, CodeMalformedJSON}, // body required here
-		{request{method: "POST", path: "/v1/drain", body: `{"rate": 1}`}, 400, CodeUnknownField},
-		{request{method: "GET", path: "/v1/drain"}, 405, CodeMethodNotAllowed},
-		{request{method: "POST", path: "/v1/drain", body: `{}`, header: map[string]string{"Authorization": ""}}, 401, CodeUnauthorized},
+		{request{method: "POST", path: "/v1/example"}, 400, CodeMalformedJSON}, // body required here
+		{request{method: "POST", path: "/v1/example", body: `{"rate": 1}`}, 400, CodeUnknownField},
+		{request{method: "GET", path: "/v1/example"}, 405, CodeMethodNotAllowed},
+		{request{method: "POST", path: "/v1/example", body: `{}`, header: map[string]string{"Authorization": ""}}, 401, CodeUnauthorized},
 	} {
 		resp := ts.do(t, tt.req)
 		if resp.status != tt.status || resp.errorBody(t).Code != tt.code {

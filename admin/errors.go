@@ -39,9 +39,12 @@ const (
 	CodeParticipantExists    = "participant_exists"     // 409
 	CodeSessionFull          = "session_full"           // 409
 	CodeSessionConflict      = "session_conflict"       // 409
+	CodeDrainConflict        = "drain_conflict"         // 409: a drain runs already, is past its grace period, or accept-resume while draining
+	CodeNoDrain              = "no_drain"               // 404: no drain to cancel
 	CodeBodyTooLarge         = "body_too_large"         // 413
 	CodeUnsupportedMediaType = "unsupported_media_type" // 415: a body that is not application/json
 	CodeInternal             = "internal"               // 500: details in the server log only
+	CodeNotImplemented       = "not_implemented"        // 501: the backend cannot drain (not a Drainer)
 	CodeNotAccepting         = "not_accepting"          // 503, with Retry-After
 	CodeShuttingDown         = "shutting_down"          // 503
 	CodeTimeout              = "timeout"                // 503: the session manager did not answer in time
@@ -101,6 +104,8 @@ var backendErrors = []struct {
 	{sessionmgr.ErrSessionFull, http.StatusConflict, CodeSessionFull},
 	{sessionmgr.ErrSessionConflict, http.StatusConflict, CodeSessionConflict},
 	{sessionmgr.ErrNotAccepting, http.StatusServiceUnavailable, CodeNotAccepting},
+	{sessionmgr.ErrDrainConflict, http.StatusConflict, CodeDrainConflict},
+	{sessionmgr.ErrNoDrain, http.StatusNotFound, CodeNoDrain},
 }
 
 // toAPIError classifies err. Messages of the session manager's errors are

@@ -22,6 +22,13 @@ type fakeBackend struct {
 	panicMsg string
 	nextPID  int
 	lastReq  sessionmgr.AdmitRequest
+
+	// Drainer state.
+	drain        *sessionmgr.DrainStatus
+	drainReason  string
+	drainReq     sessionmgr.DrainRequest
+	reconnectReq *sessionmgr.ReconnectRequest
+	drainCalls   int // calls of the Drainer methods
 }
 
 type fakeSession struct {
@@ -29,7 +36,10 @@ type fakeSession struct {
 	opts sessionmgr.SessionOptions
 }
 
-var _ Backend = (*fakeBackend)(nil)
+var (
+	_ Backend = (*fakeBackend)(nil)
+	_ Drainer = (*fakeBackend)(nil)
+)
 
 var fakeNow = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 
@@ -188,11 +198,141 @@ func (f *fakeBackend) RemoveParticipant(_ context.Context, sessionID, participan
 func (f *fakeBackend) Status() sessionmgr.Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.status
+	st := f.status
+	if f.drain != nil {
+		d := *f.drain
+		st.Drain = &d
+	}
+	return st
 }
 
 func (f *fakeBackend) set(fn func(f *fakeBackend)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fn(f)
+}
+
+// The Drainer methods model the session manager's drain state machine:
+// accept-stop/resume, a drain in grace (cancellable), notifying (not),
+// drained, cancelled.
+
+func (f *fakeBackend) StopAccepting(reason string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.drainCalls++
+	if reason == "" {
+		reason = "stopped by operator"
+	}
+	if f.drainRunningLocked() {
+		return
+	}
+	f.status.State, f.status.Accepting, f.status.Reason = sessionmgr.StateStopped, false, reason
+}
+
+func (f *fakeBackend) drainRunningLocked() bool {
+	return f.drain != nil && (f.drain.Phase == sessionmgr.DrainGrace || f.drain.Phase == sessionmgr.DrainNotifying)
+}
+
+func (f *fakeBackend) ResumeAccepting() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.drainCalls++
+	if err := f.fail(); err != nil {
+		return err
+	}
+	if f.drainRunningLocked() {
+		return fmt.Errorf("%w: a drain is running (phase %s)", sessionmgr.ErrDrainConflict, f.drain.Phase)
+	}
+	f.status.State, f.status.Accepting, f.status.Reason = sessionmgr.StateAccepting, true, ""
+	return nil
+}
+
+func (f *fakeBackend) StartDrain(reason string, req sessionmgr.DrainRequest) (sessionmgr.DrainStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.drainCalls++
+	if err := f.fail(); err != nil {
+		return sessionmgr.DrainStatus{}, err
+	}
+	if f.drainRunningLocked() {
+		return sessionmgr.DrainStatus{}, fmt.Errorf("%w: a drain is already running", sessionmgr.ErrDrainConflict)
+	}
+	if req.Rate < 0 {
+		return sessionmgr.DrainStatus{}, fmt.Errorf("%w: rate %v", sessionmgr.ErrInvalid, req.Rate)
+	}
+	grace, deadline, window := time.Duration(req.Grace), time.Duration(req.Deadline), time.Duration(req.Window)
+	if grace == 0 {
+		grace = time.Minute
+	}
+	if deadline == 0 {
+		deadline = 14 * time.Minute
+	}
+	if window == 0 {
+		window = 2 * time.Second
+	}
+	if deadline < grace {
+		return sessionmgr.DrainStatus{}, fmt.Errorf("%w: deadline %v before the end of the grace period %v", sessionmgr.ErrInvalid, deadline, grace)
+	}
+	rate := req.Rate
+	if rate == 0 {
+		rate = 200
+	}
+	f.drainReason, f.drainReq = reason, req
+	f.drain = &sessionmgr.DrainStatus{
+		Phase: sessionmgr.DrainGrace, Reason: reason, StartedAt: fakeNow,
+		GraceUntil: fakeNow.Add(grace), Deadline: fakeNow.Add(deadline),
+		Rate: rate, WindowMS: window.Milliseconds(), Exit: req.Exit != nil && *req.Exit,
+		ParticipantsLeft: f.status.Participants, SessionsLeft: f.status.Sessions,
+	}
+	f.status.State, f.status.Accepting, f.status.Reason = sessionmgr.StateDraining, false, reason
+	return *f.drain, nil
+}
+
+func (f *fakeBackend) CancelDrain() (sessionmgr.DrainStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.drainCalls++
+	if err := f.fail(); err != nil {
+		return sessionmgr.DrainStatus{}, err
+	}
+	switch {
+	case !f.drainRunningLocked():
+		return sessionmgr.DrainStatus{}, fmt.Errorf("%w: nothing to cancel", sessionmgr.ErrNoDrain)
+	case f.drain.Phase != sessionmgr.DrainGrace:
+		return sessionmgr.DrainStatus{}, fmt.Errorf("%w: the drain is past its grace period", sessionmgr.ErrDrainConflict)
+	}
+	f.drain.Phase = sessionmgr.DrainCancelled
+	f.status.State, f.status.Accepting, f.status.Reason = sessionmgr.StateAccepting, true, ""
+	return *f.drain, nil
+}
+
+func (f *fakeBackend) Reconnect(req sessionmgr.ReconnectRequest) (sessionmgr.ReconnectAnswer, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.drainCalls++
+	f.reconnectReq = &req
+	if err := f.fail(); err != nil {
+		return sessionmgr.ReconnectAnswer{}, err
+	}
+	ids := req.Sessions
+	if len(ids) == 0 {
+		for id := range f.sessions {
+			ids = append(ids, id)
+		}
+	}
+	var ans sessionmgr.ReconnectAnswer
+	for _, id := range ids {
+		s, ok := f.sessions[id]
+		if !ok {
+			return sessionmgr.ReconnectAnswer{}, fmt.Errorf("%w: %q", sessionmgr.ErrSessionNotFound, id)
+		}
+		ans.Sessions++
+		ans.Participants += len(s.info.Participants)
+	}
+	rate := req.Rate
+	if rate == 0 {
+		rate = 200
+	}
+	ans.ETA = sessionmgr.Duration(time.Duration(float64(ans.Participants) / rate * float64(time.Second)))
+	return ans, nil
 }

@@ -99,6 +99,8 @@ func (s *Server) writeStatusMetrics(w io.Writer) {
 		}
 	}
 
+	writeDrainMetrics(p, st.Drain, st.ReconnectNotices)
+
 	if len(st.Shards) == 0 {
 		return
 	}

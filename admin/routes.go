@@ -47,6 +47,7 @@ func (s *Server) routes(extra []RouteFunc) *chi.Mux {
 			r.Delete("/sessions/", s.Wrap(s.deleteSession))
 			r.Get("/sessions/{session_id}/participants/", s.Wrap(s.getParticipant))
 			r.Delete("/sessions/{session_id}/participants/", s.Wrap(s.removeParticipant))
+			s.drainRoutes(r)
 			for _, f := range extra {
 				f(r, s)
 			}

@@ -20,12 +20,12 @@ import (
 // answer.
 type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// RouteFunc adds routes to the /v1 router, e.g. voxd's accept-stop and
-// drain endpoints:
+// RouteFunc adds routes to the /v1 router, e.g. an endpoint of voxd's
+// own:
 //
 //	admin.New(cfg, mgr, func(r chi.Router, s *admin.Server) {
-//		r.Post("/drain", s.Wrap(func(w http.ResponseWriter, r *http.Request) error {
-//			var req drainRequest
+//		r.Post("/resize", s.Wrap(func(w http.ResponseWriter, r *http.Request) error {
+//			var req resizeRequest
 //			if err := s.DecodeJSON(w, r, &req, false); err != nil {
 //				return err
 //			}

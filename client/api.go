@@ -301,3 +301,56 @@ func IsTemporary(err error) (retryAfter time.Duration, ok bool) {
 	}
 	return 0, false
 }
+
+// AcceptStop stops the pod admitting new sessions and participants (the
+// sessions in progress continue): POST /v1/accept-stop. reason (optional)
+// shows in the status and /readyz. It returns the pod's status after the
+// change.
+func (a *API) AcceptStop(ctx context.Context, reason string) (sessionmgr.Status, error) {
+	var st sessionmgr.Status
+	var body any
+	if reason != "" {
+		body = struct {
+			Reason string `json:"reason"`
+		}{reason}
+	}
+	_, err := a.Do(ctx, http.MethodPost, "/v1/accept-stop", body, &st)
+	return st, err
+}
+
+// AcceptResume undoes AcceptStop: POST /v1/accept-resume. During a drain
+// the error matches sessionmgr.ErrDrainConflict. It returns the pod's
+// status after the change.
+func (a *API) AcceptResume(ctx context.Context) (sessionmgr.Status, error) {
+	var st sessionmgr.Status
+	_, err := a.Do(ctx, http.MethodPost, "/v1/accept-resume", nil, &st)
+	return st, err
+}
+
+// Drain starts draining the pod: POST /v1/drain. Zero fields of req take
+// the pod's defaults. A drain already running gives an error matching
+// sessionmgr.ErrDrainConflict; bad parameters sessionmgr.ErrInvalid. The
+// progress is in Status().Drain.
+func (a *API) Drain(ctx context.Context, req sessionmgr.DrainRequest) (sessionmgr.DrainStatus, error) {
+	var st sessionmgr.DrainStatus
+	_, err := a.Do(ctx, http.MethodPost, "/v1/drain", req, &st)
+	return st, err
+}
+
+// CancelDrain cancels the drain during its grace period: DELETE
+// /v1/drain. Without a drain the error matches sessionmgr.ErrNoDrain;
+// past the grace period sessionmgr.ErrDrainConflict.
+func (a *API) CancelDrain(ctx context.Context) (sessionmgr.DrainStatus, error) {
+	var st sessionmgr.DrainStatus
+	_, err := a.Do(ctx, http.MethodDelete, "/v1/drain", nil, &st)
+	return st, err
+}
+
+// Reconnect asks the clients of the sessions in req (all when empty) to
+// reconnect elsewhere, without draining: POST /v1/reconnect. An unknown
+// session gives an error matching sessionmgr.ErrSessionNotFound.
+func (a *API) Reconnect(ctx context.Context, req sessionmgr.ReconnectRequest) (sessionmgr.ReconnectAnswer, error) {
+	var ans sessionmgr.ReconnectAnswer
+	_, err := a.Do(ctx, http.MethodPost, "/v1/reconnect", req, &ans)
+	return ans, err
+}

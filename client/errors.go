@@ -30,7 +30,7 @@ var (
 // participant_not_found ErrParticipantNotFound; participant_exists
 // ErrParticipantExists; session_full ErrSessionFull; session_conflict
 // ErrSessionConflict; not_accepting ErrNotAccepting; shutting_down
-// ErrClosed.
+// ErrClosed; drain_conflict ErrDrainConflict; no_drain ErrNoDrain.
 type APIError struct {
 	// Status is the HTTP status code.
 	Status int
@@ -58,6 +58,8 @@ var codeErrors = map[string]error{
 	"session_conflict":      sessionmgr.ErrSessionConflict,
 	"not_accepting":         sessionmgr.ErrNotAccepting,
 	"shutting_down":         sessionmgr.ErrClosed,
+	"drain_conflict":        sessionmgr.ErrDrainConflict,
+	"no_drain":              sessionmgr.ErrNoDrain,
 }
 
 // Error implements error.
