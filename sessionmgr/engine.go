@@ -47,8 +47,11 @@ type participant struct {
 
 	packetsOut, bytesOut, rtcpIn, rebinds, authFailures, replays uint64
 
-	// Reconnect notices: how many sent, when the next repeat is due.
+	// Reconnect notices: how many sent in all, of which the current
+	// request's (noticeGen) copies, and when the next repeat is due.
 	notices    int
+	noticeGen  uint64
+	genCopies  int
 	nextNotice int64
 	window     uint32 // ms, of the notices it got
 }
@@ -86,7 +89,8 @@ type noticeQueue struct {
 	tokens   float64
 	last     int64
 	window   time.Duration
-	drain    bool // a drain's notices (else a reconnect request's)
+	drain    bool   // a drain's notices (else a reconnect request's)
+	gen      uint64 // which request: a participant is notified once per request
 }
 
 // engineCounters are written by the engine's goroutine and read by anyone.
@@ -437,7 +441,8 @@ func (e *engine) counters() Counters {
 // first notices per second (on the shard's goroutine). A new request
 // replaces the queue of an older one.
 func (e *engine) startNotices(now int64, sessions []string, rate float64, window time.Duration, drain bool) {
-	e.notify = noticeQueue{sessions: sessions, rate: rate, tokens: 1, last: now, window: window, drain: drain}
+	e.notify = noticeQueue{sessions: sessions, rate: rate, tokens: 1, last: now, window: window, drain: drain,
+		gen: e.notify.gen + 1}
 }
 
 // sendNotices sends what the token bucket allows of the queued sessions,
@@ -459,16 +464,19 @@ func (e *engine) sendNotices(now int64, q *netio.SendQueue) {
 				continue
 			}
 			for _, pt := range r.members {
-				if pt.notices > 0 {
-					continue
+				if pt.noticeGen == n.gen {
+					continue // notified by this request already
 				}
 				if !e.sendNotice(pt, media.ReconnectDrain, n.window, q) {
 					e.c.unreachable.Add(1)
 					continue
 				}
 				n.tokens--
+				if pt.noticeGen == 0 || pt.genCopies > NoticeRepeats {
+					e.notified = append(e.notified, pt) // not already in the repeat list
+				}
+				pt.noticeGen, pt.genCopies = n.gen, 1
 				pt.nextNotice = now + int64(NoticeRepeatEvery)
-				e.notified = append(e.notified, pt)
 				if n.drain {
 					e.c.noticesSent.Add(1)
 				} else {
@@ -483,11 +491,12 @@ func (e *engine) sendNotices(now int64, q *netio.SendQueue) {
 	// Repeats, until the participant leaves (UDP loses packets).
 	kept := e.notified[:0]
 	for _, pt := range e.notified {
-		if e.parts[pt.ssrc] != pt || pt.notices > NoticeRepeats {
+		if e.parts[pt.ssrc] != pt || pt.genCopies > NoticeRepeats {
 			continue // gone, or done repeating
 		}
 		if now >= pt.nextNotice {
 			e.sendNotice(pt, media.ReconnectDrain, time.Duration(pt.window)*time.Millisecond, q)
+			pt.genCopies++
 			pt.nextNotice = now + int64(NoticeRepeatEvery)
 			e.c.noticesRepeated.Add(1)
 		}
