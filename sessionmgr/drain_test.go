@@ -296,3 +296,18 @@ func TestDrainRequestValidation(t *testing.T) {
 		t.Fatalf("1m30s: %v %v", d, err)
 	}
 }
+
+func TestDrainAfterReconnectNotifiesAgain(t *testing.T) {
+	m, _ := startManager(t, Config{}, 1)
+	clients := populate(t, m, 1, 2)
+	notices := watchNotices(t, clients)
+	if _, err := m.Reconnect(ReconnectRequest{Rate: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "reconnect notices", func() bool { return notices.count() == 2 })
+	if _, err := m.StartDrain("test", DrainRequest{Grace: Duration(10 * time.Millisecond), Rate: 1000,
+		Deadline: Duration(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the drain notifies them again", func() bool { return m.Status().Drain.NoticesSent == 2 })
+}
