@@ -8,7 +8,7 @@ const (
 	// DefaultAttack and DefaultRelease are the time constants of the
 	// smoothed loudness: it rises fast (a new talker is heard quickly)
 	// and falls slowly (a talker pausing between words keeps its slot).
-	DefaultAttack  = 20 * time.Millisecond
+	DefaultAttack  = 10 * time.Millisecond
 	DefaultRelease = 200 * time.Millisecond
 	// A challenger displaces the quietest selected speaker when its
 	// smoothed loudness exceeds the incumbent's by DefaultMargin dB for

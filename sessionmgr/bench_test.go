@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/voxfleet/vox/media"
 	"github.com/voxfleet/vox/netio"
@@ -23,6 +24,7 @@ type benchRoom struct {
 	pkts     []netio.Packet
 	pool     [][]byte
 	poolNext int
+	level    int // RFC 6464 level the sender's packets carry; -1: none
 }
 
 func newBenchRoom(tb testing.TB, profile media.Profile, listeners int) *benchRoom {
@@ -30,7 +32,7 @@ func newBenchRoom(tb testing.TB, profile media.Profile, listeners int) *benchRoo
 	if err != nil {
 		tb.Fatal(err)
 	}
-	r := &benchRoom{payload: make([]byte, 100), from: netip.MustParseAddrPort("127.0.0.1:40000")}
+	r := &benchRoom{payload: make([]byte, 100), from: netip.MustParseAddrPort("127.0.0.1:40000"), level: -1}
 	r.e = newEngine(m, nil, netio.DefaultMaxDatagram)
 	r.q = netio.NewDetachedQueue(512, netio.DefaultMaxDatagram, func(pkts [][]byte, _ []netip.AddrPort) { r.sent += len(pkts) })
 	for i := range listeners + 1 {
@@ -56,8 +58,11 @@ func newBenchRoom(tb testing.TB, profile media.Profile, listeners int) *benchRoo
 func (r *benchRoom) refill(tb testing.TB, n int) {
 	r.pool = r.pool[:0]
 	for range n {
-		plain := media.AppendRTPHeader(nil, media.RTPFields{PayloadType: 111, SequenceNumber: r.seq,
-			Timestamp: uint32(r.seq) * 960, SSRC: r.sender.ssrc})
+		f := media.RTPFields{PayloadType: 111, SequenceNumber: r.seq, Timestamp: uint32(r.seq) * 960, SSRC: r.sender.ssrc}
+		plain := media.AppendRTPHeader(nil, f)
+		if r.level >= 0 {
+			plain, _ = media.AppendRTPHeaderWithAudioLevel(nil, f, DefaultAudioLevelExtensionID, uint8(r.level), true)
+		}
 		r.seq++
 		plain = append(plain, r.payload...)
 		enc, err := r.enc.EncryptRTP(make([]byte, 0, 1500), plain)
@@ -102,6 +107,44 @@ func BenchmarkForward(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkForwardSelection is BenchmarkForward with speaker selection
+// doing its work: the packets carry an audio level, the room has 7
+// listeners and 3 other (selected) talkers, and 2 listeners muted the
+// sender, so each packet is observed, selected, rewritten and encrypted
+// for 5 listeners and withheld (sequence skip) from 2.
+func BenchmarkForwardSelection(b *testing.B) {
+	for _, p := range []media.Profile{media.ProfileAESCM128HMACSHA1_80, media.ProfileAEADAES128GCM} {
+		b.Run(p.String(), func(b *testing.B) {
+			r := newBenchRoom(b, p, 7)
+			r.level = 30
+			rm := r.sender.room
+			rm.sels[0].Observe(r.sender.ssrc, r.level, 1) // holds a slot
+			for i, l := range rm.members[1:4] {           // 3 other talkers
+				rm.sels[0].Observe(l.ssrc, 40+i, 1)
+			}
+			for _, l := range rm.members[6:8] {
+				l.muteSSRCs = []uint32{r.sender.ssrc}
+				l.resolveMutes()
+			}
+			const chunk = 4096
+			b.ReportAllocs()
+			b.SetBytes(int64(len(r.payload)))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if r.poolNext == len(r.pool) {
+					b.StopTimer()
+					r.refill(b, chunk)
+					b.StartTimer()
+				}
+				r.handleNext(2 + int64(i)*int64(time.Millisecond))
+			}
+			if want := b.N * 5; r.sent != want {
+				b.Fatalf("sent %d, want %d", r.sent, want)
+			}
+		})
 	}
 }
 
@@ -159,6 +202,29 @@ func TestForwardZeroAllocs(t *testing.T) {
 		}
 		if r.sent != 250*3+3 { // AllocsPerRun runs once more to warm up
 			t.Errorf("%s: sent %d", p, r.sent)
+		}
+
+		// With selection at work: levels, one listener muting the sender.
+		r = newBenchRoom(t, p, 3)
+		r.level = 20
+		r.refill(t, 300)
+		l := r.sender.room.members[3]
+		l.muteSSRCs = []uint32{r.sender.ssrc}
+		l.resolveMutes()
+		now := int64(1)
+		for range 50 {
+			now += int64(20 * time.Millisecond)
+			r.handleNext(now)
+		}
+		allocs = testing.AllocsPerRun(200, func() {
+			now += int64(20 * time.Millisecond)
+			r.handleNext(now)
+		})
+		if allocs != 0 {
+			t.Errorf("%s with selection: %.2f allocations per packet", p, allocs)
+		}
+		if r.sent != 251*2 {
+			t.Errorf("%s with selection: sent %d, want %d", p, r.sent, 251*2)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/voxfleet/vox/media"
+	"github.com/voxfleet/vox/mixer"
 )
 
 // Defaults.
@@ -17,6 +18,10 @@ const (
 	DefaultIdleTimeout            = 30 * time.Second
 	DefaultReportInterval         = 5 * time.Second
 	DefaultAudioLevelExtensionID  = 1
+	// DefaultMaxSpeakers is how many of the loudest speakers of a
+	// channel are forwarded; MaxMaxSpeakers bounds the setting.
+	DefaultMaxSpeakers = mixer.DefaultMaxSpeakers
+	MaxMaxSpeakers     = 64
 	// DefaultProbeRate and DefaultProbeBurst bound how many packets per
 	// second from an address other than a participant's latched one are
 	// put through SRTP authentication (the only way to tell a NAT rebind
@@ -54,8 +59,10 @@ type Config struct {
 	PublicPort int
 	// AudioLevelExtensionID is the RFC 8285 id of the RFC 6464 audio level.
 	AudioLevelExtensionID uint8
-	ProbeRate             int
-	ProbeBurst            int
+	// MaxSpeakers is the default of SessionOptions.MaxSpeakers (3).
+	MaxSpeakers int
+	ProbeRate   int
+	ProbeBurst  int
 	// DrainDeadline is a drain's default hard end, from its start: keep it
 	// below the pod's terminationGracePeriodSeconds. Default 10 min.
 	DrainDeadline time.Duration
@@ -83,6 +90,10 @@ func (c *Config) Validate() error {
 	def(&c.Limits.MaxParticipants, DefaultMaxParticipants)
 	def(&c.Limits.MaxSessionParticipants, DefaultMaxSessionParticipants)
 	def(&c.ProbeRate, DefaultProbeRate)
+	def(&c.MaxSpeakers, DefaultMaxSpeakers)
+	if c.MaxSpeakers < 1 || c.MaxSpeakers > MaxMaxSpeakers {
+		return fmt.Errorf("%w: max speakers %d outside 1..%d", ErrInvalid, c.MaxSpeakers, MaxMaxSpeakers)
+	}
 	def(&c.ProbeBurst, DefaultProbeBurst)
 	if c.Limits.MaxSessions < 1 || c.Limits.MaxParticipants < 1 || c.Limits.MaxSessionParticipants < 2 {
 		return fmt.Errorf("%w: limits must be positive (a session needs room for 2): %+v", ErrInvalid, c.Limits)

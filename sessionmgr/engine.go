@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/voxfleet/vox/media"
+	"github.com/voxfleet/vox/mixer"
 	"github.com/voxfleet/vox/netio"
 )
 
@@ -41,6 +42,19 @@ type participant struct {
 	stats    media.ReceiveStats
 	level    int16 // last RFC 6464 level, -1 = none yet
 
+	// Forward-mode routing: mem.Mutes is muteSSRCs plus the SSRCs of the
+	// room's members named in muteIDs (kept current by resolveMutes).
+	mem       mixer.Member
+	channel   string // "" = global
+	muteIDs   []string
+	muteSSRCs []uint32
+	// idx is the participant's slot in its room; rw[i] rewrites the
+	// sequence numbers of the stream of the member in slot i for this
+	// listener.
+	idx      int
+	rw       []mixer.SeqRewriter
+	withheld uint64 // packets of others withheld from it
+
 	probeTokens float64 // budget for packets from unlatched addresses
 	probeAt     int64   // when probeTokens was last refilled
 	nextReport  int64
@@ -60,6 +74,33 @@ type participant struct {
 type room struct {
 	id      string
 	members []*participant
+
+	maxSpeakers int
+	// chans numbers the channels in use (0 is the global channel); sels
+	// holds the speaker selection of each.
+	chans map[string]uint16
+	sels  []*mixer.Selector
+	free  []int // member slots (participant.idx) to reuse
+	slots int
+}
+
+func newRoom(id string, maxSpeakers int) *room {
+	return &room{id: id, maxSpeakers: maxSpeakers, chans: map[string]uint16{mixer.GlobalChannel: 0},
+		sels: []*mixer.Selector{mixer.NewSelector(mixer.SelectorConfig{MaxSpeakers: maxSpeakers})}}
+}
+
+// channelID numbers a channel name ("" is the global channel).
+func (r *room) channelID(name string) uint16 {
+	if name == "" {
+		name = mixer.GlobalChannel
+	}
+	id, ok := r.chans[name]
+	if !ok {
+		id = uint16(len(r.sels))
+		r.chans[name] = id
+		r.sels = append(r.sels, mixer.NewSelector(mixer.SelectorConfig{MaxSpeakers: r.maxSpeakers}))
+	}
+	return id
 }
 
 // engine is a shard's data plane (a netio.Handler): it owns the shard's
@@ -97,7 +138,7 @@ type noticeQueue struct {
 type engineCounters struct {
 	forwarded, rtcpIn, rtcpOut, rebinds                     atomic.Uint64
 	unknownSSRC, auth, replay, malformed, tooShort, tooLong atomic.Uint64
-	notRTP, rateLimit                                       atomic.Uint64
+	notRTP, rateLimit, withheld                             atomic.Uint64
 	participants, rooms                                     atomic.Int64
 
 	noticesSent, noticesRepeated, reconnectNotices atomic.Uint64
@@ -219,20 +260,46 @@ func (e *engine) rtp(now int64, p *netio.Packet, q *netio.SendQueue) uint64 {
 	}
 	e.authenticated(now, pt, p.From)
 	pt.stats.Update(hdr.SequenceNumber, hdr.Timestamp, len(plain), now)
+	level := -1
 	if lvl, _, ok := media.AudioLevel(plain, hdr, e.extID); ok {
 		pt.level = int16(lvl)
+		level = int(lvl)
 	}
 	if len(plain) > e.maxPlain {
 		e.c.tooLong.Add(1)
 		return 0
 	}
-	// Forward mode, basic form: every other member hears every packet.
-	// (Speaker selection and mixing come with the mixer.)
-	var n uint64
-	for _, l := range pt.room.members {
-		if l == pt || !l.addr.IsValid() {
+	// Forward mode: the speaker's channel selection decides whether it is
+	// heard at all, routing (server mute, the listener's own mutes,
+	// channels) whether each listener hears it. Every listener's view of
+	// the stream keeps contiguous sequence numbers over what it is not
+	// sent: the shared plaintext's sequence number is patched for each
+	// copy before it is encrypted into the listener's buffer.
+	r := pt.room
+	selected := false
+	if !pt.mem.Muted {
+		sel := r.sels[pt.mem.Channel]
+		sel.Observe(pt.ssrc, level, now)
+		selected = sel.Selected(pt.ssrc)
+	}
+	seq := hdr.SequenceNumber
+	var n, withheld uint64
+	for _, l := range r.members {
+		if l == pt {
 			continue
 		}
+		rw := l.rewriter(pt.idx)
+		if !selected || !l.addr.IsValid() || !mixer.Hears(&l.mem, &pt.mem) {
+			rw.Skip(seq)
+			l.withheld++
+			withheld++
+			continue
+		}
+		out, ok := rw.Forward(seq)
+		if !ok {
+			continue
+		}
+		binary.BigEndian.PutUint16(plain[2:4], out)
 		buf := q.Buffer()
 		enc, err := l.out.EncryptRTP(buf[:0], plain)
 		if err != nil {
@@ -244,7 +311,19 @@ func (e *engine) rtp(now int64, p *netio.Packet, q *netio.SendQueue) uint64 {
 		l.bytesOut += uint64(len(enc))
 		n++
 	}
+	if withheld != 0 {
+		e.c.withheld.Add(withheld)
+	}
 	return n
+}
+
+// rewriter is the listener's sequence rewriter for the stream of the
+// member in slot idx (grown once per slot, then allocation-free).
+func (l *participant) rewriter(idx int) *mixer.SeqRewriter {
+	if idx >= len(l.rw) {
+		l.rw = append(l.rw, make([]mixer.SeqRewriter, idx+1-len(l.rw))...)
+	}
+	return &l.rw[idx]
 }
 
 // rtcp handles one (compound) SRTCP packet from a client.
@@ -342,13 +421,17 @@ func (e *engine) sendRTCP(pt *participant, plain []byte, q *netio.SendQueue) boo
 
 // add inserts an admitted participant (on the shard's goroutine).
 func (e *engine) add(pt *participant, sessionID string, now int64) {
-	r := e.rooms[sessionID]
-	if r == nil {
-		r = &room{id: sessionID}
-		e.rooms[sessionID] = r
-		e.c.rooms.Add(1)
-	}
+	r := e.room(sessionID, 0)
 	pt.room = r
+	pt.mem.SSRC = pt.ssrc
+	pt.mem.Channel = r.channelID(pt.channel)
+	if n := len(r.free); n > 0 {
+		pt.idx = r.free[n-1]
+		r.free = r.free[:n-1]
+	} else {
+		pt.idx = r.slots
+		r.slots++
+	}
 	pt.admitted = now
 	pt.probeAt = now
 	pt.probeTokens = float64(e.m.cfg.ProbeBurst)
@@ -357,6 +440,59 @@ func (e *engine) add(pt *participant, sessionID string, now int64) {
 	r.members = append(r.members, pt)
 	e.parts[pt.ssrc] = pt
 	e.c.participants.Add(1)
+	for _, m := range r.members {
+		m.resolveMutes()
+	}
+}
+
+// room returns session id's room, making it (with maxSpeakers, 0 meaning
+// the pod default) if needed.
+func (e *engine) room(id string, maxSpeakers int) *room {
+	r := e.rooms[id]
+	if r == nil {
+		if maxSpeakers <= 0 {
+			maxSpeakers = e.m.cfg.MaxSpeakers
+		}
+		r = newRoom(id, maxSpeakers)
+		e.rooms[id] = r
+		e.c.rooms.Add(1)
+	}
+	return r
+}
+
+// resolveMutes recomputes l's mute list: its SSRCs, and those of the
+// members it muted by id.
+func (l *participant) resolveMutes() {
+	l.mem.Mutes = append(l.mem.Mutes[:0], l.muteSSRCs...)
+	if len(l.muteIDs) == 0 {
+		return
+	}
+	for _, m := range l.room.members {
+		for _, id := range l.muteIDs {
+			if m.id == id {
+				l.mem.Mutes = append(l.mem.Mutes, m.ssrc)
+			}
+		}
+	}
+}
+
+// setChannel moves pt to a channel ("" or "global": the global one).
+func (pt *participant) setChannel(name string) {
+	if name == mixer.GlobalChannel {
+		name = ""
+	}
+	r := pt.room
+	r.sels[pt.mem.Channel].Remove(pt.ssrc)
+	pt.channel = name
+	pt.mem.Channel = r.channelID(name)
+}
+
+// setMuted mutes or unmutes pt for everybody.
+func (pt *participant) setMuted(muted bool) {
+	if muted {
+		pt.room.sels[pt.mem.Channel].Remove(pt.ssrc)
+	}
+	pt.mem.Muted = muted
 }
 
 // remove deletes pt from the shard and tells the Manager.
@@ -387,6 +523,14 @@ func (e *engine) detach(pt *participant) {
 			break
 		}
 	}
+	r.sels[pt.mem.Channel].Remove(pt.ssrc)
+	for _, m := range r.members {
+		if pt.idx < len(m.rw) {
+			m.rw[pt.idx].Reset()
+		}
+		m.resolveMutes()
+	}
+	r.free = append(r.free, pt.idx)
 	if len(r.members) == 0 {
 		delete(e.rooms, r.id)
 		e.c.rooms.Add(-1)
@@ -410,6 +554,7 @@ func (pt *participant) info(now int64) (addr string, st StreamStats) {
 		Rebinds:         pt.rebinds,
 		AuthFailures:    pt.authFailures,
 		Replays:         pt.replays,
+		Withheld:        pt.withheld,
 		AudioLevel:      int(pt.level),
 		LastPacketAgoMS: -1,
 	}
@@ -434,6 +579,7 @@ func (e *engine) counters() Counters {
 		DropTooLong:     c.tooLong.Load(),
 		DropNotRTP:      c.notRTP.Load(),
 		DropRateLimit:   c.rateLimit.Load(),
+		Withheld:        c.withheld.Load(),
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/voxfleet/vox/media"
+	"github.com/voxfleet/vox/mixer"
 	"github.com/voxfleet/vox/netio"
 )
 
@@ -54,6 +55,7 @@ type sessionRec struct {
 	shard     int
 	max       int
 	profile   media.Profile
+	speakers  int  // max_speakers as given (0: the pod default)
 	explicit  bool // created by PUT with these options (PUT again must agree)
 	members   map[string]*memberRec
 	joined    bool // has had a member
@@ -162,8 +164,8 @@ func (m *Manager) PutSession(ctx context.Context, id string, opts SessionOptions
 	s, ok := m.sessions[id]
 	if ok {
 		max, profile, err := m.resolveLocked(opts)
-		if err == nil && (max != s.max || profile != s.profile) {
-			err = fmt.Errorf("%w: %q has max_participants %d, profile %s", ErrSessionConflict, id, s.max, s.profile)
+		if err == nil && (max != s.max || profile != s.profile || opts.MaxSpeakers != s.speakers) {
+			err = fmt.Errorf("%w: %q has max_participants %d, profile %s, max_speakers %d", ErrSessionConflict, id, s.max, s.profile, s.speakers)
 		}
 		m.mu.Unlock()
 		if err != nil {
@@ -192,6 +194,9 @@ func (m *Manager) resolveLocked(opts SessionOptions) (int, media.Profile, error)
 	}
 	if max < 2 || max > m.cfg.Limits.MaxSessionParticipants {
 		return 0, 0, fmt.Errorf("%w: max_participants %d outside 2..%d", ErrInvalid, opts.MaxParticipants, m.cfg.Limits.MaxSessionParticipants)
+	}
+	if opts.MaxSpeakers < 0 || opts.MaxSpeakers > MaxMaxSpeakers {
+		return 0, 0, fmt.Errorf("%w: max_speakers %d outside 0..%d", ErrInvalid, opts.MaxSpeakers, MaxMaxSpeakers)
 	}
 	profile := m.cfg.DefaultProfile
 	if opts.Profile != nil {
@@ -223,7 +228,7 @@ func (m *Manager) createLocked(id string, opts SessionOptions) (*sessionRec, err
 		}
 	}
 	s := &sessionRec{id: id, created: m.cfg.Now(), createdNs: netio.Now(), shard: shard, max: max,
-		profile: profile, members: make(map[string]*memberRec)}
+		profile: profile, speakers: opts.MaxSpeakers, members: make(map[string]*memberRec)}
 	m.sessions[id] = s
 	m.shardRooms[shard]++
 	m.noteStateLocked()
@@ -353,6 +358,7 @@ func (m *Manager) Admit(ctx context.Context, sessionID string, req AdmitRequest)
 			}
 			m.mu.Unlock()
 			if ok {
+				e.room(s.id, s.speakers)
 				e.add(pt, s.id, now)
 			}
 		})
@@ -575,6 +581,7 @@ func (m *Manager) Session(ctx context.Context, id string) (SessionInfo, error) {
 			p := &info.Participants[i]
 			if pt := e.parts[p.SSRC]; pt != nil && pt.id == p.ID {
 				p.Address, p.Stats = pt.info(now)
+				pt.routing(p)
 			}
 		}
 	})
@@ -598,11 +605,17 @@ func (m *Manager) Sessions(ctx context.Context) ([]SessionInfo, error) {
 }
 
 func (m *Manager) infoLocked(s *sessionRec) SessionInfo {
+	speakers := s.speakers
+	if speakers == 0 {
+		speakers = m.cfg.MaxSpeakers
+	}
 	info := SessionInfo{ID: s.id, CreatedAt: s.created, Shard: s.shard, MaxParticipants: s.max,
-		Profile: s.profile, Participants: make([]ParticipantInfo, 0, len(s.members))}
+		MaxSpeakers: speakers, Profile: s.profile, Participants: make([]ParticipantInfo, 0, len(s.members))}
 	for _, mr := range s.members {
 		info.Participants = append(info.Participants, ParticipantInfo{ID: mr.id, SSRC: mr.ssrc,
-			Profile: mr.profile, AdmittedAt: mr.admittedAt, Stats: StreamStats{AudioLevel: -1, LastPacketAgoMS: -1}})
+			Profile: mr.profile, AdmittedAt: mr.admittedAt, Channel: mixer.GlobalChannel,
+			Mutes: MuteList{Participants: []string{}, SSRCs: []uint32{}},
+			Stats: StreamStats{AudioLevel: -1, LastPacketAgoMS: -1}})
 	}
 	sort.Slice(info.Participants, func(i, j int) bool {
 		return info.Participants[i].AdmittedAt.Before(info.Participants[j].AdmittedAt) ||
@@ -671,6 +684,7 @@ func (c Counters) add(o Counters) Counters {
 	c.DropTooLong += o.DropTooLong
 	c.DropNotRTP += o.DropNotRTP
 	c.DropRateLimit += o.DropRateLimit
+	c.Withheld += o.Withheld
 	c.DropTruncated += o.DropTruncated
 	c.KernelDrops += o.KernelDrops
 	c.SendErrors += o.SendErrors

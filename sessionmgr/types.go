@@ -17,6 +17,9 @@ type SessionOptions struct {
 	// Profile is the default SRTP profile of the session's participants;
 	// empty means the pod default (AES_CM_128_HMAC_SHA1_80).
 	Profile *media.Profile `json:"profile,omitempty"`
+	// MaxSpeakers is how many of the loudest speakers of each channel
+	// are forwarded (1..64); 0 means the pod's --max-speakers.
+	MaxSpeakers int `json:"max_speakers,omitempty"`
 }
 
 // AdmitRequest asks for a participant to be admitted to a session. The
@@ -75,6 +78,7 @@ type SessionInfo struct {
 	CreatedAt       time.Time         `json:"created_at"`
 	Shard           int               `json:"shard"`
 	MaxParticipants int               `json:"max_participants"`
+	MaxSpeakers     int               `json:"max_speakers"`
 	Profile         media.Profile     `json:"profile"`
 	Participants    []ParticipantInfo `json:"participants"`
 }
@@ -87,8 +91,22 @@ type ParticipantInfo struct {
 	AdmittedAt time.Time     `json:"admitted_at"`
 	// Address is the latched source address, empty until the first
 	// authenticated packet.
-	Address string      `json:"address,omitempty"`
-	Stats   StreamStats `json:"stats"`
+	Address string `json:"address,omitempty"`
+	// Forward-mode routing: muted by the server, its channel, the
+	// participants and SSRCs it chose not to hear, and whether its
+	// voice is currently selected (forwarded).
+	Muted    bool        `json:"muted"`
+	Channel  string      `json:"channel"`
+	Mutes    MuteList    `json:"mutes"`
+	Selected bool        `json:"selected"`
+	Stats    StreamStats `json:"stats"`
+}
+
+// MuteList is a listener's own mute list: the participants (by id, also
+// when they join later) and SSRCs it does not hear.
+type MuteList struct {
+	Participants []string `json:"participants"`
+	SSRCs        []uint32 `json:"ssrcs"`
 }
 
 // StreamStats are one participant's media counters.
@@ -104,6 +122,9 @@ type StreamStats struct {
 	Rebinds      uint64  `json:"rebinds"`
 	AuthFailures uint64  `json:"auth_failures"`
 	Replays      uint64  `json:"replays"`
+	// Withheld counts packets of others not sent to this participant
+	// (not selected, muted, or not in its channels).
+	Withheld uint64 `json:"withheld"`
 	// AudioLevel is the last RFC 6464 level received (0 loudest .. 127
 	// silent, -dBov), -1 if the client sends none.
 	AudioLevel int `json:"audio_level"`
@@ -183,9 +204,13 @@ type Counters struct {
 	DropTooLong     uint64 `json:"drop_too_long"`
 	DropNotRTP      uint64 `json:"drop_not_rtp"`    // neither RTP nor RTCP (STUN, DTLS, garbage)
 	DropRateLimit   uint64 `json:"drop_rate_limit"` // from an unlatched address over its check budget
-	DropTruncated   uint64 `json:"drop_truncated"`  // larger than --max-datagram (netio)
-	KernelDrops     uint64 `json:"kernel_drops"`    // socket buffer overflow (netio)
-	SendErrors      uint64 `json:"send_errors"`     // netio send failures, all reasons
+	// Withheld counts copies not sent in forward mode: the speaker is not
+	// selected, is muted, or the listener does not hear it (own mutes,
+	// channels, no address yet).
+	Withheld      uint64 `json:"withheld"`
+	DropTruncated uint64 `json:"drop_truncated"` // larger than --max-datagram (netio)
+	KernelDrops   uint64 `json:"kernel_drops"`   // socket buffer overflow (netio)
+	SendErrors    uint64 `json:"send_errors"`    // netio send failures, all reasons
 
 	Removed map[string]uint64 `json:"removed,omitempty"` // participants removed, by reason
 }

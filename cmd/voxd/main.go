@@ -108,6 +108,8 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 		"most participants on this pod; beyond it admissions are refused (503).")
 	fs.IntVar(&c.sessions.Limits.MaxSessionParticipants, "max-session-participants", sessionmgr.DefaultMaxSessionParticipants,
 		"most participants in one session (and the largest max_participants a session may ask).")
+	fs.IntVar(&c.sessions.MaxSpeakers, "max-speakers", sessionmgr.DefaultMaxSpeakers,
+		"forward mode: how many of the loudest speakers of each channel are forwarded (1..64); a session's max_speakers overrides it.")
 	profile := fs.String("srtp-profile", media.DefaultProfile.String(),
 		"default SRTP profile: AES_CM_128_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_32 or AEAD_AES_128_GCM.")
 	fs.DurationVar(&c.sessions.JoinTimeout, "join-timeout", sessionmgr.DefaultJoinTimeout,

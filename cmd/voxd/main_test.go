@@ -23,6 +23,7 @@ func TestHelpExplainsEveryFlag(t *testing.T) {
 	for _, f := range []string{"udp-addr", "shards", "batch-size", "max-datagram", "send-queue", "tick",
 		"recv-buffer", "send-buffer", "no-steering", "log-format", "log-level", "admin-addr", "admin-token",
 		"admin-token-file", "public-addr", "public-port", "max-sessions", "max-participants", "max-session-participants",
+		"max-speakers",
 		"srtp-profile", "join-timeout", "idle-timeout", "rtcp-report-interval", "cpu-high", "cpu-low", "drain-deadline",
 		"drain-grace", "drain-rate", "drain-window", "agones", "agones-wait", "agones-port-name", "health-interval", "report-interval"} {
 		if !strings.Contains(out.String(), "--"+f) || !strings.Contains(out.String(), "$VOX_"+strings.ToUpper(strings.ReplaceAll(f, "-", "_"))) {

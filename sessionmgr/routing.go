@@ -1,0 +1,107 @@
+package sessionmgr
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/voxfleet/vox/mixer"
+	"github.com/voxfleet/vox/netio"
+)
+
+// Forward-mode controls: server mutes, a listener's own mute list, and
+// channels. Each runs on the session's shard; the participant must be in
+// the session (an admission still in flight is not found).
+
+// MaxMutes bounds a listener's own mute list (participants plus SSRCs).
+const MaxMutes = 256
+
+// SetMuted mutes (or unmutes) a participant on the server: nobody hears it.
+func (m *Manager) SetMuted(ctx context.Context, sessionID, participantID string, muted bool) error {
+	return m.onParticipant(ctx, sessionID, participantID, func(pt *participant) {
+		pt.setMuted(muted)
+	})
+}
+
+// SetMutes replaces a listener's own mute list: it stops hearing the
+// participants named (also when they join later) and the SSRCs listed.
+func (m *Manager) SetMutes(ctx context.Context, sessionID, participantID string, mutes MuteList) error {
+	if len(mutes.Participants)+len(mutes.SSRCs) > MaxMutes {
+		return fmt.Errorf("%w: more than %d mutes", ErrInvalid, MaxMutes)
+	}
+	for _, id := range mutes.Participants {
+		if !ValidID(id) {
+			return fmt.Errorf("%w: participant id %q", ErrInvalid, id)
+		}
+	}
+	ids := slices.Clone(mutes.Participants)
+	ssrcs := slices.Clone(mutes.SSRCs)
+	return m.onParticipant(ctx, sessionID, participantID, func(pt *participant) {
+		pt.muteIDs, pt.muteSSRCs = ids, ssrcs
+		pt.resolveMutes()
+	})
+}
+
+// SetChannel puts a participant in a channel ("" or "global": the global
+// channel). See mixer.Hears for who hears whom.
+func (m *Manager) SetChannel(ctx context.Context, sessionID, participantID, channel string) error {
+	if channel != "" && !ValidID(channel) {
+		return fmt.Errorf("%w: channel %q (1-64 of [A-Za-z0-9._-])", ErrInvalid, channel)
+	}
+	return m.onParticipant(ctx, sessionID, participantID, func(pt *participant) {
+		if pt.channel != channel && !(channel == mixer.GlobalChannel && pt.channel == "") {
+			pt.setChannel(channel)
+		}
+	})
+}
+
+// onParticipant runs f on the participant's shard.
+func (m *Manager) onParticipant(ctx context.Context, sessionID, participantID string, f func(pt *participant)) error {
+	if err := m.ready(); err != nil {
+		return err
+	}
+	if !ValidID(sessionID) || !ValidID(participantID) {
+		return fmt.Errorf("%w: id", ErrInvalid)
+	}
+	m.mu.Lock()
+	s := m.sessions[sessionID]
+	if s == nil {
+		m.mu.Unlock()
+		return fmt.Errorf("%w: %q", ErrSessionNotFound, sessionID)
+	}
+	mr := s.members[participantID]
+	if mr == nil {
+		m.mu.Unlock()
+		return fmt.Errorf("%w: %q in %q", ErrParticipantNotFound, participantID, sessionID)
+	}
+	e := m.engines[s.shard]
+	m.mu.Unlock()
+	found := false
+	err := e.shard.Do(ctx, func(int64, *netio.SendQueue) {
+		if pt := e.parts[mr.ssrc]; pt != nil && pt.id == participantID {
+			found = true
+			f(pt)
+		}
+	})
+	if err == nil && !found {
+		err = fmt.Errorf("%w: %q in %q", ErrParticipantNotFound, participantID, sessionID)
+	}
+	return err
+}
+
+// routing reports pt's forward-mode state (on the shard's goroutine).
+func (pt *participant) routing(p *ParticipantInfo) {
+	p.Muted = pt.mem.Muted
+	p.Channel = pt.channel
+	if p.Channel == "" {
+		p.Channel = mixer.GlobalChannel
+	}
+	p.Mutes = MuteList{Participants: slices.Clone(pt.muteIDs), SSRCs: slices.Clone(pt.muteSSRCs)}
+	if p.Mutes.Participants == nil {
+		p.Mutes.Participants = []string{}
+	}
+	if p.Mutes.SSRCs == nil {
+		p.Mutes.SSRCs = []uint32{}
+	}
+	p.Selected = !pt.mem.Muted && pt.room.sels[pt.mem.Channel].Selected(pt.ssrc)
+}
