@@ -19,6 +19,9 @@
 //	POST   /v1/sessions/{id}/participants
 //	GET    /v1/sessions/{id}/participants/{pid}
 //	DELETE /v1/sessions/{id}/participants/{pid}
+//	PUT    /v1/sessions/{id}/participants/{pid}/mute       Router
+//	PUT    /v1/sessions/{id}/participants/{pid}/mutes      Router
+//	PUT    /v1/sessions/{id}/participants/{pid}/channel    Router
 //	POST   /v1/accept-stop                           Drainer
 //	POST   /v1/accept-resume                         Drainer
 //	POST   /v1/drain                                 Drainer
@@ -26,9 +29,9 @@
 //	POST   /v1/reconnect                             Drainer
 //	GET    /debug/pprof/...
 //
-// The routes marked Drainer need a Backend that also implements Drainer
-// (*sessionmgr.Manager does); with another Backend they answer 501
-// not_implemented.
+// The routes marked Drainer (Router) need a Backend that also implements
+// Drainer (Router); *sessionmgr.Manager implements both. With another
+// Backend they answer 501 not_implemented.
 //
 // Everything under /v1 and /debug/pprof needs the bearer token when one is
 // configured; RouteFunc adds more /v1 routes with the same protection and

@@ -48,6 +48,7 @@ func (s *Server) routes(extra []RouteFunc) *chi.Mux {
 			r.Get("/sessions/{session_id}/participants/", s.Wrap(s.getParticipant))
 			r.Delete("/sessions/{session_id}/participants/", s.Wrap(s.removeParticipant))
 			s.drainRoutes(r)
+			s.routingRoutes(r)
 			for _, f := range extra {
 				f(r, s)
 			}

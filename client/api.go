@@ -354,3 +354,43 @@ func (a *API) Reconnect(ctx context.Context, req sessionmgr.ReconnectRequest) (s
 	_, err := a.Do(ctx, http.MethodPost, "/v1/reconnect", req, &ans)
 	return ans, err
 }
+
+// participantPut sends body to PUT /v1/sessions/{id}/participants/{pid}/{what}
+// and returns the participant as it is afterwards.
+func (a *API) participantPut(ctx context.Context, sessionID, participantID, what string, body any) (sessionmgr.ParticipantInfo, error) {
+	var info sessionmgr.ParticipantInfo
+	s, err := segment("session", sessionID)
+	if err != nil {
+		return info, err
+	}
+	p, err := segment("participant", participantID)
+	if err != nil {
+		return info, err
+	}
+	_, err = a.Do(ctx, http.MethodPut, "/v1/sessions/"+s+"/participants/"+p+"/"+what, body, &info)
+	return info, err
+}
+
+// SetMuted mutes (or unmutes) a participant on the server, so nobody hears
+// it: PUT /v1/sessions/{id}/participants/{pid}/mute.
+func (a *API) SetMuted(ctx context.Context, sessionID, participantID string, muted bool) (sessionmgr.ParticipantInfo, error) {
+	return a.participantPut(ctx, sessionID, participantID, "mute", map[string]bool{"muted": muted})
+}
+
+// SetMutes replaces a listener's own mute list (the participants and SSRCs
+// it does not hear): PUT /v1/sessions/{id}/participants/{pid}/mutes.
+func (a *API) SetMutes(ctx context.Context, sessionID, participantID string, mutes sessionmgr.MuteList) (sessionmgr.ParticipantInfo, error) {
+	if mutes.Participants == nil {
+		mutes.Participants = []string{}
+	}
+	if mutes.SSRCs == nil {
+		mutes.SSRCs = []uint32{}
+	}
+	return a.participantPut(ctx, sessionID, participantID, "mutes", mutes)
+}
+
+// SetChannel puts a participant in a channel ("global" for the global
+// one): PUT /v1/sessions/{id}/participants/{pid}/channel.
+func (a *API) SetChannel(ctx context.Context, sessionID, participantID, channel string) (sessionmgr.ParticipantInfo, error) {
+	return a.participantPut(ctx, sessionID, participantID, "channel", map[string]string{"channel": channel})
+}
