@@ -6,6 +6,6 @@
 //
 // Everything here is pure and single-threaded: a session's state is owned
 // by the shard that runs it, time is passed in (int64 nanoseconds, any
-// monotonic origin), and the per-packet methods do not allocate once a
+// monotonic origin, always positive: 0 stands for "never"), and the per-packet methods do not allocate once a
 // session's speakers are known.
 package mixer
