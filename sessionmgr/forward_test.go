@@ -1,6 +1,7 @@
 package sessionmgr
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -289,4 +290,57 @@ func TestForwardMutesAndChannels(t *testing.T) {
 
 	r.pts[2].setChannel("global")
 	check("2 back to global", [][]int{{1, 2, 3, 4, 5}, {0, 2, 3, 4, 5}, {0, 1, 3, 4, 5}, {1}, {0, 1, 2, 5}, {0, 1, 2, 4}})
+}
+
+// The session option max_speakers reaches the shard: with 1, only the
+// loudest of two talkers is forwarded, over real sockets.
+func TestSessionMaxSpeakersOption(t *testing.T) {
+	m, _ := startManager(t, Config{}, 1)
+	ctx := t.Context()
+	if _, _, err := m.PutSession(ctx, "s", SessionOptions{MaxSpeakers: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := m.PutSession(ctx, "s", SessionOptions{MaxSpeakers: 2}); !errors.Is(err, ErrSessionConflict) {
+		t.Errorf("other max_speakers: %v", err)
+	}
+	if _, _, err := m.PutSession(ctx, "t", SessionOptions{MaxSpeakers: MaxMaxSpeakers + 1}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("max_speakers too large: %v", err)
+	}
+	var cs []*rawClient
+	for _, id := range []string{"loud", "quiet", "listener"} {
+		cs = append(cs, newRawClient(t, admit(t, m, "s", id)))
+	}
+	sendLevel := func(c *rawClient, level int) {
+		enc, err := c.out.EncryptRTP(nil, c.rtp(make([]byte, 20), level))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.write(enc)
+	}
+	sendLevel(cs[2], 127) // the listener latches, silent
+	time.Sleep(20 * time.Millisecond)
+	for range 10 {
+		sendLevel(cs[0], 10)
+		sendLevel(cs[1], 50)
+		time.Sleep(5 * time.Millisecond)
+	}
+	got := map[uint32]int{}
+	for range 10 {
+		rtp := cs[2].recvRTP(time.Second)
+		h, _ := media.ParseRTPHeader(rtp)
+		got[h.SSRC]++
+	}
+	cs[2].expectNothing(50 * time.Millisecond)
+	if got[cs[0].adm.SSRC] != 10 || len(got) != 1 {
+		t.Errorf("the listener got %v, want only the loud speaker's 10", got)
+	}
+	info, err := m.Session(ctx, "s")
+	if err != nil || info.MaxSpeakers != 1 {
+		t.Fatalf("session: %+v %v", info, err)
+	}
+	for _, p := range info.Participants {
+		if want := p.ID == "loud"; p.Selected != want {
+			t.Errorf("%s selected %v", p.ID, p.Selected)
+		}
+	}
 }
