@@ -72,6 +72,9 @@ type jitterBuffer struct {
 	expand int
 	silent bool
 	over   int // pulls in a row above target+1
+	// played is set once a frame has been played: next then follows the
+	// stream, also while idle.
+	played bool
 
 	// jitter: peak-hold of |D| (RFC 3550 transit difference), decaying.
 	havePrev bool
@@ -136,20 +139,25 @@ func (jb *jitterBuffer) push(seq uint16, ts uint32, payload []byte, arrival int6
 	jb.observe(ts, arrival)
 	switch jb.state {
 	case jbIdle:
+		// A straggler of the spurt that just ended (just before next) is
+		// late; anything else starts a new spurt.
+		if d := int16(seq - jb.next); jb.played && d < 0 && -int(d) <= jbSlots {
+			jb.stats.Late++
+			return
+		}
 		jb.clear()
 		jb.state, jb.next, jb.wait = jbPriming, seq, 0
 	case jbPriming:
 		d := int16(seq - jb.next)
-		if d < 0 && -int(d) < jbSlots && !jb.has(seq) {
+		if d < 0 {
 			// Reordered start: begin at the earlier packet if the ring
-			// still holds everything after it.
-			if int(uint16(jb.newest()-seq)) < jbSlots {
-				jb.next = seq
-			} else {
+			// still holds everything after it; else it is late.
+			if -int(d) >= jbSlots || int(uint16(jb.newest()-seq)) >= jbSlots {
 				jb.stats.Late++
 				return
 			}
-		} else if int(d) >= jbSlots || d < 0 {
+			jb.next = seq
+		} else if int(d) >= jbSlots {
 			jb.clear()
 			jb.next = seq
 			jb.stats.Resyncs++
@@ -233,6 +241,7 @@ func (jb *jitterBuffer) pull(pcm []int16) frameKind {
 		}
 		jb.state, jb.expand, jb.silent, jb.over = jbPlaying, 0, false, 0
 	}
+	jb.played = true
 	if jb.has(jb.next) {
 		p := jb.take(jb.next)
 		jb.next++

@@ -231,6 +231,36 @@ func TestJitterShrinks(t *testing.T) {
 	}
 }
 
+// TestJitterStragglerAfterIdle: a packet of the ended spurt arriving
+// once the input is idle is late; the next spurt then starts cleanly.
+func TestJitterStragglerAfterIdle(t *testing.T) {
+	jb := newJitterBuffer(&mixFakeDec{})
+	jb.push(10, 0, mixPkt(10), 0)
+	mixPull(jb)
+	for range jbMaxExpand + 1 {
+		mixPull(jb)
+	}
+	if jb.state != jbIdle {
+		t.Fatal("not idle")
+	}
+	jb.push(9, 0, mixPkt(9), 0) // older than the last played
+	if jb.state != jbIdle || jb.snapshot().Late != 1 {
+		t.Fatalf("straggler: state %d, %+v", jb.state, jb.snapshot())
+	}
+	jb.push(40, 30*960, mixPkt(40), 30*mixFrame)
+	if k, v := mixPull(jb); k != frameDecoded || v != 40 {
+		t.Fatalf("new spurt: %v %d", k, v)
+	}
+	// A new stream far behind (a client restart) is accepted.
+	for range jbMaxExpand + 1 {
+		mixPull(jb)
+	}
+	jb.push(65500, 0, mixPkt(1), 40*mixFrame)
+	if k, v := mixPull(jb); k != frameDecoded || v != 1 {
+		t.Fatalf("restarted stream: %v %d", k, v)
+	}
+}
+
 func TestJitterResync(t *testing.T) {
 	jb := newJitterBuffer(&mixFakeDec{})
 	jb.push(100, 0, mixPkt(1), 0)
