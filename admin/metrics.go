@@ -77,6 +77,7 @@ func (s *Server) writeStatusMetrics(w io.Writer) {
 	p.counter("vox_tx_packets_total", "Datagrams sent.", t.TxPackets)
 	p.counter("vox_tx_bytes_total", "Bytes sent (UDP payload).", t.TxBytes)
 	p.counter("vox_forwarded_packets_total", "RTP packets sent to listeners.", t.Forwarded)
+	p.counter("vox_withheld_packets_total", "RTP copies not sent in forward mode: speaker not selected or muted, or the listener does not hear it.", t.Withheld)
 	p.counter("vox_rtcp_in_packets_total", "Authenticated RTCP packets from clients.", t.RTCPIn)
 	p.counter("vox_rtcp_out_packets_total", "RTCP packets sent (receiver reports, notices).", t.RTCPOut)
 	p.counter("vox_rebinds_total", "Latched address changes (NAT rebinding).", t.Rebinds)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,6 +84,10 @@ func TestRoutingEndpoints(t *testing.T) {
 	var info sessionmgr.SessionInfo
 	if err := json.Unmarshal(resp.body, &info); err != nil || info.MaxSpeakers != 2 {
 		t.Errorf("session: %v %s", err, resp.body)
+	}
+
+	if resp := ts.do(t, request{method: "GET", path: "/metrics"}); !strings.Contains(string(resp.body), "\nvox_withheld_packets_total 0\n") {
+		t.Errorf("metrics lack vox_withheld_packets_total")
 	}
 
 	for _, c := range []struct {
