@@ -437,3 +437,51 @@ func TestMixTickZeroAllocs(t *testing.T) {
 		t.Errorf("%.1f allocations per tick", a)
 	}
 }
+
+// TestMixTalkerStops: three talkers; after 30 ticks member 0 stops
+// talking (its packets stop). Once its jitter buffer's concealment tail is
+// over it moves from its own encoder to the shared full mix: it then gets
+// the listeners' packet, still hears 660 and 880 Hz (≥ 0.4) and, its
+// voice being gone, 440 Hz at ≤ 0.03; across the switch no frame it
+// decodes falls below 0.25 of the stream's mean RMS.
+func TestMixTalkerStops(t *testing.T) {
+	const amp = 6000
+	m := newTestMixer(t)
+	cs := []*mixClient{newMixClient(t, 440, amp), newMixClient(t, 660, amp), newMixClient(t, 880, amp)}
+	var mms []*MixMember
+	for i := range 4 {
+		mm, err := m.Add(uint32(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mms = append(mms, mm)
+	}
+	l := newMixListener(t)
+	for k := range 80 {
+		for i, c := range cs {
+			seq, ts, p := c.next(t)
+			if i != 0 || k < 30 {
+				mms[i].Push(seq, ts, p, int64(k)*frameNanos)
+			}
+		}
+		m.Tick()
+		if k >= 40 && &mms[0].Output()[0] != &mms[3].Output()[0] {
+			t.Fatalf("tick %d: the silent member 0 does not share the full mix", k)
+		}
+		l.receive(t, mms[0].Output())
+	}
+	x := l.pcm[45*FrameSamples:]
+	for f, want := range map[float64]bool{440: false, 660: true, 880: true} {
+		a := mixGoertzel(x, f) / amp
+		t.Logf("after stopping, member 0 hears %.0f Hz at %.3f", f, a)
+		if want && a < 0.4 || !want && a > 0.03 {
+			t.Errorf("member 0 hears %.0f Hz at %.3f", f, a)
+		}
+	}
+	mean := mixRMS(l.pcm[10*FrameSamples:])
+	for k := 10; k < 80; k++ {
+		if r := mixRMS(l.pcm[k*FrameSamples : (k+1)*FrameSamples]); r < 0.25*mean {
+			t.Errorf("frame %d RMS %.0f, stream mean %.0f", k, r, mean)
+		}
+	}
+}
