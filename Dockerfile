@@ -16,9 +16,14 @@ WORKDIR /src
 # Modules first: this layer is reused until go.mod or go.sum change.
 COPY go.mod go.sum ./
 RUN go mod download
+# libopus for the mix mode (server-side mixing, build tag opus): linked
+# statically, with libc, so the binary still needs nothing at run time.
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libopus-dev pkg-config \
+    && rm -rf /var/lib/apt/lists/*
 COPY . .
-# Static (no cgo, no libc), reproducible paths, no symbol tables.
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/voxd ./cmd/voxd
+# Static (cgo for libopus, linked with -static; pure-Go DNS and user lookup,
+# so no NSS), reproducible paths, no symbol tables.
+RUN CGO_ENABLED=1 CGO_LDFLAGS=-lm go build -tags opus,netgo,osusergo -trimpath -ldflags="-s -w -linkmode external -extldflags -static" -o /out/voxd ./cmd/voxd
 
 # distroless/static: CA certificates, tzdata, /etc/passwd with "nonroot"
 # (65532); no shell, no package manager. It has no version tags: pin the
