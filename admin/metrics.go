@@ -78,6 +78,7 @@ func (s *Server) writeStatusMetrics(w io.Writer) {
 	p.counter("vox_tx_bytes_total", "Bytes sent (UDP payload).", t.TxBytes)
 	p.counter("vox_forwarded_packets_total", "RTP packets sent to listeners.", t.Forwarded)
 	p.counter("vox_withheld_packets_total", "RTP copies not sent in forward mode: speaker not selected or muted, or the listener does not hear it.", t.Withheld)
+	p.counter("vox_mixed_packets_total", "Mix-mode RTP packets sent: one per listener per 20 ms tick with something to hear.", t.Mixed)
 	p.counter("vox_rtcp_in_packets_total", "Authenticated RTCP packets from clients.", t.RTCPIn)
 	p.counter("vox_rtcp_out_packets_total", "RTCP packets sent (receiver reports, notices).", t.RTCPOut)
 	p.counter("vox_rebinds_total", "Latched address changes (NAT rebinding).", t.Rebinds)

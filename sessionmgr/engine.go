@@ -55,6 +55,8 @@ type participant struct {
 	rw       []mixer.SeqRewriter
 	withheld uint64 // packets of others withheld from it
 
+	mix mixListener // mix mode: its Mixer member and mixed stream
+
 	probeTokens float64 // budget for packets from unlatched addresses
 	probeAt     int64   // when probeTokens was last refilled
 	nextReport  int64
@@ -82,6 +84,11 @@ type room struct {
 	sels  []*mixer.Selector
 	free  []int // member slots (participant.idx) to reuse
 	slots int
+
+	// Mix mode: the session's Mixer (nil in forward mode) and when its
+	// next 20 ms tick is due (0: at the shard's next Tick).
+	mix     *mixer.Mixer
+	nextMix int64
 }
 
 func newRoom(id string, maxSpeakers int) *room {
@@ -118,6 +125,9 @@ type engine struct {
 	nextHousekeep int64
 	c             engineCounters
 
+	mixRooms []*room // the rooms with a Mixer
+	mixBuf   []byte  // scratch for a mixed packet's plaintext
+
 	// Reconnect notices to send: whole sessions, in order, paced.
 	notify   noticeQueue
 	notified []*participant // got a notice and may be due a repeat
@@ -138,7 +148,7 @@ type noticeQueue struct {
 type engineCounters struct {
 	forwarded, rtcpIn, rtcpOut, rebinds                     atomic.Uint64
 	unknownSSRC, auth, replay, malformed, tooShort, tooLong atomic.Uint64
-	notRTP, rateLimit, withheld                             atomic.Uint64
+	notRTP, rateLimit, withheld, mixed                      atomic.Uint64
 	participants, rooms                                     atomic.Int64
 
 	noticesSent, noticesRepeated, reconnectNotices atomic.Uint64
@@ -269,13 +279,21 @@ func (e *engine) rtp(now int64, p *netio.Packet, q *netio.SendQueue) uint64 {
 		e.c.tooLong.Add(1)
 		return 0
 	}
+	r := pt.room
+	if r.mix != nil {
+		// Mix mode: the voice goes into the mix (not when muted by the
+		// server); the shard's Tick sends each listener its mix.
+		if !pt.mem.Muted {
+			pt.mix.mm.Push(hdr.SequenceNumber, hdr.Timestamp, hdr.Payload(plain), now)
+		}
+		return 0
+	}
 	// Forward mode: the speaker's channel selection decides whether it is
 	// heard at all, routing (server mute, the listener's own mutes,
 	// channels) whether each listener hears it. Every listener's view of
 	// the stream keeps contiguous sequence numbers over what it is not
 	// sent: the shared plaintext's sequence number is patched for each
 	// copy before it is encrypted into the listener's buffer.
-	r := pt.room
 	selected := false
 	if !pt.mem.Muted {
 		sel := r.sels[pt.mem.Channel]
@@ -367,9 +385,12 @@ func (e *engine) rtcp(now int64, p *netio.Packet, q *netio.SendQueue) {
 	}
 }
 
-// Tick runs the shard's timers: timeouts and receiver reports, swept every
-// housekeepEvery.
+// Tick runs the shard's timers: the mix rooms' 20 ms mixing ticks (when
+// due), and timeouts and receiver reports, swept every housekeepEvery.
 func (e *engine) Tick(now int64, q *netio.SendQueue) {
+	if len(e.mixRooms) > 0 {
+		e.mixTick(now, q)
+	}
 	if len(e.notify.sessions) > 0 || len(e.notified) > 0 {
 		e.sendNotices(now, q)
 	}
@@ -419,9 +440,19 @@ func (e *engine) sendRTCP(pt *participant, plain []byte, q *netio.SendQueue) boo
 	return true
 }
 
-// add inserts an admitted participant (on the shard's goroutine).
-func (e *engine) add(pt *participant, sessionID string, now int64) {
+// add inserts an admitted participant (on the shard's goroutine). In a mix
+// room it fails if the participant cannot join the Mixer (an empty room is
+// then ended).
+func (e *engine) add(pt *participant, sessionID string, now int64) error {
 	r := e.room(sessionID, 0)
+	if r.mix != nil {
+		if err := pt.addMix(r); err != nil {
+			if len(r.members) == 0 {
+				e.dropRoom(r)
+			}
+			return err
+		}
+	}
 	pt.room = r
 	pt.mem.SSRC = pt.ssrc
 	pt.mem.Channel = r.channelID(pt.channel)
@@ -443,6 +474,7 @@ func (e *engine) add(pt *participant, sessionID string, now int64) {
 	for _, m := range r.members {
 		m.resolveMutes()
 	}
+	return nil
 }
 
 // room returns session id's room, making it (with maxSpeakers, 0 meaning
@@ -524,6 +556,10 @@ func (e *engine) detach(pt *participant) {
 		}
 	}
 	r.sels[pt.mem.Channel].Remove(pt.ssrc)
+	if pt.mix.mm != nil {
+		r.mix.Remove(pt.mix.mm)
+		pt.mix.mm = nil
+	}
 	for _, m := range r.members {
 		if pt.idx < len(m.rw) {
 			m.rw[pt.idx].Reset()
@@ -532,8 +568,7 @@ func (e *engine) detach(pt *participant) {
 	}
 	r.free = append(r.free, pt.idx)
 	if len(r.members) == 0 {
-		delete(e.rooms, r.id)
-		e.c.rooms.Add(-1)
+		e.dropRoom(r)
 	}
 }
 
@@ -580,6 +615,7 @@ func (e *engine) counters() Counters {
 		DropNotRTP:      c.notRTP.Load(),
 		DropRateLimit:   c.rateLimit.Load(),
 		Withheld:        c.withheld.Load(),
+		Mixed:           c.mixed.Load(),
 	}
 }
 

@@ -56,6 +56,7 @@ type sessionRec struct {
 	max       int
 	profile   media.Profile
 	speakers  int  // max_speakers as given (0: the pod default)
+	mix       bool // mix mode
 	explicit  bool // created by PUT with these options (PUT again must agree)
 	members   map[string]*memberRec
 	joined    bool // has had a member
@@ -164,8 +165,8 @@ func (m *Manager) PutSession(ctx context.Context, id string, opts SessionOptions
 	s, ok := m.sessions[id]
 	if ok {
 		max, profile, err := m.resolveLocked(opts)
-		if err == nil && (max != s.max || profile != s.profile || opts.MaxSpeakers != s.speakers) {
-			err = fmt.Errorf("%w: %q has max_participants %d, profile %s, max_speakers %d", ErrSessionConflict, id, s.max, s.profile, s.speakers)
+		if err == nil && (max != s.max || profile != s.profile || opts.MaxSpeakers != s.speakers || opts.Mix != s.mix) {
+			err = fmt.Errorf("%w: %q has max_participants %d, profile %s, max_speakers %d, mix %t", ErrSessionConflict, id, s.max, s.profile, s.speakers, s.mix)
 		}
 		m.mu.Unlock()
 		if err != nil {
@@ -188,9 +189,18 @@ func (m *Manager) PutSession(ctx context.Context, id string, opts SessionOptions
 
 // resolveLocked applies defaults and limits to session options.
 func (m *Manager) resolveLocked(opts SessionOptions) (int, media.Profile, error) {
+	if opts.Mix && !mixer.OpusAvailable {
+		return 0, 0, fmt.Errorf("%w: mix: %v", ErrInvalid, mixer.ErrNoOpus)
+	}
 	max := opts.MaxParticipants
 	if max == 0 {
 		max = m.cfg.Limits.MaxSessionParticipants
+		if opts.Mix {
+			max = min(max, mixer.MaxMixMembers)
+		}
+	}
+	if opts.Mix && max > mixer.MaxMixMembers {
+		return 0, 0, fmt.Errorf("%w: max_participants %d: a mix session has at most %d", ErrInvalid, max, mixer.MaxMixMembers)
 	}
 	if max < 2 || max > m.cfg.Limits.MaxSessionParticipants {
 		return 0, 0, fmt.Errorf("%w: max_participants %d outside 2..%d", ErrInvalid, opts.MaxParticipants, m.cfg.Limits.MaxSessionParticipants)
@@ -228,7 +238,7 @@ func (m *Manager) createLocked(id string, opts SessionOptions) (*sessionRec, err
 		}
 	}
 	s := &sessionRec{id: id, created: m.cfg.Now(), createdNs: netio.Now(), shard: shard, max: max,
-		profile: profile, speakers: opts.MaxSpeakers, members: make(map[string]*memberRec)}
+		profile: profile, speakers: opts.MaxSpeakers, mix: opts.Mix, members: make(map[string]*memberRec)}
 	m.sessions[id] = s
 	m.shardRooms[shard]++
 	m.noteStateLocked()
@@ -349,20 +359,29 @@ func (m *Manager) Admit(ctx context.Context, sessionID string, req AdmitRequest)
 	if err == nil {
 		pt := &participant{id: mr.id, ssrc: mr.ssrc, serverSSRC: mr.serverSSRC, in: in, out: out}
 		e := m.engines[s.shard]
+		var addErr error
 		err = e.shard.Do(ctx, func(now int64, _ *netio.SendQueue) {
 			// Still booked? A DELETE may have come in meanwhile.
 			m.mu.Lock()
 			ok := !s.deleted && s.members[mr.id] == mr
-			if ok {
-				mr.live = true
-			}
 			m.mu.Unlock()
-			if ok {
-				e.room(s.id, s.speakers)
-				e.add(pt, s.id, now)
+			if !ok {
+				return
+			}
+			// A DELETE that books out now runs its shard work after
+			// this function: it finds pt on the shard.
+			if _, addErr = e.join(s.id, s.speakers, s.mix); addErr == nil {
+				addErr = e.add(pt, s.id, now)
+			}
+			if addErr == nil {
+				m.mu.Lock()
+				mr.live = true
+				m.mu.Unlock()
 			}
 		})
-		if err == nil {
+		if err == nil && addErr != nil {
+			err = addErr
+		} else if err == nil {
 			m.mu.Lock()
 			if !mr.live {
 				err = fmt.Errorf("%w: %q ended during admission", ErrSessionNotFound, sessionID)
@@ -610,7 +629,7 @@ func (m *Manager) infoLocked(s *sessionRec) SessionInfo {
 		speakers = m.cfg.MaxSpeakers
 	}
 	info := SessionInfo{ID: s.id, CreatedAt: s.created, Shard: s.shard, MaxParticipants: s.max,
-		MaxSpeakers: speakers, Profile: s.profile, Participants: make([]ParticipantInfo, 0, len(s.members))}
+		MaxSpeakers: speakers, Mix: s.mix, Profile: s.profile, Participants: make([]ParticipantInfo, 0, len(s.members))}
 	for _, mr := range s.members {
 		info.Participants = append(info.Participants, ParticipantInfo{ID: mr.id, SSRC: mr.ssrc,
 			Profile: mr.profile, AdmittedAt: mr.admittedAt, Channel: mixer.GlobalChannel,
@@ -685,6 +704,7 @@ func (c Counters) add(o Counters) Counters {
 	c.DropNotRTP += o.DropNotRTP
 	c.DropRateLimit += o.DropRateLimit
 	c.Withheld += o.Withheld
+	c.Mixed += o.Mixed
 	c.DropTruncated += o.DropTruncated
 	c.KernelDrops += o.KernelDrops
 	c.SendErrors += o.SendErrors

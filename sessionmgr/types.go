@@ -20,6 +20,13 @@ type SessionOptions struct {
 	// MaxSpeakers is how many of the loudest speakers of each channel
 	// are forwarded (1..64); 0 means the pod's --max-speakers.
 	MaxSpeakers int `json:"max_speakers,omitempty"`
+	// Mix asks for mix mode: each participant receives one mixed Opus
+	// stream (everybody else's voice, decoded, mixed every 20 ms, limited
+	// and re-encoded) with its ServerSSRC, instead of the others'
+	// streams. It needs a binary built with -tags opus (libopus); at most
+	// mixer.MaxMixMembers participants (max_participants 0 means the
+	// smaller of the pod's cap and that).
+	Mix bool `json:"mix,omitempty"`
 }
 
 // AdmitRequest asks for a participant to be admitted to a session. The
@@ -43,7 +50,8 @@ type Admission struct {
 	// it. Other members' packets reach it with their SSRCs unchanged.
 	SSRC uint32 `json:"ssrc"`
 	// ServerSSRC is the SSRC of the server's own RTCP to this participant
-	// (receiver reports, reconnect notices).
+	// (receiver reports, reconnect notices) and, in a mix session, of the
+	// mixed RTP stream it receives.
 	ServerSSRC uint32    `json:"server_ssrc"`
 	Media      MediaAddr `json:"media"`
 	SRTP       SRTPKeys  `json:"srtp"`
@@ -79,6 +87,7 @@ type SessionInfo struct {
 	Shard           int               `json:"shard"`
 	MaxParticipants int               `json:"max_participants"`
 	MaxSpeakers     int               `json:"max_speakers"`
+	Mix             bool              `json:"mix"`
 	Profile         media.Profile     `json:"profile"`
 	Participants    []ParticipantInfo `json:"participants"`
 }
@@ -207,7 +216,10 @@ type Counters struct {
 	// Withheld counts copies not sent in forward mode: the speaker is not
 	// selected, is muted, or the listener does not hear it (own mutes,
 	// channels, no address yet).
-	Withheld      uint64 `json:"withheld"`
+	Withheld uint64 `json:"withheld"`
+	// Mixed counts mix-mode RTP packets sent (one per listener per 20 ms
+	// tick with something to hear).
+	Mixed         uint64 `json:"mixed"`
 	DropTruncated uint64 `json:"drop_truncated"` // larger than --max-datagram (netio)
 	KernelDrops   uint64 `json:"kernel_drops"`   // socket buffer overflow (netio)
 	SendErrors    uint64 `json:"send_errors"`    // netio send failures, all reasons

@@ -1,0 +1,151 @@
+package sessionmgr
+
+import (
+	"math/rand/v2"
+	"time"
+
+	"github.com/voxfleet/vox/media"
+	"github.com/voxfleet/vox/mixer"
+	"github.com/voxfleet/vox/netio"
+)
+
+// Mix mode on the engine (docs/architecture.md, "Mix mode in the engine"):
+// a mix session's room owns a mixer.Mixer and each participant a
+// MixMember. The receive path pushes each authenticated, decrypted Opus
+// payload into the sender's member instead of forwarding it; the shard's
+// Tick runs every mix room's Mixer once per 20 ms frame and sends each
+// listener its Output as one SRTP packet of its own stream (its
+// ServerSSRC, PT 111).
+
+// mixFrame is the mixer's tick: one 20 ms Opus frame.
+const mixFrame = int64(20 * time.Millisecond)
+
+// mixMaxLag is how far a room's next tick may fall behind the shard's
+// clock before the schedule restarts from now (a stalled shard does not
+// run a burst of ticks to catch up beyond it).
+const mixMaxLag = 3 * mixFrame
+
+// MixPayloadType is the RTP payload type of the mixed stream (Opus, as the
+// clients send it).
+const MixPayloadType = 111
+
+// mixListener is a participant's mix-mode state: its member of the room's
+// Mixer and the RTP numbering of the mixed stream it receives.
+type mixListener struct {
+	mm  *mixer.MixMember
+	seq uint16 // of the next packet sent
+	ts  uint32 // of the next tick, sent or not
+	gap bool   // the last tick sent nothing: the next packet gets the marker
+}
+
+// join returns session id's room, making it if needed (with maxSpeakers,
+// 0 meaning the pod default, and a Mixer when mix is set).
+func (e *engine) join(id string, maxSpeakers int, mix bool) (*room, error) {
+	if r := e.rooms[id]; r != nil || !mix {
+		return e.room(id, maxSpeakers), nil
+	}
+	mx, err := mixer.NewMixer(mixer.MixOptions{})
+	if err != nil {
+		return nil, err
+	}
+	r := e.room(id, maxSpeakers)
+	r.mix = mx
+	e.mixRooms = append(e.mixRooms, r)
+	if e.mixBuf == nil {
+		e.mixBuf = make([]byte, 0, media.RTPHeaderSize+mixer.MaxOpusPacket)
+	}
+	return r, nil
+}
+
+// addMix makes pt a member of its mix room's Mixer.
+func (pt *participant) addMix(r *room) error {
+	mm, err := r.mix.Add(pt.ssrc)
+	if err != nil {
+		return err
+	}
+	pt.mix = mixListener{mm: mm, seq: uint16(rand.Uint32()), ts: rand.Uint32(), gap: true}
+	return nil
+}
+
+// dropRoom ends an empty room, freeing its Mixer.
+func (e *engine) dropRoom(r *room) {
+	if e.rooms[r.id] != r {
+		return
+	}
+	delete(e.rooms, r.id)
+	e.c.rooms.Add(-1)
+	if r.mix == nil {
+		return
+	}
+	r.mix.Close()
+	r.mix = nil
+	for i, x := range e.mixRooms {
+		if x == r {
+			last := len(e.mixRooms) - 1
+			e.mixRooms[i] = e.mixRooms[last]
+			e.mixRooms[last] = nil
+			e.mixRooms = e.mixRooms[:last]
+			break
+		}
+	}
+}
+
+// mixTick runs the mix rooms whose frame is due (called from Tick, at
+// least every netio tick). It does not allocate.
+func (e *engine) mixTick(now int64, q *netio.SendQueue) {
+	for _, r := range e.mixRooms {
+		if r.nextMix == 0 {
+			r.nextMix = now
+		}
+		if now < r.nextMix {
+			continue
+		}
+		r.nextMix += mixFrame
+		if now-r.nextMix > mixMaxLag {
+			r.nextMix = now + mixFrame
+		}
+		e.mixRoom(r, q)
+	}
+}
+
+// mixRoom runs one tick of r's Mixer and sends each listener its output:
+// sequence +1 per packet sent, timestamp +FrameSamples per tick (so a
+// silence shows as a timestamp jump, not as loss), marker on the first
+// packet after a tick without one.
+func (e *engine) mixRoom(r *room, q *netio.SendQueue) {
+	r.mix.Tick()
+	var n uint64
+	for _, l := range r.members {
+		ml := &l.mix
+		out := ml.mm.Output()
+		ts := ml.ts
+		ml.ts += mixer.FrameSamples
+		if out == nil || !l.addr.IsValid() {
+			ml.gap = true
+			continue
+		}
+		plain := media.AppendRTPHeader(e.mixBuf[:0], media.RTPFields{Marker: ml.gap, PayloadType: MixPayloadType,
+			SequenceNumber: ml.seq, Timestamp: ts, SSRC: l.serverSSRC})
+		plain = append(plain, out...)
+		if len(plain) > e.maxPlain {
+			e.c.tooLong.Add(1)
+			ml.gap = true
+			continue
+		}
+		ml.seq++
+		ml.gap = false
+		buf := q.Buffer()
+		enc, err := l.out.EncryptRTP(buf[:0], plain)
+		if err != nil {
+			e.c.malformed.Add(1)
+			continue
+		}
+		q.Send(enc, l.addr)
+		l.packetsOut++
+		l.bytesOut += uint64(len(enc))
+		n++
+	}
+	if n != 0 {
+		e.c.mixed.Add(n)
+	}
+}

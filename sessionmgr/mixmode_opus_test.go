@@ -1,0 +1,392 @@
+//go:build opus
+
+package sessionmgr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/voxfleet/vox/media"
+	"github.com/voxfleet/vox/mixer"
+	"github.com/voxfleet/vox/netio"
+)
+
+// mixTone fills pcm with frame f of a "syllabic" tone (copied from the
+// mixer's tests): a sine of freq Hz whose amplitude swings between 0.2 and
+// 1 × amp at 4 Hz, 0.6 on average, so Opus's voice activity detection
+// treats it as speech.
+func mixTone(pcm []int16, freq, amp float64, f int) {
+	for i := range pcm {
+		n := float64(f*len(pcm) + i)
+		env := 0.6 + 0.4*math.Sin(2*math.Pi*4*n/mixer.OpusSampleRate)
+		pcm[i] = int16(amp * env * math.Sin(2*math.Pi*freq*n/mixer.OpusSampleRate))
+	}
+}
+
+// mixGoertzel is the amplitude of the freq Hz component of x.
+func mixGoertzel(x []int16, freq float64) float64 {
+	w := 2 * math.Pi * freq / mixer.OpusSampleRate
+	c := 2 * math.Cos(w)
+	var s1, s2 float64
+	for _, v := range x {
+		s0 := float64(v) + c*s1 - s2
+		s2, s1 = s1, s0
+	}
+	p := s1*s1 + s2*s2 - c*s1*s2
+	return 2 * math.Sqrt(math.Max(p, 0)) / float64(len(x))
+}
+
+// mixClient is one member of a mix room driven through the engine: it
+// talks (a tone, when freq > 0) with its own SRTP context and decodes the
+// mixed stream the engine sends it.
+type mixClient struct {
+	pt   *participant
+	out  *media.Outbound // client → server
+	in   *media.Inbound  // server → client
+	enc  *mixer.Encoder
+	dec  *mixer.Decoder
+	freq float64
+	f    int    // frames sent
+	seq  uint16 // of its next packet
+
+	got     []byte // this frame's mixed packet (plaintext payload), nil if none
+	gotN    int    // packets received this frame
+	pkts    int    // packets received in all
+	lastSeq uint16
+	lastTS  uint32
+	lastAt  int // frame of the last packet
+	markers int
+	pcm     []int16 // everything decoded, one frame per tick
+}
+
+// mixTestRoom is an engine with one mix session, driven without sockets.
+type mixTestRoom struct {
+	t      *testing.T
+	e      *engine
+	q      *netio.SendQueue
+	cli    []*mixClient
+	byAddr map[netip.AddrPort]*mixClient
+	now    int64
+	onSend func(b []byte, to netip.AddrPort)
+	batch  []netio.Packet
+	frames int // frames run
+}
+
+const mixAmp = 6000
+
+func newMixTestRoom(t *testing.T, freqs []float64) *mixTestRoom {
+	m, err := New(Config{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &mixTestRoom{t: t, byAddr: map[netip.AddrPort]*mixClient{}, now: int64(time.Second)}
+	r.e = newEngine(m, nil, netio.DefaultMaxDatagram)
+	r.onSend = r.receive
+	r.q = netio.NewDetachedQueue(512, netio.DefaultMaxDatagram, func(pkts [][]byte, to []netip.AddrPort) {
+		for i, b := range pkts {
+			r.onSend(b, to[i])
+		}
+	})
+	t.Cleanup(func() {
+		for _, c := range r.cli {
+			if c.pt.room.mix != nil {
+				r.e.detach(c.pt)
+			}
+		}
+	})
+	if _, err := r.e.join("room", 0, true); err != nil {
+		t.Fatal(err)
+	}
+	p := media.ProfileAEADAES128GCM
+	for i, f := range freqs {
+		keys, err := media.GenerateSessionKeys(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, _ := media.NewInbound(p, keys.ClientToServer)
+		out, _ := media.NewOutbound(p, keys.ServerToClient)
+		pt := &participant{id: fmt.Sprint("p", i), ssrc: uint32(1000 + i), serverSSRC: uint32(9000 + i), in: in, out: out}
+		if err := r.e.add(pt, "room", r.now); err != nil {
+			t.Fatal(err)
+		}
+		pt.addr = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(40000+i))
+		c := &mixClient{pt: pt, freq: f, seq: uint16(65530 + i)}
+		c.out, _ = media.NewOutbound(p, keys.ClientToServer)
+		c.in, _ = media.NewInbound(p, keys.ServerToClient)
+		if c.enc, err = mixer.NewEncoder(mixer.EncoderOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if c.dec, err = mixer.NewDecoder(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.enc.Close(); c.dec.Close() })
+		r.cli = append(r.cli, c)
+		r.byAddr[pt.addr] = c
+	}
+	return r
+}
+
+// receive is a client getting a packet: it must decrypt and be the mixed
+// stream (the listener's server SSRC, PT 111, contiguous sequence numbers,
+// the timestamp advancing by exactly 960 per frame since the last packet,
+// sent or not).
+func (r *mixTestRoom) receive(b []byte, to netip.AddrPort) {
+	t := r.t
+	c := r.byAddr[to]
+	plain, h, err := c.in.DecryptRTP(b)
+	if err != nil {
+		t.Fatalf("%s cannot decrypt its mix: %v", c.pt.id, err)
+	}
+	if h.SSRC != c.pt.serverSSRC || h.PayloadType != MixPayloadType {
+		t.Fatalf("%s got SSRC %d PT %d, want its server SSRC %d, PT %d", c.pt.id, h.SSRC, h.PayloadType, c.pt.serverSSRC, MixPayloadType)
+	}
+	if c.pkts > 0 {
+		if h.SequenceNumber != c.lastSeq+1 {
+			t.Errorf("%s: sequence %d after %d", c.pt.id, h.SequenceNumber, c.lastSeq)
+		}
+		if d, want := h.Timestamp-c.lastTS, uint32(r.frames-c.lastAt)*mixer.FrameSamples; d != want {
+			t.Errorf("%s: timestamp step %d over %d frames", c.pt.id, d, r.frames-c.lastAt)
+		}
+	}
+	if h.Marker != (c.pkts == 0 || r.frames-c.lastAt > 1) {
+		t.Errorf("%s: marker %t on packet %d (after %d frames)", c.pt.id, h.Marker, c.pkts, r.frames-c.lastAt)
+	}
+	if h.Marker {
+		c.markers++
+	}
+	c.lastSeq, c.lastTS, c.lastAt = h.SequenceNumber, h.Timestamp, r.frames
+	c.pkts++
+	c.gotN++
+	c.got = append(c.got[:0], h.Payload(plain)...)
+}
+
+// packet encrypts talker c's next frame.
+func (r *mixTestRoom) packet(c *mixClient) []byte {
+	var pcm [mixer.FrameSamples]int16
+	var op [mixer.MaxOpusPacket]byte
+	mixTone(pcm[:], c.freq, mixAmp, c.f)
+	n, err := c.enc.Encode(pcm[:], op[:])
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	plain := media.AppendRTPHeader(nil, media.RTPFields{PayloadType: 111, SequenceNumber: c.seq,
+		Timestamp: uint32(c.f) * mixer.FrameSamples, SSRC: c.pt.ssrc})
+	plain = append(plain, op[:n]...)
+	c.seq++
+	c.f++
+	enc, err := c.out.EncryptRTP(make([]byte, 0, 1500), plain)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return enc
+}
+
+// frame is 20 ms: the given packets arrive, then the shard ticks every
+// 5 ms (the netio tick), which must run the mixer exactly once.
+func (r *mixTestRoom) frame(pkts [][]byte) {
+	r.frames++
+	r.batch = r.batch[:0]
+	for i, b := range pkts {
+		if b != nil {
+			r.batch = append(r.batch, netio.Packet{Data: b, From: r.cli[i].pt.addr})
+		}
+	}
+	r.e.HandleBatch(r.now, r.batch, r.q)
+	for range 4 {
+		r.e.Tick(r.now, r.q)
+		r.q.Flush()
+		r.now += int64(5 * time.Millisecond)
+	}
+}
+
+// TestMixModeThroughEngine: three talkers (440, 660, 880 Hz) and a silent
+// listener in a mix session. Every member receives one stream, decodes it,
+// and after a warm-up hears each other talker's tone at ≥ 40 % of its
+// carrier amplitude and its own at ≤ 3 %; the silent listener hears all
+// three.
+func TestMixModeThroughEngine(t *testing.T) {
+	freqs := []float64{440, 660, 880}
+	r := newMixTestRoom(t, append(freqs, 0))
+	const frames = 60
+	pkts := make([][]byte, len(r.cli))
+	for range frames {
+		for i, c := range r.cli {
+			pkts[i] = nil
+			if c.freq > 0 {
+				pkts[i] = r.packet(c)
+			}
+			c.got, c.gotN = c.got[:0], 0
+		}
+		r.frame(pkts)
+		for _, c := range r.cli {
+			if c.gotN > 1 {
+				t.Fatalf("%s got %d packets in one 20 ms frame", c.pt.id, c.gotN)
+			}
+			var pcm [mixer.FrameSamples]int16
+			var p []byte
+			if c.gotN == 1 {
+				p = c.got
+			}
+			if n, err := c.dec.Decode(p, pcm[:]); err != nil || n != mixer.FrameSamples {
+				t.Fatalf("%s decode: %d %v", c.pt.id, n, err)
+			}
+			c.pcm = append(c.pcm, pcm[:]...)
+		}
+	}
+	st := r.e.rooms["room"].mix.Stats()
+	if st.Ticks != frames {
+		t.Errorf("mixer ticked %d times in %d frames", st.Ticks, frames)
+	}
+	for i, c := range r.cli {
+		if c.pkts < frames-10 || c.markers < 1 {
+			t.Errorf("%s received %d packets (%d with the marker) in %d frames", c.pt.id, c.pkts, c.markers, frames)
+		}
+		x := c.pcm[15*mixer.FrameSamples:]
+		for j, f := range freqs {
+			a := mixGoertzel(x, f) / mixAmp
+			t.Logf("%s hears %.0f Hz at %.3f", c.pt.id, f, a)
+			if i == j && a > 0.03 {
+				t.Errorf("%s hears its own %.0f Hz tone at %.3f of its amplitude (want ≤ 0.03)", c.pt.id, f, a)
+			}
+			if i != j && a < 0.4 {
+				t.Errorf("%s hears %.0f Hz at only %.3f (want ≥ 0.4)", c.pt.id, f, a)
+			}
+		}
+	}
+	if got := r.e.counters().Mixed; got != uint64(r.cli[0].pkts+r.cli[1].pkts+r.cli[2].pkts+r.cli[3].pkts) {
+		t.Errorf("mixed counter %d", got)
+	}
+	if got := r.e.counters().Forwarded; got != 0 {
+		t.Errorf("a mix session forwarded %d packets", got)
+	}
+
+	// Leaving ends the room and frees the mixer.
+	for _, c := range r.cli {
+		r.e.detach(c.pt)
+	}
+	if len(r.e.rooms) != 0 || len(r.e.mixRooms) != 0 {
+		t.Fatalf("rooms %d, mix rooms %d after everybody left", len(r.e.rooms), len(r.e.mixRooms))
+	}
+}
+
+// TestMixModeTimestampsAcrossSilence: when nobody talks the listener gets
+// nothing; when talk resumes its stream carries on with the next sequence
+// number, a timestamp that counted the silent ticks, and the marker.
+func TestMixModeTimestampsAcrossSilence(t *testing.T) {
+	r := newMixTestRoom(t, []float64{440, 0})
+	talker, l := r.cli[0], r.cli[1]
+	talk := func(n int, on bool) {
+		for range n {
+			var p []byte
+			if on {
+				p = r.packet(talker)
+			}
+			r.frame([][]byte{p, nil})
+		}
+	}
+	talk(20, true)
+	seq, ts, pkts, markers := l.lastSeq, l.lastTS, l.pkts, l.markers
+	if pkts == 0 || markers != 1 {
+		t.Fatalf("listener got %d packets, %d markers", pkts, markers)
+	}
+	talk(25, false)
+	if l.pkts > pkts+5 { // the jitter buffer's depth and PLC tail, then nothing
+		t.Fatalf("%d packets during 25 silent frames", l.pkts-pkts)
+	}
+	seq2, ts2, at2, pkts2 := l.lastSeq, l.lastTS, l.lastAt, l.pkts
+	if seq2-seq != uint16(pkts2-pkts) || ts2-ts != uint32(pkts2-pkts)*mixer.FrameSamples {
+		t.Fatalf("sequence moved %d, timestamp %d for %d packets", seq2-seq, ts2-ts, pkts2-pkts)
+	}
+	if r.frames-at2 < 15 {
+		t.Fatalf("the stream stopped only %d frames before the end of the silence", r.frames-at2)
+	}
+	talk(20, true)
+	// receive checked each packet: sequence +1, timestamp +960 per frame
+	// (so across the silence too), the marker exactly on the first
+	// packet after it.
+	if l.pkts == pkts2 || l.markers != 2 {
+		t.Fatalf("after silence: %d packets, %d markers", l.pkts-pkts2, l.markers)
+	}
+}
+
+// TestMixSessionOptions: a mix session through the Manager: its cap is at
+// most the mixer's, it says it mixes, its members join the room's mixer,
+// and it differs from a forward session of the same name (conflict).
+func TestMixSessionOptions(t *testing.T) {
+	m, _ := startManager(t, Config{Limits: Limits{MaxSessionParticipants: 100}}, 1)
+	ctx := context.Background()
+	if _, _, err := m.PutSession(ctx, "big", SessionOptions{Mix: true, MaxParticipants: 65}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("mix session of 65: %v", err)
+	}
+	info, created, err := m.PutSession(ctx, "s", SessionOptions{Mix: true})
+	if err != nil || !created || !info.Mix || info.MaxParticipants != mixer.MaxMixMembers {
+		t.Fatalf("PUT mix: %+v %v %v", info, created, err)
+	}
+	if _, _, err := m.PutSession(ctx, "s", SessionOptions{}); !errors.Is(err, ErrSessionConflict) {
+		t.Fatalf("PUT forward over mix: %v", err)
+	}
+	admit(t, m, "s", "a")
+	admit(t, m, "s", "b")
+	if _, err := m.Admit(ctx, "t", AdmitRequest{Session: &SessionOptions{Mix: true}}); err != nil {
+		t.Fatal(err)
+	}
+	e := m.engines[0]
+	var members, rooms int
+	if err := e.shard.Do(ctx, func(int64, *netio.SendQueue) {
+		members, rooms = e.rooms["s"].mix.Len(), len(e.mixRooms)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if members != 2 || rooms != 2 {
+		t.Fatalf("mixer members %d, mix rooms %d", members, rooms)
+	}
+	for _, id := range []string{"s", "t"} {
+		if err := m.DeleteSession(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.shard.Do(ctx, func(int64, *netio.SendQueue) { rooms = len(e.mixRooms) }); err != nil || rooms != 0 {
+		t.Fatalf("mix rooms after delete: %d %v", rooms, err)
+	}
+}
+
+// TestMixModeZeroAllocs: after warm-up, a 20 ms frame of a mix room of
+// four (three talking) — receive, decrypt, push, the 5 ms shard ticks, one
+// mixer tick, and encrypting each listener's packet — allocates nothing.
+func TestMixModeZeroAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	r := newMixTestRoom(t, []float64{440, 660, 880, 0})
+	const warm, runs = 40, 100
+	pool := make([][][]byte, warm+runs+1)
+	for k := range pool {
+		pool[k] = make([][]byte, len(r.cli))
+		for i, c := range r.cli {
+			if c.freq > 0 {
+				pool[k][i] = r.packet(c)
+			}
+		}
+	}
+	sent := 0
+	r.onSend = func([]byte, netip.AddrPort) { sent++ }
+	k := 0
+	for ; k < warm; k++ {
+		r.frame(pool[k])
+	}
+	allocs := testing.AllocsPerRun(runs, func() {
+		r.frame(pool[k])
+		k++
+	})
+	if allocs != 0 {
+		t.Errorf("%.2f allocations per 20 ms frame", allocs)
+	}
+	if sent < (warm+runs-10)*len(r.cli) {
+		t.Errorf("sent %d packets", sent)
+	}
+}
