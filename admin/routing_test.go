@@ -89,6 +89,9 @@ func TestRoutingEndpoints(t *testing.T) {
 	if resp := ts.do(t, request{method: "GET", path: "/metrics"}); !strings.Contains(string(resp.body), "\nvox_withheld_packets_total 0\n") {
 		t.Errorf("metrics lack vox_withheld_packets_total")
 	}
+	if resp := ts.do(t, request{method: "GET", path: "/metrics"}); !strings.Contains(string(resp.body), "\nvox_mixed_packets_total 0\n") {
+		t.Errorf("metrics lack vox_mixed_packets_total")
+	}
 
 	for _, c := range []struct {
 		rq     request
