@@ -244,6 +244,13 @@ func TestMixModeThroughEngine(t *testing.T) {
 			c.pcm = append(c.pcm, pcm[:]...)
 		}
 	}
+	for _, c := range r.cli {
+		var p ParticipantInfo
+		c.pt.routing(&p)
+		if p.Selected != (c.freq > 0) {
+			t.Errorf("%s: selected %t (in the mix)", c.pt.id, p.Selected)
+		}
+	}
 	st := r.e.rooms["room"].mix.Stats()
 	if st.Ticks != frames {
 		t.Errorf("mixer ticked %d times in %d frames", st.Ticks, frames)
@@ -390,6 +397,9 @@ func TestMixSessionOptions(t *testing.T) {
 	}
 	if members != 2 || rooms != 2 {
 		t.Fatalf("mixer members %d, mix rooms %d", members, rooms)
+	}
+	if info, err := m.Session(ctx, "s"); err != nil || !info.Mix || len(info.Participants) != 2 || info.Participants[0].Selected {
+		t.Fatalf("mix session info: %+v %v", info, err)
 	}
 	for _, id := range []string{"s", "t"} {
 		if err := m.DeleteSession(ctx, id); err != nil {

@@ -104,4 +104,7 @@ func (pt *participant) routing(p *ParticipantInfo) {
 		p.Mutes.SSRCs = []uint32{}
 	}
 	p.Selected = !pt.mem.Muted && pt.room.sels[pt.mem.Channel].Selected(pt.ssrc)
+	if pt.mix.mm != nil {
+		p.Selected = pt.mix.mm.Talking() // in the last 20 ms mix
+	}
 }

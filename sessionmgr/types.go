@@ -103,7 +103,8 @@ type ParticipantInfo struct {
 	Address string `json:"address,omitempty"`
 	// Forward-mode routing: muted by the server, its channel, the
 	// participants and SSRCs it chose not to hear, and whether its
-	// voice is currently selected (forwarded).
+	// voice is currently selected (forwarded; in mix mode: in the last
+	// tick's mix).
 	Muted    bool        `json:"muted"`
 	Channel  string      `json:"channel"`
 	Mutes    MuteList    `json:"mutes"`
