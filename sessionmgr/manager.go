@@ -782,8 +782,9 @@ func (m *Manager) SendControl(ctx context.Context, sessionID, participantID stri
 
 // Janitor ends sessions created empty (PUT) that nobody joined within the
 // join timeout. Call it periodically; voxd runs it every second.
-func (m *Manager) Janitor() {
-	now := netio.Now()
+func (m *Manager) Janitor() { m.janitor(netio.Now()) }
+
+func (m *Manager) janitor(now int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for id, s := range m.sessions {
