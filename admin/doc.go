@@ -22,6 +22,7 @@
 //	PUT    /v1/sessions/{id}/participants/{pid}/mute       Router
 //	PUT    /v1/sessions/{id}/participants/{pid}/mutes      Router
 //	PUT    /v1/sessions/{id}/participants/{pid}/channel    Router
+//	PUT    /v1/sessions/{id}/participants/{pid}/mix        Router
 //	POST   /v1/accept-stop                           Drainer
 //	POST   /v1/accept-resume                         Drainer
 //	POST   /v1/drain                                 Drainer

@@ -23,6 +23,9 @@ type Router interface {
 	// SetChannel puts a participant in a channel ("" or "global": the
 	// global one).
 	SetChannel(ctx context.Context, sessionID, participantID, channel string) error
+	// SetMix turns a participant's own mixed stream on or off (ErrInvalid
+	// when the binary has no libopus).
+	SetMix(ctx context.Context, sessionID, participantID string, on bool) error
 }
 
 var _ Router = (*sessionmgr.Manager)(nil)
@@ -30,6 +33,11 @@ var _ Router = (*sessionmgr.Manager)(nil)
 // MuteRequest is the body of PUT .../participants/{pid}/mute.
 type MuteRequest struct {
 	Muted *bool `json:"muted"`
+}
+
+// MixRequest is the body of PUT .../participants/{pid}/mix.
+type MixRequest struct {
+	Mix *bool `json:"mix"`
 }
 
 // ChannelRequest is the body of PUT .../participants/{pid}/channel.
@@ -42,6 +50,7 @@ func (s *Server) routingRoutes(r chi.Router) {
 	r.Put("/sessions/{session_id}/participants/{participant_id}/mute", s.Wrap(s.putMute))
 	r.Put("/sessions/{session_id}/participants/{participant_id}/mutes", s.Wrap(s.putMutes))
 	r.Put("/sessions/{session_id}/participants/{participant_id}/channel", s.Wrap(s.putChannel))
+	r.Put("/sessions/{session_id}/participants/{participant_id}/mix", s.Wrap(s.putMix))
 }
 
 // routingTarget checks the route's ids and finds the Router.
@@ -116,6 +125,24 @@ func (s *Server) putChannel(w http.ResponseWriter, r *http.Request) error {
 		return invalidID("channel", *req.Channel)
 	}
 	if err := rt.SetChannel(r.Context(), id, pid, *req.Channel); err != nil {
+		return err
+	}
+	return s.getParticipant(w, r)
+}
+
+func (s *Server) putMix(w http.ResponseWriter, r *http.Request) error {
+	rt, id, pid, err := s.routingTarget(r)
+	if err != nil {
+		return err
+	}
+	var req MixRequest
+	if err := s.DecodeJSON(w, r, &req, false); err != nil {
+		return err
+	}
+	if req.Mix == nil {
+		return apiErrorf(http.StatusBadRequest, CodeInvalidRequest, `field "mix" (true or false) is required`)
+	}
+	if err := rt.SetMix(r.Context(), id, pid, *req.Mix); err != nil {
 		return err
 	}
 	return s.getParticipant(w, r)

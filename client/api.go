@@ -389,6 +389,14 @@ func (a *API) SetMutes(ctx context.Context, sessionID, participantID string, mut
 	return a.participantPut(ctx, sessionID, participantID, "mutes", mutes)
 }
 
+// SetMix turns a participant's own mixed stream on or off in a forward
+// session (one mixed stream of the others, with its server SSRC, instead
+// of their forwarded streams): PUT /v1/sessions/{id}/participants/{pid}/mix.
+// A server built without libopus answers 400 invalid_request.
+func (a *API) SetMix(ctx context.Context, sessionID, participantID string, on bool) (sessionmgr.ParticipantInfo, error) {
+	return a.participantPut(ctx, sessionID, participantID, "mix", map[string]bool{"mix": on})
+}
+
 // SetChannel puts a participant in a channel ("global" for the global
 // one): PUT /v1/sessions/{id}/participants/{pid}/channel.
 func (a *API) SetChannel(ctx context.Context, sessionID, participantID, channel string) (sessionmgr.ParticipantInfo, error) {

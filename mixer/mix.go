@@ -35,7 +35,7 @@ const MixComplexity = 5
 // MixStats count a Mixer's work.
 type MixStats struct {
 	Ticks       uint64 // Tick calls
-	SilentTicks uint64 // ticks with no active input: nothing decoded, mixed or encoded
+	SilentTicks uint64 // ticks with no active input (or no listener): nothing mixed or encoded
 	Decodes     uint64 // frames produced by the inputs' decoders (decoded, FEC or PLC)
 	Mixes       uint64 // distinct mixes built
 	Encodes     uint64 // encoder calls: one per distinct mix with a listener
@@ -69,7 +69,18 @@ type MixMember struct {
 	// the member talks; when it does not, it shares the full mix.
 	self mixStream
 	out  []byte
+	// mute: the member gets no output (its voice is still mixed for the
+	// others), so its mix is never encoded for it.
+	mute bool
 }
+
+// SetListening says whether the member receives a mix (the default when
+// added). A member that does not listen is an input only: Tick encodes no
+// mix for it and its Output stays nil.
+func (mm *MixMember) SetListening(on bool) { mm.mute = !on }
+
+// Listening reports whether the member receives a mix.
+func (mm *MixMember) Listening() bool { return !mm.mute }
 
 // Push feeds one received (decrypted) RTP packet of the member's voice:
 // its sequence number, timestamp, Opus payload (copied) and arrival time
@@ -206,7 +217,7 @@ func (m *Mixer) Close() {
 // what it receives for this frame.
 func (m *Mixer) Tick() {
 	m.stats.Ticks++
-	var active uint64
+	var active, listen uint64
 	for i, mm := range m.members {
 		mm.out = nil
 		mm.kind = mm.jb.pull(mm.pcm[:])
@@ -214,8 +225,11 @@ func (m *Mixer) Tick() {
 			active |= 1 << i
 			m.stats.Decodes++
 		}
+		if !mm.mute {
+			listen |= 1 << i
+		}
 	}
-	if active == 0 {
+	if active == 0 || listen == 0 {
 		m.stats.SilentTicks++
 		return
 	}
@@ -234,21 +248,20 @@ func (m *Mixer) Tick() {
 			m.total[j] += int32(x)
 		}
 	}
-	// Members who are not talking hear the full mix: one encode for all.
-	if all := ^uint64(0) >> (64 - len(m.members)); active != all {
+	// Listeners who are not talking hear the full mix: one encode for all.
+	if quiet := listen &^ active; quiet != 0 {
 		m.stats.Mixes++
 		pkt := m.encode(&m.full, m.total[:])
-		for i, mm := range m.members {
-			if active&(1<<i) == 0 {
-				mm.out = pkt
-			}
+		for a := quiet; a != 0; a &= a - 1 {
+			m.members[bits.TrailingZeros64(a)].out = pkt
 		}
 	}
-	// Each talker hears the full mix minus itself (nothing when alone).
+	// Each listening talker hears the full mix minus itself (nothing when
+	// alone).
 	if bits.OnesCount64(active) < 2 {
 		return
 	}
-	for a := active; a != 0; a &= a - 1 {
+	for a := active & listen; a != 0; a &= a - 1 {
 		mm := m.members[bits.TrailingZeros64(a)]
 		for j, x := range mm.pcm {
 			m.minus[j] = m.total[j] - int32(x)

@@ -151,3 +151,53 @@ func TestLimiterNeverAboveCeiling(t *testing.T) {
 		t.Errorf("gain %f after release, out %d", l.gain, out[0])
 	}
 }
+
+// TestMixListeningOnly: members that do not listen are inputs only: no
+// encode is made for them, and with no listener at all a tick encodes
+// nothing; the one listener hears everybody else.
+func TestMixListeningOnly(t *testing.T) {
+	m := newFakeMixer(t)
+	defer m.Close()
+	levels := []int16{100, 200, 400, 0}
+	var mms []*MixMember
+	for i := range levels {
+		mm, err := m.Add(uint32(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mm.SetListening(false)
+		mms = append(mms, mm)
+	}
+	push := func(seq uint16) {
+		for i, l := range levels {
+			if l != 0 {
+				mms[i].Push(seq, uint32(seq)*960, []byte{byte(uint16(l) >> 8), byte(l), 0}, int64(seq)*mixFrame)
+			}
+		}
+	}
+	push(1)
+	m.Tick()
+	if st := m.Stats(); st.Encodes != 0 || st.Decodes != 3 {
+		t.Fatalf("no listener: %+v", st)
+	}
+	// A quiet listener: one encode of the full mix.
+	mms[3].SetListening(true)
+	push(2)
+	m.Tick()
+	if got := mixFakeValue(mms[3].Output()); got != 700 || m.Stats().Encodes != 1 {
+		t.Fatalf("listener hears %d, %d encodes", got, m.Stats().Encodes)
+	}
+	for i := range 3 {
+		if mms[i].Output() != nil {
+			t.Errorf("member %d does not listen but has output", i)
+		}
+	}
+	// A talking listener: its own minus-self mix only.
+	mms[3].SetListening(false)
+	mms[1].SetListening(true)
+	push(3)
+	m.Tick()
+	if got := mixFakeValue(mms[1].Output()); got != 500 || m.Stats().Encodes != 2 || !mms[1].Listening() {
+		t.Fatalf("talking listener hears %d, %d encodes", got, m.Stats().Encodes)
+	}
+}

@@ -85,10 +85,15 @@ type room struct {
 	free  []int // member slots (participant.idx) to reuse
 	slots int
 
-	// Mix mode: the session's Mixer (nil in forward mode) and when its
-	// next 20 ms tick is due (0: at the shard's next Tick).
+	// Mix mode: the room's Mixer and when its next 20 ms tick is due (0:
+	// at the shard's next Tick). mixAll: a mix session (every member
+	// receives a mix, nothing is forwarded); otherwise a forward room has
+	// a Mixer only while at least one member asked for a mix (mixers
+	// counts them).
 	mix     *mixer.Mixer
 	nextMix int64
+	mixAll  bool
+	mixers  int
 }
 
 func newRoom(id string, maxSpeakers int) *room {
@@ -282,11 +287,14 @@ func (e *engine) rtp(now int64, p *netio.Packet, q *netio.SendQueue) uint64 {
 	r := pt.room
 	if r.mix != nil {
 		// Mix mode: the voice goes into the mix (not when muted by the
-		// server); the shard's Tick sends each listener its mix.
-		if !pt.mem.Muted {
+		// server); the shard's Tick sends each mix listener its mix. In a
+		// forward room with mix listeners it is also forwarded.
+		if !pt.mem.Muted && pt.mix.mm != nil {
 			pt.mix.mm.Push(hdr.SequenceNumber, hdr.Timestamp, hdr.Payload(plain), now)
 		}
-		return 0
+		if r.mixAll {
+			return 0
+		}
 	}
 	// Forward mode: the speaker's channel selection decides whether it is
 	// heard at all, routing (server mute, the listener's own mutes,
@@ -307,6 +315,10 @@ func (e *engine) rtp(now int64, p *netio.Packet, q *netio.SendQueue) uint64 {
 			continue
 		}
 		rw := l.rewriter(pt.idx)
+		if l.mix.want {
+			rw.Skip(seq) // it hears the mix instead
+			continue
+		}
 		if !selected || !l.addr.IsValid() || !mixer.Hears(&l.mem, &pt.mem) {
 			rw.Skip(seq)
 			l.withheld++
@@ -446,12 +458,14 @@ func (e *engine) sendRTCP(pt *participant, plain []byte, q *netio.SendQueue) boo
 func (e *engine) add(pt *participant, sessionID string, now int64) error {
 	r := e.room(sessionID, 0)
 	if r.mix != nil {
-		if err := pt.addMix(r); err != nil {
+		if err := pt.addMix(r); err != nil && r.mixAll {
 			if len(r.members) == 0 {
 				e.dropRoom(r)
 			}
 			return err
 		}
+		// In a forward room a member the Mixer cannot take (full) is
+		// forwarded as usual but not in the mixes.
 	}
 	pt.room = r
 	pt.mem.SSRC = pt.ssrc
@@ -559,6 +573,13 @@ func (e *engine) detach(pt *participant) {
 	if pt.mix.mm != nil {
 		r.mix.Remove(pt.mix.mm)
 		pt.mix.mm = nil
+	}
+	if pt.mix.want {
+		pt.mix.want = false
+		r.mixers--
+		if r.mixers == 0 && !r.mixAll && len(r.members) > 0 {
+			e.closeMix(r)
+		}
 	}
 	for _, m := range r.members {
 		if pt.idx < len(m.rw) {

@@ -337,6 +337,9 @@ func (m *Manager) Admit(ctx context.Context, sessionID string, req AdmitRequest)
 	if req.Profile != nil && !req.Profile.Valid() {
 		return Admission{}, fmt.Errorf("%w: SRTP profile", ErrInvalid)
 	}
+	if req.Mix && !mixer.OpusAvailable {
+		return Admission{}, fmt.Errorf("%w: mix: %v", ErrInvalid, mixer.ErrNoOpus)
+	}
 
 	// Reserve: every limit is checked and the member booked under one lock,
 	// so parallel admissions can never overshoot.
@@ -372,6 +375,11 @@ func (m *Manager) Admit(ctx context.Context, sessionID string, req AdmitRequest)
 			// this function: it finds pt on the shard.
 			if _, addErr = e.join(s.id, s.speakers, s.mix); addErr == nil {
 				addErr = e.add(pt, s.id, now)
+				if addErr == nil && req.Mix {
+					if addErr = e.setMix(now, pt, true); addErr != nil {
+						e.detach(pt)
+					}
+				}
 			}
 			if addErr == nil {
 				m.mu.Lock()

@@ -1,6 +1,7 @@
 package sessionmgr
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -32,10 +33,12 @@ const MixPayloadType = 111
 // mixListener is a participant's mix-mode state: its member of the room's
 // Mixer and the RTP numbering of the mixed stream it receives.
 type mixListener struct {
-	mm  *mixer.MixMember
-	seq uint16 // of the next packet sent
-	ts  uint32 // of the next tick, sent or not
-	gap bool   // the last tick sent nothing: the next packet gets the marker
+	mm   *mixer.MixMember
+	want bool   // in a forward room: it asked for a mix (and gets no forwarded streams)
+	off  int64  // in a forward room: when its mix was last turned off (0: never on)
+	seq  uint16 // of the next packet sent
+	ts   uint32 // of the next tick, sent or not
+	gap  bool   // the last tick sent nothing: the next packet gets the marker
 }
 
 // join returns session id's room, making it if needed (with maxSpeakers,
@@ -49,12 +52,70 @@ func (e *engine) join(id string, maxSpeakers int, mix bool) (*room, error) {
 		return nil, err
 	}
 	r := e.room(id, maxSpeakers)
+	r.mixAll = true
+	e.startMix(r, mx)
+	return r, nil
+}
+
+// startMix gives r the Mixer mx and ticks it.
+func (e *engine) startMix(r *room, mx *mixer.Mixer) {
 	r.mix = mx
+	r.nextMix = 0
 	e.mixRooms = append(e.mixRooms, r)
 	if e.mixBuf == nil {
 		e.mixBuf = make([]byte, 0, media.RTPHeaderSize+mixer.MaxOpusPacket)
 	}
-	return r, nil
+}
+
+// setMix turns pt's own mix on or off in a forward room (a no-op in a mix
+// session, where everybody gets one). The room's Mixer is made, with every
+// member as an input, by the first member asking for a mix, and closed
+// when the last one stops; only mix listeners' mixes are encoded. A mix
+// listener's own mute list and channel do not apply to its mix (it hears
+// every other member who is not server-muted).
+// While the mix is off its stream's timestamp does not advance; turning it
+// back on adds the time it was off, so the timestamp keeps the real gap.
+func (e *engine) setMix(now int64, pt *participant, on bool) error {
+	r := pt.room
+	if r.mixAll || pt.mix.want == on {
+		return nil
+	}
+	if !on {
+		pt.mix.want = false
+		pt.mix.off = now
+		r.mixers--
+		if pt.mix.mm != nil {
+			pt.mix.mm.SetListening(false)
+		}
+		if r.mixers == 0 {
+			e.closeMix(r)
+		}
+		return nil
+	}
+	if r.mix == nil {
+		mx, err := mixer.NewMixer(mixer.MixOptions{})
+		if err != nil {
+			return err
+		}
+		e.startMix(r, mx)
+		for _, m := range r.members {
+			_ = m.addMix(r) // beyond a full Mixer: forwarded, not mixed
+		}
+	}
+	if pt.mix.mm == nil {
+		if r.mixers == 0 {
+			e.closeMix(r)
+		}
+		return fmt.Errorf("%w: mix: the session's mixer is full (%d members)", ErrInvalid, mixer.MaxMixMembers)
+	}
+	pt.mix.mm.SetListening(true)
+	if pt.mix.off != 0 {
+		pt.mix.ts += uint32((now - pt.mix.off) / mixFrame * mixer.FrameSamples)
+	}
+	pt.mix.want = true
+	pt.mix.gap = true
+	r.mixers++
+	return nil
 }
 
 // addMix makes pt a member of its mix room's Mixer.
@@ -63,7 +124,13 @@ func (pt *participant) addMix(r *room) error {
 	if err != nil {
 		return err
 	}
-	pt.mix = mixListener{mm: mm, seq: uint16(rand.Uint32()), ts: rand.Uint32(), gap: true}
+	if !r.mixAll && !pt.mix.want {
+		mm.SetListening(false)
+	}
+	if pt.mix.seq == 0 && pt.mix.ts == 0 {
+		pt.mix.seq, pt.mix.ts = uint16(rand.Uint32()), rand.Uint32()
+	}
+	pt.mix.mm, pt.mix.gap = mm, true
 	return nil
 }
 
@@ -74,8 +141,15 @@ func (e *engine) dropRoom(r *room) {
 	}
 	delete(e.rooms, r.id)
 	e.c.rooms.Add(-1)
-	if r.mix == nil {
-		return
+	if r.mix != nil {
+		e.closeMix(r)
+	}
+}
+
+// closeMix frees r's Mixer and stops ticking it.
+func (e *engine) closeMix(r *room) {
+	for _, m := range r.members {
+		m.mix.mm = nil
 	}
 	r.mix.Close()
 	r.mix = nil
@@ -117,6 +191,9 @@ func (e *engine) mixRoom(r *room, q *netio.SendQueue) {
 	var n uint64
 	for _, l := range r.members {
 		ml := &l.mix
+		if ml.mm == nil || !ml.mm.Listening() {
+			continue
+		}
 		out := ml.mm.Output()
 		ts := ml.ts
 		ml.ts += mixer.FrameSamples

@@ -80,6 +80,11 @@ type mixTestRoom struct {
 const mixAmp = 6000
 
 func newMixTestRoom(t testing.TB, freqs []float64) *mixTestRoom {
+	return newMixTestRoomMode(t, freqs, true)
+}
+
+// newMixTestRoomMode makes the room a mix session (mix) or a forward one.
+func newMixTestRoomMode(t testing.TB, freqs []float64, mix bool) *mixTestRoom {
 	m, err := New(Config{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +104,7 @@ func newMixTestRoom(t testing.TB, freqs []float64) *mixTestRoom {
 			}
 		}
 	})
-	if _, err := r.e.join("room", 0, true); err != nil {
+	if _, err := r.e.join("room", 0, mix); err != nil {
 		t.Fatal(err)
 	}
 	p := media.ProfileAEADAES128GCM

@@ -26,3 +26,22 @@ func TestMixNeedsOpus(t *testing.T) {
 		t.Fatalf("a failed mix request left %d sessions, %d participants", st.Sessions, st.Participants)
 	}
 }
+
+// Without libopus a listener's own mix is refused the same way, at
+// admission and by SetMix.
+func TestListenerMixNeedsOpus(t *testing.T) {
+	m, _ := startManager(t, Config{}, 1)
+	ctx := context.Background()
+	if _, err := m.Admit(ctx, "s", AdmitRequest{ParticipantID: "a", Mix: true}); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "-tags opus") {
+		t.Fatalf("admit mix: %v", err)
+	}
+	if _, err := m.Admit(ctx, "s", AdmitRequest{ParticipantID: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetMix(ctx, "s", "a", true); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "-tags opus") {
+		t.Fatalf("SetMix: %v", err)
+	}
+	if err := m.SetMix(ctx, "s", "a", false); err != nil {
+		t.Fatalf("SetMix off: %v", err)
+	}
+}

@@ -55,8 +55,32 @@ func (m *Manager) SetChannel(ctx context.Context, sessionID, participantID, chan
 	})
 }
 
+// SetMix turns a participant's own mixed stream on or off in a forward
+// session (see AdmitRequest.Mix): while on, it receives one mixed stream
+// of the other members (not those muted by the server) with its server
+// SSRC instead of their forwarded streams, and its own mute list and
+// channel do not apply to what it hears. The others are unaffected. A
+// no-op in a mix session. Without -tags opus: ErrInvalid.
+func (m *Manager) SetMix(ctx context.Context, sessionID, participantID string, on bool) error {
+	if on && !mixer.OpusAvailable {
+		return fmt.Errorf("%w: mix: %v", ErrInvalid, mixer.ErrNoOpus)
+	}
+	var err error
+	if e := m.onEngine(ctx, sessionID, participantID, func(now int64, e *engine, pt *participant) {
+		err = e.setMix(now, pt, on)
+	}); e != nil {
+		return e
+	}
+	return err
+}
+
 // onParticipant runs f on the participant's shard.
 func (m *Manager) onParticipant(ctx context.Context, sessionID, participantID string, f func(pt *participant)) error {
+	return m.onEngine(ctx, sessionID, participantID, func(_ int64, _ *engine, pt *participant) { f(pt) })
+}
+
+// onEngine runs f on the participant's shard, with the shard's engine.
+func (m *Manager) onEngine(ctx context.Context, sessionID, participantID string, f func(now int64, e *engine, pt *participant)) error {
 	if err := m.ready(); err != nil {
 		return err
 	}
@@ -77,10 +101,10 @@ func (m *Manager) onParticipant(ctx context.Context, sessionID, participantID st
 	e := m.engines[s.shard]
 	m.mu.Unlock()
 	found := false
-	err := e.shard.Do(ctx, func(int64, *netio.SendQueue) {
+	err := e.shard.Do(ctx, func(now int64, _ *netio.SendQueue) {
 		if pt := e.parts[mr.ssrc]; pt != nil && pt.id == participantID {
 			found = true
-			f(pt)
+			f(now, e, pt)
 		}
 	})
 	if err == nil && !found {
@@ -104,7 +128,8 @@ func (pt *participant) routing(p *ParticipantInfo) {
 		p.Mutes.SSRCs = []uint32{}
 	}
 	p.Selected = !pt.mem.Muted && pt.room.sels[pt.mem.Channel].Selected(pt.ssrc)
-	if pt.mix.mm != nil {
+	if pt.room.mixAll && pt.mix.mm != nil {
 		p.Selected = pt.mix.mm.Talking() // in the last 20 ms mix
 	}
+	p.Mix = pt.room.mixAll || pt.mix.want
 }

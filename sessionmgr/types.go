@@ -39,6 +39,12 @@ type AdmitRequest struct {
 	Profile *media.Profile `json:"profile,omitempty"`
 	// Session holds the options used if the session must be created.
 	Session *SessionOptions `json:"session,omitempty"`
+	// Mix asks for this participant alone to receive one mixed Opus
+	// stream (its server SSRC, PT 111) of the session's other speakers
+	// instead of their forwarded streams; the other members keep
+	// selective forwarding. A no-op in a mix session. Needs a binary
+	// built with -tags opus (else ErrInvalid).
+	Mix bool `json:"mix,omitempty"`
 }
 
 // Admission is the answer to an admit: everything the game client needs,
@@ -105,11 +111,14 @@ type ParticipantInfo struct {
 	// participants and SSRCs it chose not to hear, and whether its
 	// voice is currently selected (forwarded; in mix mode: in the last
 	// tick's mix).
-	Muted    bool        `json:"muted"`
-	Channel  string      `json:"channel"`
-	Mutes    MuteList    `json:"mutes"`
-	Selected bool        `json:"selected"`
-	Stats    StreamStats `json:"stats"`
+	Muted    bool     `json:"muted"`
+	Channel  string   `json:"channel"`
+	Mutes    MuteList `json:"mutes"`
+	Selected bool     `json:"selected"`
+	// Mix: it receives one mixed stream (a mix session, or its own mix
+	// option in a forward session).
+	Mix   bool        `json:"mix"`
+	Stats StreamStats `json:"stats"`
 }
 
 // MuteList is a listener's own mute list: the participants (by id, also
