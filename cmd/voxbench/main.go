@@ -1,0 +1,69 @@
+// Command voxbench is vox's load and measurement tool: real clients (package
+// client) admitted through the admin API, real SRTP, and per-listener
+// accounting of what each one received.
+//
+//	voxbench steady --admin URL [--token T] --sessions N --size K --talkers M [--json] ...
+//
+// See steady.go for the measurement and the fields of --json.
+//
+// Exit codes: 0 done and every objective met; 1 an objective (--max-loss,
+// --max-p99) missed; 2 usage error; 3 the run could not be set up (the pod
+// unreachable, an admission refused); 130 interrupted.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitMissed      = 1
+	exitUsage       = 2
+	exitSetup       = 3
+	exitInterrupted = 130
+)
+
+// envPrefix makes --admin read VOXBENCH_ADMIN, --token VOXBENCH_TOKEN, ...
+const envPrefix = "VOXBENCH_"
+
+const summary = `voxbench — load and measure a vox pod with real SRTP clients.
+
+Usage: voxbench <command> [flags]
+
+Commands:
+  steady   sessions × size participants, talkers at 50 packets/s, per-listener loss and latency
+
+"voxbench <command> --help" explains a command's flags.
+
+Exit codes: 0 objectives met; 1 an objective missed; 2 usage error;
+3 setup failed (pod unreachable, admission refused).`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, summary)
+		return exitUsage
+	}
+	switch args[0] {
+	case "steady":
+		return steadyCmd(ctx, args[1:], lookup, stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprintln(stdout, summary)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "voxbench: unknown command %q\n\n%s\n", args[0], summary)
+		return exitUsage
+	}
+}

@@ -1,0 +1,453 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/voxfleet/vox/bench/stats"
+	"github.com/voxfleet/vox/client"
+	"github.com/voxfleet/vox/cmd/internal/envflag"
+	"github.com/voxfleet/vox/sessionmgr"
+)
+
+// The payload every talker sends, inside the SRTP-encrypted RTP payload:
+//
+//	0  'V' 'B'                 magic
+//	2  sender index (uint32)   global participant index in the run
+//	6  sequence (uint32)       0, 1, 2, ... per sender
+//	10 send time (int64 ns)    monotonic, since the run's epoch (same process)
+//	18 filler up to the frame's size
+const (
+	hdrLen     = 18
+	framePause = 20 * time.Millisecond // 50 packets/s
+	// maxParticipants bounds one run (each participant is a socket and a
+	// goroutine in this process).
+	maxParticipants = 20000
+)
+
+// steadyConfig is one steady run.
+type steadyConfig struct {
+	admin, token   string
+	sessions, size int
+	talkers        int
+	payload        int
+	duration       time.Duration
+	warmup         time.Duration
+	linger         time.Duration
+	rtcpInterval   time.Duration
+	prefix         string
+	maxLoss        float64 // percent; < 0 means no objective
+	maxP99         time.Duration
+	jsonOut        bool
+	perListener    bool
+	concurrency    int
+
+	// afterJoin, for tests, runs once every participant has joined and
+	// before anyone talks.
+	afterJoin func(ctx context.Context, api *client.API, sessionIDs []string) error
+}
+
+func steadyFlags(c *steadyConfig) *flag.FlagSet {
+	fs := flag.NewFlagSet("voxbench steady", flag.ContinueOnError)
+	fs.StringVar(&c.admin, "admin", "http://127.0.0.1:8080", "admin API base URL of the pod (or host:port)")
+	fs.StringVar(&c.token, "token", "", "admin API bearer token")
+	fs.IntVar(&c.sessions, "sessions", 10, "sessions")
+	fs.IntVar(&c.size, "size", 4, "participants per session")
+	fs.IntVar(&c.talkers, "talkers", 1, "talkers per session (the rest only listen and send RTCP)")
+	fs.IntVar(&c.payload, "payload", 120, "mean payload bytes per packet (varies ±10 like Opus); at least 18")
+	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time")
+	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "talking before the measurement, not counted")
+	fs.DurationVar(&c.linger, "linger", 500*time.Millisecond, "wait after the last measured send for late packets")
+	fs.DurationVar(&c.rtcpInterval, "rtcp-interval", time.Second, "RTCP report interval of every participant")
+	fs.StringVar(&c.prefix, "prefix", "voxbench", "session id prefix (a random run id follows)")
+	fs.Float64Var(&c.maxLoss, "max-loss", -1, "objective: highest loss in percent (negative: none)")
+	fs.DurationVar(&c.maxP99, "max-p99", 0, "objective: highest p99 one-way latency (0: none)")
+	fs.BoolVar(&c.jsonOut, "json", false, "print one JSON object instead of the table")
+	fs.BoolVar(&c.perListener, "listeners", false, "list every listener (in the table; --json always has them)")
+	fs.IntVar(&c.concurrency, "admit-concurrency", 16, "admissions in flight")
+	return fs
+}
+
+func (c *steadyConfig) validate() error {
+	switch {
+	case c.sessions < 1 || c.size < 2:
+		return errors.New("--sessions must be ≥ 1 and --size ≥ 2")
+	case c.sessions*c.size > maxParticipants:
+		return fmt.Errorf("at most %d participants per run", maxParticipants)
+	case c.talkers < 1 || c.talkers > c.size || c.talkers > 64:
+		return errors.New("--talkers must be between 1 and min(--size, 64)")
+	case c.payload < hdrLen || c.payload > 1200:
+		return fmt.Errorf("--payload must be between %d and 1200", hdrLen)
+	case c.duration <= 0 || c.warmup < 0 || c.linger < 0:
+		return errors.New("--duration must be positive, --warmup and --linger not negative")
+	case c.duration > 24*time.Hour:
+		return errors.New("--duration at most 24h")
+	case c.concurrency < 1:
+		return errors.New("--admit-concurrency must be ≥ 1")
+	}
+	if !strings.Contains(c.admin, "://") {
+		c.admin = "http://" + c.admin
+	}
+	return nil
+}
+
+func steadyCmd(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) int {
+	var c steadyConfig
+	fs := steadyFlags(&c)
+	fs.SetOutput(stderr)
+	fs.Usage = envflag.Usage(fs, envPrefix, "voxbench steady — sessions × size participants, talkers at 50 packets/s; per-listener delivery, loss, latency.\n\nUsage: voxbench steady [flags]")
+	if err := envflag.Parse(fs, envPrefix, args, lookup); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintln(stderr, "voxbench:", err)
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "voxbench: unexpected arguments %q\n", fs.Args())
+		return exitUsage
+	}
+	if err := c.validate(); err != nil {
+		fmt.Fprintln(stderr, "voxbench:", err)
+		return exitUsage
+	}
+	res, err := runSteady(ctx, &c, progressWriter(stderr))
+	if err != nil {
+		fmt.Fprintln(stderr, "voxbench:", err)
+		if ctx.Err() != nil {
+			return exitInterrupted
+		}
+		return exitSetup
+	}
+	if c.jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(res)
+	} else {
+		writeTable(stdout, res, c.perListener)
+	}
+	if !res.Objectives.Met {
+		fmt.Fprintf(stderr, "voxbench: objective missed: %s\n", strings.Join(res.Objectives.Missed, "; "))
+		return exitMissed
+	}
+	return exitOK
+}
+
+// progressWriter returns w when it is a terminal, nil otherwise.
+func progressWriter(w io.Writer) io.Writer {
+	f, ok := w.(*os.File)
+	if !ok {
+		return nil
+	}
+	fi, err := f.Stat()
+	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return nil
+	}
+	return w
+}
+
+// receiver is one participant's receive side, touched only by its reader
+// goroutine until the participant is closed.
+type receiver struct {
+	index, session int
+	id             string
+	streams        []stats.Stream // by talker index within the session
+	hist           stats.Histogram
+	outside        uint64 // sent before or after the measured window
+	misrouted      uint64 // from another session, from itself, or not ours
+}
+
+// talker is one sender's side.
+type talker struct {
+	sent, sendErrors, late uint64 // inside the window
+	total                  atomic.Uint64
+}
+
+// bench is one steady run in progress.
+type bench struct {
+	c        *steadyConfig
+	epoch    time.Time
+	wStart   atomic.Int64 // measured window, ns since epoch
+	wEnd     atomic.Int64
+	rx       []*receiver
+	tx       []*talker // by global index; nil for listeners
+	received atomic.Uint64
+}
+
+func (b *bench) onRTP(r *receiver) func(p *client.Packet) {
+	return func(p *client.Packet) {
+		b.received.Add(1)
+		pl := p.Payload
+		if len(pl) < hdrLen || pl[0] != 'V' || pl[1] != 'B' {
+			r.misrouted++
+			return
+		}
+		from := int(binary.BigEndian.Uint32(pl[2:]))
+		seq := binary.BigEndian.Uint32(pl[6:])
+		sent := int64(binary.BigEndian.Uint64(pl[10:]))
+		lt := from - r.session*b.c.size
+		if from == r.index || lt < 0 || lt >= b.c.talkers {
+			r.misrouted++
+			return
+		}
+		if sent < b.wStart.Load() || sent >= b.wEnd.Load() {
+			r.outside++
+			return
+		}
+		transit := p.Arrival.Sub(b.epoch) - time.Duration(sent)
+		if r.streams[lt].Add(seq, transit) {
+			r.hist.Record(transit)
+		}
+	}
+}
+
+func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Result, error) {
+	api, err := client.NewAPI(c.admin, c.token)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := api.Status(ctx); err != nil {
+		return nil, fmt.Errorf("pod status: %w", err)
+	}
+	var rid [4]byte
+	rand.Read(rid[:])
+	runID := hex.EncodeToString(rid[:])
+	sessionIDs := make([]string, c.sessions)
+	for s := range sessionIDs {
+		sessionIDs[s] = fmt.Sprintf("%s-%s-s%d", c.prefix, runID, s)
+	}
+	b := &bench{c: c, epoch: time.Now()}
+	b.wStart.Store(1<<63 - 1)
+	n := c.sessions * c.size
+	b.rx = make([]*receiver, n)
+	b.tx = make([]*talker, n)
+	frames := uint32((c.warmup+c.duration)/framePause) + 64
+	for g := range n {
+		s, p := g/c.size, g%c.size
+		r := &receiver{index: g, session: s, id: fmt.Sprintf("%s/p%d", sessionIDs[s], p), streams: make([]stats.Stream, c.talkers)}
+		for i := range r.streams {
+			r.streams[i].Grow(frames)
+		}
+		b.rx[g] = r
+		if p < c.talkers {
+			b.tx[g] = &talker{}
+		}
+	}
+
+	// Admit and join, a bounded number at a time.
+	parts := make([]*client.Participant, n)
+	defer func() {
+		var wg sync.WaitGroup
+		for _, p := range parts {
+			if p != nil {
+				wg.Add(1)
+				go func() { defer wg.Done(); p.Leave() }()
+			}
+		}
+		wg.Wait()
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for _, id := range sessionIDs {
+			api.DeleteSession(cctx, id)
+		}
+	}()
+	sessOpts := &sessionmgr.SessionOptions{MaxParticipants: c.size, MaxSpeakers: c.talkers}
+	var (
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+		sem      = make(chan struct{}, c.concurrency)
+	)
+	for g := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			s, p := g/c.size, g%c.size
+			adm, err := api.Admit(ctx, sessionIDs[s], sessionmgr.AdmitRequest{ParticipantID: fmt.Sprintf("p%d", p), Session: sessOpts})
+			if err == nil {
+				parts[g], err = client.Join(ctx, adm, client.Options{RTCPInterval: c.rtcpInterval, OnRTP: b.onRTP(b.rx[g])})
+			}
+			if err == nil {
+				err = parts[g].SendRTCP() // latch the address at once
+			}
+			if err != nil {
+				errOnce.Do(func() { firstErr = fmt.Errorf("admitting %s: %w", b.rx[g].id, err) })
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if c.afterJoin != nil {
+		if err := c.afterJoin(ctx, api, sessionIDs); err != nil {
+			return nil, err
+		}
+	}
+
+	// Talk: each talker on its own schedule, the talkers' phases spread
+	// evenly over the 20 ms frame.
+	t0 := time.Since(b.epoch) + 100*time.Millisecond
+	wStart, wEnd := t0+c.warmup, t0+c.warmup+c.duration
+	b.wEnd.Store(int64(wEnd))
+	b.wStart.Store(int64(wStart))
+	nTalkers := c.sessions * c.talkers
+	var talkWG sync.WaitGroup
+	k := 0
+	for g, tk := range b.tx {
+		if tk == nil {
+			continue
+		}
+		offset := framePause * time.Duration(k) / time.Duration(nTalkers)
+		k++
+		talkWG.Add(1)
+		go func() {
+			defer talkWG.Done()
+			b.talk(ctx, parts[g], g, tk, t0+offset, wStart, wEnd)
+		}()
+	}
+
+	// Server counters at the window's edges; progress meanwhile.
+	var st0, st1 sessionmgr.Status
+	var st0At, st1At time.Duration
+	var cpu0, cpu1 time.Duration
+	statusErr := error(nil)
+	waitUntil(ctx, b.epoch, wStart)
+	cpu0 = processCPU()
+	st0At = time.Since(b.epoch)
+	st0, statusErr = api.Status(ctx)
+	stopProgress := b.progress(progress, wStart, wEnd)
+	waitUntil(ctx, b.epoch, wEnd)
+	cpu1 = processCPU()
+	st1At = time.Since(b.epoch)
+	if st, err := api.Status(ctx); err == nil {
+		st1 = st
+	} else if statusErr == nil {
+		statusErr = err
+	}
+	stopProgress()
+	talkWG.Wait()
+	waitUntil(ctx, b.epoch, time.Since(b.epoch)+c.linger)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	// Close every participant: their readers stop, and the receivers
+	// become ours to read.
+	var cwg sync.WaitGroup
+	for _, p := range parts {
+		cwg.Add(1)
+		go func() { defer cwg.Done(); p.Close() }()
+	}
+	cwg.Wait()
+	res := b.result(st0, st1, st1At-st0At, statusErr, cpu1-cpu0)
+	res.RunID = runID
+	return res, nil
+}
+
+// waitUntil sleeps until at (since epoch) or ctx ends.
+func waitUntil(ctx context.Context, epoch time.Time, at time.Duration) {
+	d := at - time.Since(epoch)
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// talk sends one frame every 20 ms from start until wEnd, on schedule
+// (a frame due while the previous one was late is sent at once, counted
+// as late when more than a frame behind).
+func (b *bench) talk(ctx context.Context, p *client.Participant, g int, tk *talker, start, wStart, wEnd time.Duration) {
+	buf := make([]byte, b.c.payload+16)
+	for i := range buf {
+		buf[i] = byte(i*31 + g)
+	}
+	buf[0], buf[1] = 'V', 'B'
+	binary.BigEndian.PutUint32(buf[2:], uint32(g))
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for seq := uint32(0); ; seq++ {
+		due := start + time.Duration(seq)*framePause
+		if due >= wEnd || ctx.Err() != nil {
+			return
+		}
+		if d := due - time.Since(b.epoch); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				return
+			}
+		}
+		size := b.c.payload + int(seq*7%21) - 10
+		if size < hdrLen {
+			size = hdrLen
+		}
+		binary.BigEndian.PutUint32(buf[6:], seq)
+		now := time.Since(b.epoch)
+		binary.BigEndian.PutUint64(buf[10:], uint64(now))
+		err := p.SendWithLevel(buf[:size], 20, true)
+		tk.total.Add(1)
+		if now >= wStart && now < wEnd {
+			if err != nil {
+				tk.sendErrors++
+			} else {
+				tk.sent++
+			}
+			if now-due > framePause {
+				tk.late++
+			}
+		}
+	}
+}
+
+// progress prints a line on w (a terminal) every second until stopped.
+func (b *bench) progress(w io.Writer, wStart, wEnd time.Duration) (stop func()) {
+	if w == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		var sent0, rx0 uint64
+		for {
+			select {
+			case <-done:
+				fmt.Fprint(w, "\r\033[K")
+				return
+			case <-tick.C:
+			}
+			var sent uint64
+			for _, tk := range b.tx {
+				if tk != nil {
+					sent += tk.total.Load()
+				}
+			}
+			rx := b.received.Load()
+			el := time.Since(b.epoch) - wStart
+			fmt.Fprintf(w, "\r\033[Kmeasuring %4.0fs / %.0fs   sending %7d pps   receiving %8d pps", el.Seconds(), (wEnd - wStart).Seconds(), sent-sent0, rx-rx0)
+			sent0, rx0 = sent, rx
+		}
+	}()
+	return func() { close(done); <-finished }
+}
