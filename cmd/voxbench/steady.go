@@ -59,6 +59,9 @@ type steadyConfig struct {
 	afterJoin func(ctx context.Context, api *client.API, sessionIDs []string) error
 }
 
+// testAfterJoin, set by tests only, becomes steadyConfig.afterJoin.
+var testAfterJoin func(ctx context.Context, api *client.API, sessionIDs []string) error
+
 func steadyFlags(c *steadyConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("voxbench steady", flag.ContinueOnError)
 	fs.StringVar(&c.admin, "admin", "http://127.0.0.1:8080", "admin API base URL of the pod (or host:port)")
@@ -123,6 +126,7 @@ func steadyCmd(ctx context.Context, args []string, lookup func(string) (string, 
 		fmt.Fprintln(stderr, "voxbench:", err)
 		return exitUsage
 	}
+	c.afterJoin = testAfterJoin
 	res, err := runSteady(ctx, &c, progressWriter(stderr))
 	if err != nil {
 		fmt.Fprintln(stderr, "voxbench:", err)

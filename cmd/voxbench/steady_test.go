@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/voxfleet/vox/admin"
+	"github.com/voxfleet/vox/client"
+	"github.com/voxfleet/vox/netio"
+	"github.com/voxfleet/vox/sessionmgr"
+)
+
+// realVoxd runs the real server parts voxd wires together (UDP core,
+// session manager, admin API) on loopback (as cmd/voxctl's tests do).
+func realVoxd(t *testing.T) (adminAddr string, m *sessionmgr.Manager) {
+	t.Helper()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if prev := runtime.GOMAXPROCS(0); prev <= 2 {
+		runtime.GOMAXPROCS(3)
+		t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
+	}
+	m, err := sessionmgr.New(sessionmgr.Config{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	udp, err := netio.Listen(netio.Config{Addr: "127.0.0.1:0", Shards: 2}, m.NewHandler, netio.Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { udp.Close() })
+	if err := m.Start(udp); err != nil {
+		t.Fatal(err)
+	}
+	a, err := admin.New(admin.Config{Addr: "127.0.0.1:0", Token: "bench-token", Logger: quiet}, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Shutdown(context.Background()) })
+	return a.Addr(), m
+}
+
+type runResult struct {
+	code           int
+	stdout, stderr string
+}
+
+func runBench(t *testing.T, args ...string) runResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out, errb bytes.Buffer
+	code := run(ctx, args, func(string) (string, bool) { return "", false }, &out, &errb)
+	return runResult{code, out.String(), errb.String()}
+}
+
+func steadyArgs(addr string, extra ...string) []string {
+	return append([]string{"steady", "--admin", addr, "--token", "bench-token", "--sessions", "2", "--size", "4", "--talkers", "2",
+		"--warmup", "300ms", "--duration", "1500ms", "--linger", "300ms", "--json"}, extra...)
+}
+
+func decode(t *testing.T, r runResult) *Result {
+	t.Helper()
+	var res Result
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("--json output: %v\nstdout %q\nstderr %q", err, r.stdout, r.stderr)
+	}
+	return &res
+}
+
+func TestSteadyAgainstRealServer(t *testing.T) {
+	addr, m := realVoxd(t)
+	r := runBench(t, steadyArgs(addr, "--max-loss", "0", "--max-p99", "2s")...)
+	res := decode(t, r)
+	if r.code != exitOK || !res.Objectives.Met {
+		t.Fatalf("exit %d, objectives %+v, stderr %q", r.code, res.Objectives, r.stderr)
+	}
+	// 4 talkers for 1.5 s at 50 pps: about 75 packets each.
+	if res.Sent < 4*70 || res.Sent > 4*76 {
+		t.Fatalf("sent %d", res.Sent)
+	}
+	// Each talker is heard by 3 others: 3 copies per packet sent.
+	if res.Expected != 3*res.Sent || res.Delivered != res.Expected || res.LossPct != 0 || res.StreamsDead != 0 || res.ListenersShort != 0 {
+		t.Fatalf("sent %d expected %d delivered %d loss %v dead %d short %d", res.Sent, res.Expected, res.Delivered, res.LossPct, res.StreamsDead, res.ListenersShort)
+	}
+	if res.Duplicates != 0 || res.Misrouted != 0 || len(res.Listeners) != 8 {
+		t.Fatalf("dups %d misrouted %d listeners %d", res.Duplicates, res.Misrouted, len(res.Listeners))
+	}
+	for _, l := range res.Listeners {
+		// p0, p1 talk and hear one other talker; p2, p3 hear both.
+		per := res.Sent / 4
+		want := 2 * per
+		if strings.HasSuffix(l.ID, "/p0") || strings.HasSuffix(l.ID, "/p1") {
+			want = per
+		}
+		if l.Delivered < want-2 || l.Delivered != l.Expected {
+			t.Errorf("listener %+v, want about %d", l, want)
+		}
+	}
+	if res.Latency.Samples != res.Delivered || res.Latency.P50US <= 0 || res.Latency.P99US < res.Latency.P50US || res.Latency.MaxUS < res.Latency.P999US {
+		t.Fatalf("latency %+v", res.Latency)
+	}
+	if !res.Server.Measured || res.Server.ForwardedPPS < 100 || res.Server.RxPPS < 100 {
+		t.Fatalf("server %+v", res.Server)
+	}
+	if res.Generator.NumCPU < 1 || res.Generator.CPUCores <= 0 {
+		t.Fatalf("generator %+v", res.Generator)
+	}
+	// The run cleaned up after itself.
+	waitFor(t, func() bool { st := m.Status(); return st.Participants == 0 && st.Sessions == 0 })
+
+	// The table form.
+	r = runBench(t, "steady", "--admin", addr, "--token", "bench-token", "--sessions", "1", "--size", "2", "--warmup", "0s", "--duration", "300ms", "--linger", "100ms")
+	if r.code != exitOK || !strings.Contains(r.stdout, "delivered / expected") || !strings.Contains(r.stdout, "worst listeners") || r.stderr != "" {
+		t.Fatalf("table: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// A talker muted on the server: its listeners hear nothing from it, which
+// the bench must report as loss and dead streams, and fail on --max-loss.
+func TestSteadyReportsServerDrops(t *testing.T) {
+	addr, _ := realVoxd(t)
+	testAfterJoin = func(ctx context.Context, api *client.API, sessionIDs []string) error {
+		_, err := api.SetMuted(ctx, sessionIDs[0], "p0", true)
+		return err
+	}
+	t.Cleanup(func() { testAfterJoin = nil })
+	r := runBench(t, steadyArgs(addr, "--max-loss", "0.1")...)
+	res := decode(t, r)
+	if r.code != exitMissed || res.Objectives.Met || !strings.Contains(r.stderr, "objective missed: loss") {
+		t.Fatalf("exit %d objectives %+v stderr %q", r.code, res.Objectives, r.stderr)
+	}
+	// s0/p0's packets reach none of its 3 listeners: 3 dead streams, a
+	// quarter of all copies lost.
+	if res.StreamsDead != 3 || res.ListenersShort != 3 || res.Lost != res.Expected/4 || res.LossPct < 24.9 || res.LossPct > 25.1 {
+		t.Fatalf("dead %d short %d lost %d of %d (%.2f %%)", res.StreamsDead, res.ListenersShort, res.Lost, res.Expected, res.LossPct)
+	}
+	if res.Server.Withheld == 0 {
+		t.Fatalf("server withheld nothing: %+v", res.Server)
+	}
+	for _, l := range res.Listeners {
+		if strings.Contains(l.ID, "-s0/") && !strings.HasSuffix(l.ID, "/p0") && (l.DeadFrom != 1 || l.LossPct == 0) {
+			t.Errorf("listener %+v should have lost s0/p0", l)
+		}
+	}
+}
+
+func TestUsage(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, exitUsage, "Commands"},
+		{[]string{"nope"}, exitUsage, "unknown command"},
+		{[]string{"steady", "--size", "1"}, exitUsage, "--size"},
+		{[]string{"steady", "--talkers", "5", "--size", "4"}, exitUsage, "--talkers"},
+		{[]string{"steady", "--payload", "10"}, exitUsage, "--payload"},
+		{[]string{"steady", "extra"}, exitUsage, "unexpected"},
+		{[]string{"steady", "--admin", "127.0.0.1:1", "--duration", "1s"}, exitSetup, "127.0.0.1:1"},
+	} {
+		r := runBench(t, c.args...)
+		if r.code != c.code || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%q: exit %d stderr %q", c.args, r.code, r.stderr)
+		}
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
