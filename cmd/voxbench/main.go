@@ -3,6 +3,8 @@
 // accounting of what each one received.
 //
 //	voxbench steady --admin URL [--token T] --sessions N --size K --talkers M [--json] ...
+//	voxbench blast  --admin URL [--token T] --sessions 1 --size 4 --talkers 1 ...
+//	voxbench ramp   --admin URL [--token T] --sessions 10 --step 10 --steps 10 --max-loss 0.1 --max-p99 5ms ...
 //
 // See steady.go for the measurement and the fields of --json.
 //
@@ -38,6 +40,8 @@ Usage: voxbench <command> [flags]
 
 Commands:
   steady   sessions × size participants, talkers at 50 packets/s, per-listener loss and latency
+  blast    the same with the talkers sending flat out: the highest rate seen, and the loss
+  ramp     steady runs with more sessions each step until loss or p99 passes its bound
 
 "voxbench <command> --help" explains a command's flags.
 
@@ -59,6 +63,10 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	switch args[0] {
 	case "steady":
 		return steadyCmd(ctx, args[1:], lookup, stdout, stderr)
+	case "blast":
+		return blastCmd(ctx, args[1:], lookup, stdout, stderr)
+	case "ramp":
+		return rampCmd(ctx, args[1:], lookup, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, summary)
 		return exitOK

@@ -79,6 +79,10 @@ type Server struct {
 	KernelDrops  uint64  `json:"kernel_drops"` // socket buffer overflow
 	SendErrors   uint64  `json:"send_errors"`
 	CPUPercent   float64 `json:"cpu_percent"` // the pod's smoothed CPU % at the end
+	// PeakRxPPS and PeakForwardedPPS are the highest rates between two
+	// polls of the status during the window (blast only).
+	PeakRxPPS        float64 `json:"peak_rx_pps,omitempty"`
+	PeakForwardedPPS float64 `json:"peak_forwarded_pps,omitempty"`
 }
 
 // Generator is voxbench's own load: if it is saturated, the numbers

@@ -53,6 +53,12 @@ type steadyConfig struct {
 	jsonOut        bool
 	perListener    bool
 	concurrency    int
+	// interval is each talker's packet interval: 20 ms in steady, 0 in
+	// blast (flat out).
+	interval time.Duration
+	// sampleEvery, when positive, polls /v1/status that often during the
+	// window for the peak rates (blast).
+	sampleEvery time.Duration
 
 	// afterJoin, for tests, runs once every participant has joined and
 	// before anyone talks.
@@ -80,6 +86,7 @@ func steadyFlags(c *steadyConfig) *flag.FlagSet {
 	fs.BoolVar(&c.jsonOut, "json", false, "print one JSON object instead of the table")
 	fs.BoolVar(&c.perListener, "listeners", false, "list every listener (in the table; --json always has them)")
 	fs.IntVar(&c.concurrency, "admit-concurrency", 16, "admissions in flight")
+	fs.DurationVar(&c.sampleEvery, "sample", 0, "poll /v1/status this often during the window for peak rates (blast: 500ms; 0: only at the edges)")
 	return fs
 }
 
@@ -106,35 +113,65 @@ func (c *steadyConfig) validate() error {
 	return nil
 }
 
-func steadyCmd(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) int {
-	var c steadyConfig
-	fs := steadyFlags(&c)
+// parseBench parses a command's flags: steady's, with defaults changed by
+// defaults and more flags added by extra. It returns the exit code to end
+// with when ok is false.
+func parseBench(name, usage string, args []string, lookup func(string) (string, bool), stderr io.Writer, defaults func(*steadyConfig), extra func(*flag.FlagSet)) (c *steadyConfig, code int, ok bool) {
+	c = &steadyConfig{interval: framePause}
+	fs := steadyFlags(c)
+	fs.Init("voxbench "+name, flag.ContinueOnError)
+	if defaults != nil {
+		defaults(c)
+		// Make the help show the changed defaults.
+		fs.VisitAll(func(f *flag.Flag) { f.DefValue = f.Value.String() })
+	}
+	if extra != nil {
+		extra(fs)
+	}
 	fs.SetOutput(stderr)
-	fs.Usage = envflag.Usage(fs, envPrefix, "voxbench steady — sessions × size participants, talkers at 50 packets/s; per-listener delivery, loss, latency.\n\nUsage: voxbench steady [flags]")
+	fs.Usage = envflag.Usage(fs, envPrefix, usage)
 	if err := envflag.Parse(fs, envPrefix, args, lookup); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
+			return nil, exitOK, false
 		}
 		fmt.Fprintln(stderr, "voxbench:", err)
-		return exitUsage
+		return nil, exitUsage, false
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "voxbench: unexpected arguments %q\n", fs.Args())
-		return exitUsage
+		return nil, exitUsage, false
 	}
 	if err := c.validate(); err != nil {
 		fmt.Fprintln(stderr, "voxbench:", err)
-		return exitUsage
+		return nil, exitUsage, false
 	}
 	c.afterJoin = testAfterJoin
-	res, err := runSteady(ctx, &c, progressWriter(stderr))
-	if err != nil {
-		fmt.Fprintln(stderr, "voxbench:", err)
-		if ctx.Err() != nil {
-			return exitInterrupted
-		}
-		return exitSetup
+	return c, 0, true
+}
+
+// setupFailed reports err and returns its exit code.
+func setupFailed(ctx context.Context, stderr io.Writer, err error) int {
+	fmt.Fprintln(stderr, "voxbench:", err)
+	if ctx.Err() != nil {
+		return exitInterrupted
 	}
+	return exitSetup
+}
+
+func steadyCmd(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) int {
+	c, code, ok := parseBench("steady", "voxbench steady — sessions × size participants, talkers at 50 packets/s; per-listener delivery, loss, latency.\n\nUsage: voxbench steady [flags]", args, lookup, stderr, nil, nil)
+	if !ok {
+		return code
+	}
+	res, err := runSteady(ctx, c, progressWriter(stderr))
+	if err != nil {
+		return setupFailed(ctx, stderr, err)
+	}
+	return report(c, res, stdout, stderr)
+}
+
+// report prints res as c asks and returns the exit code.
+func report(c *steadyConfig, res *Result, stdout, stderr io.Writer) int {
 	if c.jsonOut {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -237,7 +274,10 @@ func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Resul
 	n := c.sessions * c.size
 	b.rx = make([]*receiver, n)
 	b.tx = make([]*talker, n)
-	frames := uint32((c.warmup+c.duration)/framePause) + 64
+	frames := uint32(64)
+	if c.interval > 0 {
+		frames += uint32((c.warmup + c.duration) / c.interval)
+	}
 	for g := range n {
 		s, p := g/c.size, g%c.size
 		r := &receiver{index: g, session: s, id: fmt.Sprintf("%s/p%d", sessionIDs[s], p), streams: make([]stats.Stream, c.talkers)}
@@ -315,7 +355,7 @@ func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Resul
 		if tk == nil {
 			continue
 		}
-		offset := framePause * time.Duration(k) / time.Duration(nTalkers)
+		offset := c.interval * time.Duration(k) / time.Duration(nTalkers)
 		k++
 		talkWG.Add(1)
 		go func() {
@@ -334,6 +374,7 @@ func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Resul
 	st0At = time.Since(b.epoch)
 	st0, statusErr = api.Status(ctx)
 	stopProgress := b.progress(progress, wStart, wEnd)
+	stopSampling := b.sample(ctx, api, st0)
 	waitUntil(ctx, b.epoch, wEnd)
 	cpu1 = processCPU()
 	st1At = time.Since(b.epoch)
@@ -343,6 +384,7 @@ func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Resul
 		statusErr = err
 	}
 	stopProgress()
+	peakRx, peakFwd := stopSampling()
 	talkWG.Wait()
 	waitUntil(ctx, b.epoch, time.Since(b.epoch)+c.linger)
 	if ctx.Err() != nil {
@@ -358,6 +400,7 @@ func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Resul
 	cwg.Wait()
 	res := b.result(st0, st1, st1At-st0At, statusErr, cpu1-cpu0)
 	res.RunID = runID
+	res.Server.PeakRxPPS, res.Server.PeakForwardedPPS = peakRx, peakFwd
 	return res, nil
 }
 
@@ -375,7 +418,7 @@ func waitUntil(ctx context.Context, epoch time.Time, at time.Duration) {
 	}
 }
 
-// talk sends one frame every 20 ms from start until wEnd, on schedule
+// talk sends one frame every interval (20 ms; 0 is flat out) from start until wEnd, on schedule
 // (a frame due while the previous one was late is sent at once, counted
 // as late when more than a frame behind).
 func (b *bench) talk(ctx context.Context, p *client.Participant, g int, tk *talker, start, wStart, wEnd time.Duration) {
@@ -388,11 +431,11 @@ func (b *bench) talk(ctx context.Context, p *client.Participant, g int, tk *talk
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for seq := uint32(0); ; seq++ {
-		due := start + time.Duration(seq)*framePause
-		if due >= wEnd || ctx.Err() != nil {
+		due := start + time.Duration(seq)*b.c.interval
+		if due >= wEnd || ctx.Err() != nil || (b.c.interval == 0 && seq%64 == 0 && time.Since(b.epoch) >= wEnd) {
 			return
 		}
-		if d := due - time.Since(b.epoch); d > 0 {
+		if d := due - time.Since(b.epoch); d > 0 && (b.c.interval > 0 || seq == 0) {
 			timer.Reset(d)
 			select {
 			case <-timer.C:
@@ -415,11 +458,48 @@ func (b *bench) talk(ctx context.Context, p *client.Participant, g int, tk *talk
 			} else {
 				tk.sent++
 			}
-			if now-due > framePause {
+			if b.c.interval > 0 && now-due > b.c.interval {
 				tk.late++
 			}
 		}
 	}
+}
+
+// sample polls the pod's status every c.sampleEvery (if positive) until
+// stopped, and returns the highest input and forwarding rates between two
+// polls.
+func (b *bench) sample(ctx context.Context, api *client.API, first sessionmgr.Status) (stop func() (rx, fwd float64)) {
+	if b.c.sampleEvery <= 0 {
+		return func() (float64, float64) { return 0, 0 }
+	}
+	done := make(chan struct{})
+	var peakRx, peakFwd float64
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(b.c.sampleEvery)
+		defer tick.Stop()
+		prev, prevAt := first, time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			st, err := api.Status(ctx)
+			if err != nil {
+				continue
+			}
+			now := time.Now()
+			s := now.Sub(prevAt).Seconds()
+			peakRx = max(peakRx, float64(st.Totals.RxPackets-prev.Totals.RxPackets)/s)
+			peakFwd = max(peakFwd, float64(st.Totals.Forwarded-prev.Totals.Forwarded)/s)
+			prev, prevAt = st, now
+		}
+	}()
+	return func() (float64, float64) { close(done); <-finished; return peakRx, peakFwd }
 }
 
 // progress prints a line on w (a terminal) every second until stopped.

@@ -185,3 +185,43 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestBlast(t *testing.T) {
+	addr, _ := realVoxd(t)
+	r := runBench(t, "blast", "--admin", addr, "--token", "bench-token", "--size", "3", "--warmup", "100ms", "--duration", "500ms", "--linger", "200ms", "--sample", "100ms", "--json")
+	res := decode(t, r)
+	if r.code != exitOK {
+		t.Fatalf("exit %d stderr %q", r.code, r.stderr)
+	}
+	// Flat out: far more than the 25 packets 500 ms of pacing would send.
+	if res.Sent < 200 || res.Delivered == 0 || res.Expected != 2*res.Sent || res.StreamsDead != 0 {
+		t.Fatalf("sent %d expected %d delivered %d dead %d", res.Sent, res.Expected, res.Delivered, res.StreamsDead)
+	}
+	if res.Server.PeakRxPPS <= 0 || res.Server.PeakForwardedPPS <= 0 || res.Server.PeakRxPPS < res.Server.RxPPS/2 {
+		t.Fatalf("server %+v", res.Server)
+	}
+}
+
+func TestRamp(t *testing.T) {
+	addr, _ := realVoxd(t)
+	args := []string{"ramp", "--admin", addr, "--token", "bench-token", "--sessions", "1", "--step", "1", "--steps", "2", "--size", "2",
+		"--warmup", "0s", "--duration", "400ms", "--linger", "200ms", "--max-p99", "1s", "--json"}
+	r := runBench(t, args...)
+	var out RampResult
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || r.code != exitOK {
+		t.Fatalf("exit %d %v\n%s\n%s", r.code, err, r.stdout, r.stderr)
+	}
+	if len(out.Steps) != 2 || out.HighestHeld == nil || out.HighestHeld.Sessions != 2 || out.HighestHeld.Participants != 4 || out.Steps[0].Sessions != 1 {
+		t.Fatalf("%+v", out)
+	}
+	// The first step loses a whole stream: nothing held, exit 1.
+	testAfterJoin = func(ctx context.Context, api *client.API, sessionIDs []string) error {
+		_, err := api.SetMuted(ctx, sessionIDs[0], "p0", true)
+		return err
+	}
+	t.Cleanup(func() { testAfterJoin = nil })
+	r = runBench(t, args[:len(args)-1]...)
+	if r.code != exitMissed || !strings.Contains(r.stdout, "no step held") || strings.Count(r.stdout, "\n") != 4 {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}
