@@ -79,6 +79,15 @@ type Server struct {
 	KernelDrops  uint64  `json:"kernel_drops"` // socket buffer overflow
 	SendErrors   uint64  `json:"send_errors"`
 	CPUPercent   float64 `json:"cpu_percent"` // the pod's smoothed CPU % at the end
+	// With --server-pid: the server process's CPU over the window, in
+	// cores, per packet received, per RTP copy forwarded, and per
+	// participant-second (ms of CPU per participant per second).
+	ProcessMeasured        bool    `json:"process_measured"`
+	ProcessError           string  `json:"process_error,omitempty"`
+	CPUCores               float64 `json:"process_cpu_cores,omitempty"`
+	CPUPerRxPacketUS       float64 `json:"process_cpu_per_rx_packet_us,omitempty"`
+	CPUPerForwardedUS      float64 `json:"process_cpu_per_forwarded_us,omitempty"`
+	CPUPerParticipantSecMS float64 `json:"process_cpu_per_participant_s_ms,omitempty"`
 	// PeakRxPPS and PeakForwardedPPS are the highest rates between two
 	// polls of the status during the window (blast only).
 	PeakRxPPS        float64 `json:"peak_rx_pps,omitempty"`
@@ -219,6 +228,34 @@ func (b *bench) result(st0, st1 sessionmgr.Status, stWall time.Duration, stErr e
 	return r
 }
 
+// serverCPU fills the --server-pid figures from cpu, the server's CPU
+// time over the window of length wall.
+func (r *Result) serverCPU(c *steadyConfig, cpu time.Duration, err error, wall time.Duration) {
+	if c.serverPID <= 0 {
+		return
+	}
+	if err != nil {
+		r.Server.ProcessError = err.Error()
+		return
+	}
+	if wall <= 0 || !r.Server.Measured {
+		r.Server.ProcessError = "no server counters"
+		return
+	}
+	s := wall.Seconds()
+	r.Server.ProcessMeasured = true
+	r.Server.CPUCores = cpu.Seconds() / s
+	if r.Server.RxPPS > 0 {
+		r.Server.CPUPerRxPacketUS = usf(cpu) / (r.Server.RxPPS * s)
+	}
+	if r.Server.ForwardedPPS > 0 {
+		r.Server.CPUPerForwardedUS = usf(cpu) / (r.Server.ForwardedPPS * s)
+	}
+	if r.Participants > 0 {
+		r.Server.CPUPerParticipantSecMS = cpu.Seconds() * 1e3 / (float64(r.Participants) * s)
+	}
+}
+
 // writeTable prints the readable report: the totals, and the worst
 // listeners (all of them with all).
 func writeTable(w io.Writer, r *Result, all bool) {
@@ -237,6 +274,12 @@ func writeTable(w io.Writer, r *Result, all bool) {
 			r.Server.RxPPS, r.Server.TxPPS, r.Server.ForwardedPPS, r.Server.Withheld, r.Server.Drops, r.Server.KernelDrops, r.Server.SendErrors, r.Server.CPUPercent)
 	} else {
 		fmt.Fprintf(tw, "server\tnot measured: %s\n", r.Server.Error)
+	}
+	if r.Server.ProcessMeasured {
+		fmt.Fprintf(tw, "server process\t%.3f CPUs  %.2f µs per packet in  %.2f µs per copy forwarded  %.3f ms per participant-second\n",
+			r.Server.CPUCores, r.Server.CPUPerRxPacketUS, r.Server.CPUPerForwardedUS, r.Server.CPUPerParticipantSecMS)
+	} else if r.Server.ProcessError != "" {
+		fmt.Fprintf(tw, "server process\tnot measured: %s\n", r.Server.ProcessError)
 	}
 	sat := ""
 	if r.Generator.Saturated {

@@ -53,6 +53,7 @@ type steadyConfig struct {
 	jsonOut        bool
 	perListener    bool
 	concurrency    int
+	serverPID      int // > 0: read the server's CPU time from /proc
 	// interval is each talker's packet interval: 20 ms in steady, 0 in
 	// blast (flat out).
 	interval time.Duration
@@ -86,6 +87,7 @@ func steadyFlags(c *steadyConfig) *flag.FlagSet {
 	fs.BoolVar(&c.jsonOut, "json", false, "print one JSON object instead of the table")
 	fs.BoolVar(&c.perListener, "listeners", false, "list every listener (in the table; --json always has them)")
 	fs.IntVar(&c.concurrency, "admit-concurrency", 16, "admissions in flight")
+	fs.IntVar(&c.serverPID, "server-pid", 0, "PID of the server when it runs on this machine: its CPU per packet and per participant-second (Linux /proc)")
 	fs.DurationVar(&c.sampleEvery, "sample", 0, "poll /v1/status this often during the window for peak rates (blast: 500ms; 0: only at the edges)")
 	return fs
 }
@@ -371,12 +373,14 @@ func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Resul
 	statusErr := error(nil)
 	waitUntil(ctx, b.epoch, wStart)
 	cpu0 = processCPU()
+	srv0, srvErr := b.serverCPU()
 	st0At = time.Since(b.epoch)
 	st0, statusErr = api.Status(ctx)
 	stopProgress := b.progress(progress, wStart, wEnd)
 	stopSampling := b.sample(ctx, api, st0)
 	waitUntil(ctx, b.epoch, wEnd)
 	cpu1 = processCPU()
+	srv1, srvErr1 := b.serverCPU()
 	st1At = time.Since(b.epoch)
 	if st, err := api.Status(ctx); err == nil {
 		st1 = st
@@ -400,8 +404,17 @@ func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Resul
 	cwg.Wait()
 	res := b.result(st0, st1, st1At-st0At, statusErr, cpu1-cpu0)
 	res.RunID = runID
+	res.serverCPU(c, srv1-srv0, errors.Join(srvErr, srvErr1), st1At-st0At)
 	res.Server.PeakRxPPS, res.Server.PeakForwardedPPS = peakRx, peakFwd
 	return res, nil
+}
+
+// serverCPU returns the server's CPU time when --server-pid is given.
+func (b *bench) serverCPU() (time.Duration, error) {
+	if b.c.serverPID <= 0 {
+		return 0, nil
+	}
+	return pidCPU(b.c.serverPID)
 }
 
 // waitUntil sleeps until at (since epoch) or ctx ends.

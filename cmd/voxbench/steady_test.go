@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -79,7 +81,8 @@ func decode(t *testing.T, r runResult) *Result {
 
 func TestSteadyAgainstRealServer(t *testing.T) {
 	addr, m := realVoxd(t)
-	r := runBench(t, steadyArgs(addr, "--max-loss", "0", "--max-p99", "2s")...)
+	// The server runs in this process: --server-pid is ours.
+	r := runBench(t, steadyArgs(addr, "--max-loss", "0", "--max-p99", "2s", "--server-pid", strconv.Itoa(os.Getpid()))...)
 	res := decode(t, r)
 	if r.code != exitOK || !res.Objectives.Met {
 		t.Fatalf("exit %d, objectives %+v, stderr %q", r.code, res.Objectives, r.stderr)
@@ -111,6 +114,9 @@ func TestSteadyAgainstRealServer(t *testing.T) {
 	}
 	if !res.Server.Measured || res.Server.ForwardedPPS < 100 || res.Server.RxPPS < 100 {
 		t.Fatalf("server %+v", res.Server)
+	}
+	if runtime.GOOS == "linux" && (!res.Server.ProcessMeasured || res.Server.CPUPerForwardedUS <= 0 || res.Server.CPUPerParticipantSecMS <= 0) {
+		t.Fatalf("server process %+v", res.Server)
 	}
 	if res.Generator.NumCPU < 1 || res.Generator.CPUCores <= 0 {
 		t.Fatalf("generator %+v", res.Generator)
@@ -223,5 +229,19 @@ func TestRamp(t *testing.T) {
 	r = runBench(t, args[:len(args)-1]...)
 	if r.code != exitMissed || !strings.Contains(r.stdout, "no step held") || strings.Count(r.stdout, "\n") != 4 {
 		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestParsePIDStat(t *testing.T) {
+	line := "4242 (vox d) (x)) S 1 4242 4242 0 -1 4194560 1234 0 0 0 250 75 0 0 20 0 9 0 100 0 0\n"
+	d, err := parsePIDStat(line)
+	if err != nil || d != 3250*time.Millisecond {
+		t.Fatalf("%v %v", d, err)
+	}
+	if _, err := parsePIDStat("4242 (voxd) S 1"); err == nil {
+		t.Fatal("short line accepted")
+	}
+	if _, err := parsePIDStat("garbage"); err == nil {
+		t.Fatal("garbage accepted")
 	}
 }
