@@ -518,6 +518,20 @@ func (m *Manager) removed(sessionID, participantID, reason string) {
 	}
 }
 
+// memberLocked finds a participant's booking: ErrSessionNotFound or
+// ErrParticipantNotFound when there is none.
+func (m *Manager) memberLocked(sessionID, participantID string) (*sessionRec, *memberRec, error) {
+	s := m.sessions[sessionID]
+	if s == nil {
+		return nil, nil, fmt.Errorf("%w: %q", ErrSessionNotFound, sessionID)
+	}
+	mr := s.members[participantID]
+	if mr == nil {
+		return nil, nil, fmt.Errorf("%w: %q in %q", ErrParticipantNotFound, participantID, sessionID)
+	}
+	return s, mr, nil
+}
+
 // RemoveParticipant removes a participant now.
 func (m *Manager) RemoveParticipant(ctx context.Context, sessionID, participantID string) error {
 	if err := m.ready(); err != nil {
@@ -527,15 +541,10 @@ func (m *Manager) RemoveParticipant(ctx context.Context, sessionID, participantI
 		return fmt.Errorf("%w: id", ErrInvalid)
 	}
 	m.mu.Lock()
-	s := m.sessions[sessionID]
-	if s == nil {
+	s, mr, err := m.memberLocked(sessionID, participantID)
+	if err != nil {
 		m.mu.Unlock()
-		return fmt.Errorf("%w: %q", ErrSessionNotFound, sessionID)
-	}
-	mr := s.members[participantID]
-	if mr == nil {
-		m.mu.Unlock()
-		return fmt.Errorf("%w: %q in %q", ErrParticipantNotFound, participantID, sessionID)
+		return err
 	}
 	m.unbookLocked(s, mr)
 	m.removedBy[ReasonRemoved]++
@@ -766,19 +775,15 @@ func (m *Manager) Members(id string) ([]string, error) {
 // the participant has no latched address yet).
 func (m *Manager) SendControl(ctx context.Context, sessionID, participantID string, build func(dst []byte, serverSSRC uint32) []byte) (bool, error) {
 	m.mu.Lock()
-	s := m.sessions[sessionID]
-	var mr *memberRec
-	if s != nil {
-		mr = s.members[participantID]
-	}
-	if mr == nil {
+	s, mr, err := m.memberLocked(sessionID, participantID)
+	if err != nil {
 		m.mu.Unlock()
-		return false, fmt.Errorf("%w: %q in %q", ErrParticipantNotFound, participantID, sessionID)
+		return false, err
 	}
 	e := m.engines[s.shard]
 	m.mu.Unlock()
 	sent := false
-	err := e.shard.Do(ctx, func(_ int64, q *netio.SendQueue) {
+	err = e.shard.Do(ctx, func(_ int64, q *netio.SendQueue) {
 		pt := e.parts[mr.ssrc]
 		if pt == nil || pt.id != participantID {
 			return

@@ -88,20 +88,15 @@ func (m *Manager) onEngine(ctx context.Context, sessionID, participantID string,
 		return fmt.Errorf("%w: id", ErrInvalid)
 	}
 	m.mu.Lock()
-	s := m.sessions[sessionID]
-	if s == nil {
+	s, mr, err := m.memberLocked(sessionID, participantID)
+	if err != nil {
 		m.mu.Unlock()
-		return fmt.Errorf("%w: %q", ErrSessionNotFound, sessionID)
-	}
-	mr := s.members[participantID]
-	if mr == nil {
-		m.mu.Unlock()
-		return fmt.Errorf("%w: %q in %q", ErrParticipantNotFound, participantID, sessionID)
+		return err
 	}
 	e := m.engines[s.shard]
 	m.mu.Unlock()
 	found := false
-	err := e.shard.Do(ctx, func(now int64, _ *netio.SendQueue) {
+	err = e.shard.Do(ctx, func(now int64, _ *netio.SendQueue) {
 		if pt := e.parts[mr.ssrc]; pt != nil && pt.id == participantID {
 			found = true
 			f(now, e, pt)
