@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"os"
 	"runtime"
 	"strconv"
@@ -13,42 +11,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/voxfleet/vox/admin"
 	"github.com/voxfleet/vox/client"
-	"github.com/voxfleet/vox/netio"
+	"github.com/voxfleet/vox/cmd/internal/testvoxd"
 	"github.com/voxfleet/vox/sessionmgr"
 )
 
 // realVoxd runs the real server parts voxd wires together (UDP core,
-// session manager, admin API) on loopback (as cmd/voxctl's tests do).
+// session manager, admin API) on loopback.
 func realVoxd(t *testing.T) (adminAddr string, m *sessionmgr.Manager) {
 	t.Helper()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if prev := runtime.GOMAXPROCS(0); prev <= 2 {
-		runtime.GOMAXPROCS(3)
-		t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
-	}
-	m, err := sessionmgr.New(sessionmgr.Config{Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	udp, err := netio.Listen(netio.Config{Addr: "127.0.0.1:0", Shards: 2}, m.NewHandler, netio.Options{Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { udp.Close() })
-	if err := m.Start(udp); err != nil {
-		t.Fatal(err)
-	}
-	a, err := admin.New(admin.Config{Addr: "127.0.0.1:0", Token: "bench-token", Logger: quiet}, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Shutdown(context.Background()) })
-	return a.Addr(), m
+	return testvoxd.Start(t, "bench-token")
 }
 
 type runResult struct {

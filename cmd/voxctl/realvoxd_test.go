@@ -3,16 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/voxfleet/vox/admin"
 	"github.com/voxfleet/vox/client"
-	"github.com/voxfleet/vox/netio"
+	"github.com/voxfleet/vox/cmd/internal/testvoxd"
 	"github.com/voxfleet/vox/sessionmgr"
 )
 
@@ -20,32 +16,8 @@ import (
 // session manager, admin API) on loopback.
 func realVoxd(t *testing.T) (env map[string]string, m *sessionmgr.Manager) {
 	t.Helper()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if prev := runtime.GOMAXPROCS(0); prev <= 2 {
-		runtime.GOMAXPROCS(3)
-		t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
-	}
-	m, err := sessionmgr.New(sessionmgr.Config{Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	udp, err := netio.Listen(netio.Config{Addr: "127.0.0.1:0", Shards: 2}, m.NewHandler, netio.Options{Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { udp.Close() })
-	if err := m.Start(udp); err != nil {
-		t.Fatal(err)
-	}
-	a, err := admin.New(admin.Config{Addr: "127.0.0.1:0", Token: "real-token", Logger: quiet}, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Shutdown(context.Background()) })
-	return map[string]string{"VOX_ADMIN_ADDR": a.Addr(), "VOX_ADMIN_TOKEN": "real-token"}, m
+	addr, m := testvoxd.Start(t, "real-token")
+	return map[string]string{"VOX_ADMIN_ADDR": addr, "VOX_ADMIN_TOKEN": "real-token"}, m
 }
 
 func TestVoxctlAgainstRealServer(t *testing.T) {
