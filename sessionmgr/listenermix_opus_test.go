@@ -248,25 +248,7 @@ func TestListenerMixZeroAllocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	const warm, runs = 40, 100
-	pool := make([][][]byte, warm+runs+1)
-	for k := range pool {
-		pool[k] = make([][]byte, len(r.cli))
-		for i, c := range r.cli {
-			if c.freq > 0 {
-				pool[k][i] = r.packet(c)
-			}
-		}
-	}
-	sent := 0
-	r.onSend = func([]byte, netip.AddrPort) { sent++ }
-	k := 0
-	for ; k < warm; k++ {
-		r.frame(pool[k])
-	}
-	allocs := testing.AllocsPerRun(runs, func() {
-		r.frame(pool[k])
-		k++
-	})
+	allocs, sent := r.allocsPerFrame(warm, runs)
 	if allocs != 0 {
 		t.Errorf("%.2f allocations per 20 ms frame", allocs)
 	}

@@ -425,25 +425,7 @@ func TestMixModeZeroAllocs(t *testing.T) {
 	}
 	r := newMixTestRoom(t, []float64{440, 660, 880, 0})
 	const warm, runs = 40, 100
-	pool := make([][][]byte, warm+runs+1)
-	for k := range pool {
-		pool[k] = make([][]byte, len(r.cli))
-		for i, c := range r.cli {
-			if c.freq > 0 {
-				pool[k][i] = r.packet(c)
-			}
-		}
-	}
-	sent := 0
-	r.onSend = func([]byte, netip.AddrPort) { sent++ }
-	k := 0
-	for ; k < warm; k++ {
-		r.frame(pool[k])
-	}
-	allocs := testing.AllocsPerRun(runs, func() {
-		r.frame(pool[k])
-		k++
-	})
+	allocs, sent := r.allocsPerFrame(warm, runs)
 	if allocs != 0 {
 		t.Errorf("%.2f allocations per 20 ms frame", allocs)
 	}
@@ -620,4 +602,29 @@ func BenchmarkMixModeFrame(b *testing.B) {
 			b.ReportMetric(float64(r.e.counters().Mixed)/float64(st.Ticks), "pkts/frame")
 		})
 	}
+}
+
+// allocsPerFrame pre-encodes the talkers' packets, runs warm frames, then
+// measures heap allocations per 20 ms frame over runs frames. It returns
+// them and the number of packets the engine sent in all.
+func (r *mixTestRoom) allocsPerFrame(warm, runs int) (allocs float64, sent int) {
+	pool := make([][][]byte, warm+runs+1)
+	for k := range pool {
+		pool[k] = make([][]byte, len(r.cli))
+		for i, c := range r.cli {
+			if c.freq > 0 {
+				pool[k][i] = r.packet(c)
+			}
+		}
+	}
+	r.onSend = func([]byte, netip.AddrPort) { sent++ }
+	k := 0
+	for ; k < warm; k++ {
+		r.frame(pool[k])
+	}
+	allocs = testing.AllocsPerRun(runs, func() {
+		r.frame(pool[k])
+		k++
+	})
+	return allocs, sent
 }
