@@ -5,12 +5,15 @@
 //	voxbench steady --admin URL [--token T] --sessions N --size K --talkers M [--json] ...
 //	voxbench blast  --admin URL [--token T] --sessions 1 --size 4 --talkers 1 ...
 //	voxbench ramp   --admin URL [--token T] --sessions 10 --step 10 --steps 10 --max-loss 0.1 --max-p99 5ms ...
+//	voxbench drain  --admin A --admin-b B [--token T] --sessions N --size K --rate R --window W --after D ...
 //
-// See steady.go for the measurement and the fields of --json.
+// See steady.go for the measurement and the fields of --json; drain.go for
+// the drain scenario across two pods and DrainResult.
 //
 // Exit codes: 0 done and every objective met; 1 an objective (--max-loss,
-// --max-p99) missed; 2 usage error; 3 the run could not be set up (the pod
-// unreachable, an admission refused); 130 interrupted.
+// --max-p99; for drain a participant lost or --max-empty) missed; 2 usage
+// error; 3 the run could not be set up (a pod unreachable, an admission or
+// the drain request refused); 130 interrupted.
 package main
 
 import (
@@ -42,6 +45,8 @@ Commands:
   steady   sessions × size participants, talkers at 50 packets/s, per-listener loss and latency
   blast    the same with the talkers sending flat out: the highest rate seen, and the loss
   ramp     steady runs with more sessions each step until loss or p99 passes its bound
+  drain    load on pod A, drain A, clients follow their notices to pod B: notices, their
+           peak rate, time until A is empty, participants lost (must be 0)
 
 "voxbench <command> --help" explains a command's flags.
 
@@ -67,6 +72,8 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		return blastCmd(ctx, args[1:], lookup, stdout, stderr)
 	case "ramp":
 		return rampCmd(ctx, args[1:], lookup, stdout, stderr)
+	case "drain":
+		return drainCmd(ctx, args[1:], lookup, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, summary)
 		return exitOK
