@@ -63,7 +63,7 @@ func rampCmd(ctx context.Context, args []string, lookup func(string) (string, bo
 	for i := range steps {
 		sc := *c
 		sc.sessions = start + i*step
-		if sc.sessions*sc.size > maxParticipants {
+		if sc.sessions*sc.size > sc.maxParticipants() {
 			break
 		}
 		res, err := runSteady(ctx, &sc, progressWriter(stderr))

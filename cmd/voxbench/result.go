@@ -102,6 +102,23 @@ type Generator struct {
 	Saturated  bool    `json:"saturated"` // cpu_cores ≥ 85 % of num_cpu
 	SendErrors uint64  `json:"send_errors"`
 	LateSends  uint64  `json:"late_sends"` // sent more than one frame behind schedule
+	// Transport is --transport: "gso" (participants share one socket per
+	// position in their session; GSO says whether the kernel took UDP GSO
+	// messages, Writes counts the send system calls) or "socket" (one
+	// socket per participant).
+	Transport string `json:"transport"`
+	Sockets   int    `json:"sockets"`
+	GSO       bool   `json:"gso"`
+	Writes    uint64 `json:"writes,omitempty"`
+	// GROSegments counts datagrams that arrived coalesced by UDP GRO
+	// (none on loopback unless the server sends GSO); Undecryptable
+	// packets failed SRTP (counted as not delivered), Truncated did not
+	// fit the receive buffer; RTCPReceived counts the server's
+	// authenticated reports. gso transport only.
+	GROSegments   uint64 `json:"gro_segments,omitempty"`
+	Undecryptable uint64 `json:"undecryptable,omitempty"`
+	Truncated     uint64 `json:"truncated,omitempty"`
+	RTCPReceived  uint64 `json:"rtcp_received,omitempty"`
 }
 
 // Objectives are --max-loss and --max-p99 and whether they were met.
@@ -285,7 +302,15 @@ func writeTable(w io.Writer, r *Result, all bool) {
 	if r.Generator.Saturated {
 		sat = "  SATURATED: these numbers measure the generator"
 	}
-	fmt.Fprintf(tw, "generator\t%.2f of %d CPUs  send errors %d  late sends %d%s\n", r.Generator.CPUCores, r.Generator.NumCPU, r.Generator.SendErrors, r.Generator.LateSends, sat)
+	gsoNote := ""
+	if r.Generator.Transport == "gso" {
+		gsoNote = ", one send call per UDP GSO batch"
+		if !r.Generator.GSO {
+			gsoNote = ", kernel refused GSO: one send call per packet"
+		}
+	}
+	fmt.Fprintf(tw, "generator\t%.2f of %d CPUs  send errors %d  late sends %d  transport %s (%d sockets%s)%s\n", r.Generator.CPUCores, r.Generator.NumCPU,
+		r.Generator.SendErrors, r.Generator.LateSends, r.Generator.Transport, r.Generator.Sockets, gsoNote, sat)
 	tw.Flush()
 
 	ls := append([]ListenerResult(nil), r.Listeners...)

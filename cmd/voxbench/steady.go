@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 	"github.com/voxfleet/vox/bench/stats"
 	"github.com/voxfleet/vox/client"
 	"github.com/voxfleet/vox/cmd/internal/envflag"
+	"github.com/voxfleet/vox/media"
 	"github.com/voxfleet/vox/sessionmgr"
 )
 
@@ -54,6 +56,11 @@ type steadyConfig struct {
 	perListener    bool
 	concurrency    int
 	serverPID      int // > 0: read the server's CPU time from /proc
+	transport      string
+	profileName    string
+	profile        *media.Profile // nil: the pod's default
+	cpuProfile     string
+	rxPoll         time.Duration
 	// interval is each talker's packet interval: 20 ms in steady, 0 in
 	// blast (flat out).
 	interval time.Duration
@@ -76,7 +83,7 @@ func steadyFlags(c *steadyConfig) *flag.FlagSet {
 	fs.IntVar(&c.sessions, "sessions", 10, "sessions")
 	fs.IntVar(&c.size, "size", 4, "participants per session")
 	fs.IntVar(&c.talkers, "talkers", 1, "talkers per session (the rest only listen and send RTCP)")
-	fs.IntVar(&c.payload, "payload", 120, "mean payload bytes per packet (varies ±10 like Opus); at least 18")
+	fs.IntVar(&c.payload, "payload", 120, "payload bytes per packet (with --transport socket it varies ±10 like Opus; gso needs equal sizes); at least 18")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "talking before the measurement, not counted")
 	fs.DurationVar(&c.linger, "linger", 500*time.Millisecond, "wait after the last measured send for late packets")
@@ -88,6 +95,14 @@ func steadyFlags(c *steadyConfig) *flag.FlagSet {
 	fs.BoolVar(&c.perListener, "listeners", false, "list every listener (in the table; --json always has them)")
 	fs.IntVar(&c.concurrency, "admit-concurrency", 16, "admissions in flight")
 	fs.IntVar(&c.serverPID, "server-pid", 0, "PID of the server when it runs on this machine: its CPU per packet and per participant-second (Linux /proc)")
+	defTransport := "socket"
+	if gsoAvailable {
+		defTransport = "gso"
+	}
+	fs.StringVar(&c.transport, "transport", defTransport, "gso: participants share one socket per position in their session, sends batched as UDP GSO messages, receives with recvmmsg and UDP GRO (Linux; the generator costs a fraction of the server); socket: one socket and goroutine per participant, as real clients")
+	fs.StringVar(&c.profileName, "profile", "", "SRTP profile of the sessions: aes_cm_80, aes_cm_32, gcm or an RFC name (empty: the pod's default)")
+	fs.DurationVar(&c.rxPoll, "rx-poll", 200*time.Microsecond, "gso transport: drain every socket this often in one goroutine, arrival times from the kernel's receive timestamps (0: block per socket and stamp on wakeup)")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write voxbench's own CPU profile over the measured window to this file (go tool pprof)")
 	fs.DurationVar(&c.sampleEvery, "sample", 0, "poll /v1/status this often during the window for peak rates (blast: 500ms; 0: only at the edges)")
 	return fs
 }
@@ -96,8 +111,10 @@ func (c *steadyConfig) validate() error {
 	switch {
 	case c.sessions < 1 || c.size < 2:
 		return errors.New("--sessions must be ≥ 1 and --size ≥ 2")
-	case c.sessions*c.size > maxParticipants:
-		return fmt.Errorf("at most %d participants per run", maxParticipants)
+	case c.transport != "gso" && c.transport != "socket":
+		return errors.New("--transport must be gso or socket")
+	case c.sessions*c.size > c.maxParticipants():
+		return fmt.Errorf("at most %d participants per run with --transport %s", c.maxParticipants(), c.transport)
 	case c.talkers < 1 || c.talkers > c.size || c.talkers > 64:
 		return errors.New("--talkers must be between 1 and min(--size, 64)")
 	case c.payload < hdrLen || c.payload > 1200:
@@ -106,13 +123,30 @@ func (c *steadyConfig) validate() error {
 		return errors.New("--duration must be positive, --warmup and --linger not negative")
 	case c.duration > 24*time.Hour:
 		return errors.New("--duration at most 24h")
+	case c.rxPoll < 0 || c.rxPoll > 100*time.Millisecond:
+		return errors.New("--rx-poll must be between 0 and 100ms")
 	case c.concurrency < 1:
 		return errors.New("--admit-concurrency must be ≥ 1")
+	}
+	if c.profileName != "" {
+		p, err := parseProfile(c.profileName)
+		if err != nil {
+			return err
+		}
+		c.profile = &p
 	}
 	if !strings.Contains(c.admin, "://") {
 		c.admin = "http://" + c.admin
 	}
 	return nil
+}
+
+// maxParticipants bounds one run of c's transport.
+func (c *steadyConfig) maxParticipants() int {
+	if c.transport == "gso" {
+		return maxSharedParticipants
+	}
+	return maxParticipants
 }
 
 // parseBench parses a command's flags: steady's, with defaults changed by
@@ -229,30 +263,53 @@ type bench struct {
 	received atomic.Uint64
 }
 
+// parseProfile accepts the short names of udpbase and netcompare as well
+// as the RFC names.
+func parseProfile(name string) (media.Profile, error) {
+	switch strings.ToLower(name) {
+	case "aes_cm_80":
+		return media.ProfileAESCM128HMACSHA1_80, nil
+	case "aes_cm_32":
+		return media.ProfileAESCM128HMACSHA1_32, nil
+	case "gcm", "aes_gcm":
+		return media.ProfileAEADAES128GCM, nil
+	}
+	p, err := media.ParseProfile(name)
+	if err != nil {
+		return 0, fmt.Errorf("--profile: %w", err)
+	}
+	return p, nil
+}
+
 func (b *bench) onRTP(r *receiver) func(p *client.Packet) {
 	return func(p *client.Packet) {
 		b.received.Add(1)
-		pl := p.Payload
-		if len(pl) < hdrLen || pl[0] != 'V' || pl[1] != 'B' {
-			r.misrouted++
-			return
-		}
-		from := int(binary.BigEndian.Uint32(pl[2:]))
-		seq := binary.BigEndian.Uint32(pl[6:])
-		sent := int64(binary.BigEndian.Uint64(pl[10:]))
-		lt := from - r.session*b.c.size
-		if from == r.index || lt < 0 || lt >= b.c.talkers {
-			r.misrouted++
-			return
-		}
-		if sent < b.wStart.Load() || sent >= b.wEnd.Load() {
-			r.outside++
-			return
-		}
-		transit := p.Arrival.Sub(b.epoch) - time.Duration(sent)
-		if r.streams[lt].Add(seq, transit) {
-			r.hist.Record(transit)
-		}
+		b.deliver(r, p.Payload, p.Arrival)
+	}
+}
+
+// deliver accounts one decrypted payload received by r at arrival. Only
+// r's owner (its reader goroutine) calls it.
+func (b *bench) deliver(r *receiver, pl []byte, arrival time.Time) {
+	if len(pl) < hdrLen || pl[0] != 'V' || pl[1] != 'B' {
+		r.misrouted++
+		return
+	}
+	from := int(binary.BigEndian.Uint32(pl[2:]))
+	seq := binary.BigEndian.Uint32(pl[6:])
+	sent := int64(binary.BigEndian.Uint64(pl[10:]))
+	lt := from - r.session*b.c.size
+	if from == r.index || lt < 0 || lt >= b.c.talkers {
+		r.misrouted++
+		return
+	}
+	if sent < b.wStart.Load() || sent >= b.wEnd.Load() {
+		r.outside++
+		return
+	}
+	transit := arrival.Sub(b.epoch) - time.Duration(sent)
+	if r.streams[lt].Add(seq, transit) {
+		r.hist.Record(transit)
 	}
 }
 
@@ -261,9 +318,11 @@ func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Resul
 	if err != nil {
 		return nil, err
 	}
-	if _, err := api.Status(ctx); err != nil {
+	pod, err := api.Status(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("pod status: %w", err)
 	}
+	gso := c.transport == "gso"
 	var rid [4]byte
 	rand.Read(rid[:])
 	runID := hex.EncodeToString(rid[:])
@@ -294,7 +353,12 @@ func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Resul
 
 	// Admit and join, a bounded number at a time.
 	parts := make([]*client.Participant, n)
+	adms := make([]sessionmgr.Admission, n)
+	var tr *shared
 	defer func() {
+		if tr != nil {
+			tr.close()
+		}
 		var wg sync.WaitGroup
 		for _, p := range parts {
 			if p != nil {
@@ -309,7 +373,7 @@ func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Resul
 			api.DeleteSession(cctx, id)
 		}
 	}()
-	sessOpts := &sessionmgr.SessionOptions{MaxParticipants: c.size, MaxSpeakers: c.talkers}
+	sessOpts := &sessionmgr.SessionOptions{MaxParticipants: c.size, MaxSpeakers: c.talkers, Profile: c.profile}
 	var (
 		wg       sync.WaitGroup
 		errOnce  sync.Once
@@ -323,11 +387,12 @@ func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Resul
 			defer func() { <-sem; wg.Done() }()
 			s, p := g/c.size, g%c.size
 			adm, err := api.Admit(ctx, sessionIDs[s], sessionmgr.AdmitRequest{ParticipantID: fmt.Sprintf("p%d", p), Session: sessOpts})
-			if err == nil {
+			adms[g] = adm
+			if err == nil && !gso {
 				parts[g], err = client.Join(ctx, adm, client.Options{RTCPInterval: c.rtcpInterval, OnRTP: b.onRTP(b.rx[g])})
-			}
-			if err == nil {
-				err = parts[g].SendRTCP() // latch the address at once
+				if err == nil {
+					err = parts[g].SendRTCP() // latch the address at once
+				}
 			}
 			if err != nil {
 				errOnce.Do(func() { firstErr = fmt.Errorf("admitting %s: %w", b.rx[g].id, err) })
@@ -337,6 +402,14 @@ func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Resul
 	wg.Wait()
 	if firstErr != nil {
 		return nil, firstErr
+	}
+	if gso {
+		if tr, err = newShared(b, adms, len(pod.Shards)); err != nil {
+			return nil, err
+		}
+		if err := tr.start(); err != nil { // latches every address
+			return nil, err
+		}
 	}
 	if c.afterJoin != nil {
 		if err := c.afterJoin(ctx, api, sessionIDs); err != nil {
@@ -352,9 +425,19 @@ func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Resul
 	b.wStart.Store(int64(wStart))
 	nTalkers := c.sessions * c.talkers
 	var talkWG sync.WaitGroup
+	if gso {
+		var talkers []int
+		for g, tk := range b.tx {
+			if tk != nil {
+				talkers = append(talkers, g)
+			}
+		}
+		talkWG.Add(1)
+		go func() { defer talkWG.Done(); tr.run(ctx, talkers, t0, wStart, wEnd) }()
+	}
 	k := 0
 	for g, tk := range b.tx {
-		if tk == nil {
+		if tk == nil || gso {
 			continue
 		}
 		offset := c.interval * time.Duration(k) / time.Duration(nTalkers)
@@ -376,6 +459,10 @@ func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Resul
 	srv0, srvErr := b.serverCPU()
 	st0At = time.Since(b.epoch)
 	st0, statusErr = api.Status(ctx)
+	stopProfile, err := startCPUProfile(c.cpuProfile)
+	if err != nil {
+		return nil, err
+	}
 	stopProgress := b.progress(progress, wStart, wEnd)
 	stopSampling := b.sample(ctx, api, st0)
 	waitUntil(ctx, b.epoch, wEnd)
@@ -388,6 +475,7 @@ func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Resul
 		statusErr = err
 	}
 	stopProgress()
+	stopProfile()
 	peakRx, peakFwd := stopSampling()
 	talkWG.Wait()
 	waitUntil(ctx, b.epoch, time.Since(b.epoch)+c.linger)
@@ -396,17 +484,55 @@ func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Resul
 	}
 	// Close every participant: their readers stop, and the receivers
 	// become ours to read.
+	if tr != nil {
+		tr.close()
+	}
 	var cwg sync.WaitGroup
 	for _, p := range parts {
+		if p == nil {
+			continue
+		}
 		cwg.Add(1)
 		go func() { defer cwg.Done(); p.Close() }()
 	}
 	cwg.Wait()
 	res := b.result(st0, st1, st1At-st0At, statusErr, cpu1-cpu0)
 	res.RunID = runID
+	res.Generator.Transport = c.transport
+	if tr != nil {
+		res.Generator.GSO = !tr.gsoOff
+		res.Generator.Writes = tr.writes
+		for _, s := range tr.socks {
+			res.Generator.GROSegments += s.groSegments
+			res.Misrouted += s.unknown
+			res.Generator.Undecryptable += s.undecryptable
+			res.Generator.Truncated += s.truncated
+			res.Generator.RTCPReceived += s.rtcp
+		}
+		res.Generator.Sockets = len(tr.socks)
+	} else {
+		res.Generator.Sockets = n
+	}
 	res.serverCPU(c, srv1-srv0, errors.Join(srvErr, srvErr1), st1At-st0At)
 	res.Server.PeakRxPPS, res.Server.PeakForwardedPPS = peakRx, peakFwd
 	return res, nil
+}
+
+// startCPUProfile starts profiling this process into path (nothing if
+// empty) and returns the function that stops it.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // serverCPU returns the server's CPU time when --server-pid is given.

@@ -1,0 +1,502 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/voxfleet/vox/media"
+	"github.com/voxfleet/vox/netio"
+	"github.com/voxfleet/vox/sessionmgr"
+)
+
+// The shared transport (--transport gso) carries many participants on a
+// few sockets, which vox allows because it identifies a participant by its
+// SSRC and keys, never by its address. Socket k carries participant k of
+// every session, so an arriving packet names its listener by the pair
+// (socket, sender SSRC): the sender's session has exactly one member at
+// position k. One goroutine paces every talker and RTCP report (talkers
+// spread evenly over the 20 ms frame, sent when due, not in bursts per
+// frame) and hands the packets due at once to the kernel as one UDP GSO
+// message per (socket, server shard). One goroutine receives: every
+// --rx-poll it drains every socket with recvmmsg (UDP GRO on), then
+// authenticates, decrypts and checks; the arrival time of each datagram is
+// the kernel's receive timestamp (SO_TIMESTAMPNS), so polling does not
+// add to the latency measured. With --rx-poll 0 (and off Linux) one
+// goroutine per socket blocks in recvmmsg instead and stamps arrivals
+// when it wakes.
+//
+// A GSO message is steered to a server shard by its first datagram (the
+// kernel picks the SO_REUSEPORT socket once for the whole message), so
+// packets are grouped by the shard their SSRC steers to (netio.ShardOf,
+// the server's shard count from /v1/status). All segments of a GSO
+// message but the last must have the same size, so this transport sends
+// fixed-size frames of --payload bytes.
+
+const (
+	// gsoMaxSegments is the most datagrams in one GSO message (the
+	// kernel's UDP_MAX_SEGMENTS is 64 on older kernels).
+	gsoMaxSegments = 64
+	// readBatch is the most datagrams per recvmmsg.
+	readBatch = 32
+	// groBufSize fits the largest coalesced message UDP GRO may deliver.
+	groBufSize = 65535
+	// maxSharedParticipants bounds a --transport gso run.
+	maxSharedParticipants = 100000
+)
+
+// sharedMember is one participant's state in the shared transport.
+type sharedMember struct {
+	g          int // global index
+	ssrc       uint32
+	serverSSRC uint32
+	extID      uint8
+	out        *media.Outbound // owned by the sender goroutine
+	in         *media.Inbound  // owned by its socket's receiver goroutine
+	seq        uint16
+	ts         uint32
+}
+
+// sendGroup is the batch of packets for one (socket, server shard).
+type sendGroup struct {
+	sock *sharedSocket
+	buf  []byte
+	n    int   // segments in buf
+	who  []int // talker global index of each segment
+}
+
+// sharedSocket is one of the transport's sockets (position k of every
+// session).
+type sharedSocket struct {
+	pos  int // position of its participants in their sessions
+	conn *net.UDPConn
+	gso  *gsoConn
+	rd   *batchReader
+	// Receiver-side counters, owned by the receiver goroutine until it
+	// ends.
+	rtcp, undecryptable, unknown uint64
+	truncated                    uint64
+	groSegments                  uint64 // datagrams that arrived coalesced
+}
+
+// shared is the transport in use by one run.
+type shared struct {
+	b       *bench
+	members []sharedMember
+	socks   []*sharedSocket
+	bySSRC  map[uint32]int // participant SSRC -> global index
+	byServ  map[uint32]int // server SSRC -> global index
+	shards  int
+	segSize int
+	profile media.Profile
+	wg      sync.WaitGroup
+	// gsoOff is set when the kernel refused GSO: one datagram per write.
+	gsoOff bool
+	// sendErrs counts failed writes (each costs its segments).
+	writes, sendErrs uint64
+	stop             chan struct{} // ends pollAll
+	closed           bool
+}
+
+// newShared opens size sockets towards the server and prepares every
+// participant's SRTP contexts from its admission.
+func newShared(b *bench, adms []sessionmgr.Admission, shards int) (*shared, error) {
+	c := b.c
+	if len(adms) == 0 {
+		return nil, errors.New("no participants")
+	}
+	prof := adms[0].SRTP.Profile
+	t := &shared{b: b, members: make([]sharedMember, len(adms)), bySSRC: make(map[uint32]int, len(adms)),
+		byServ: make(map[uint32]int, len(adms)), shards: max(shards, 1), profile: prof}
+	t.segSize = 12 + 8 + c.payload + prof.RTPOverhead() // header, audio level extension, payload, tag
+	raddr, err := net.ResolveUDPAddr("udp", net.JoinHostPort(adms[0].Media.Address, fmt.Sprint(adms[0].Media.Port)))
+	if err != nil {
+		return nil, fmt.Errorf("media address: %w", err)
+	}
+	for g, adm := range adms {
+		if adm.SRTP.Profile != prof || adm.Media != adms[0].Media {
+			return nil, errors.New("--transport gso needs one SRTP profile and one media address for the whole run")
+		}
+		out, err := media.NewOutbound(adm.SRTP.Profile, adm.SRTP.ClientToServer)
+		if err != nil {
+			return nil, err
+		}
+		in, err := media.NewInbound(adm.SRTP.Profile, adm.SRTP.ServerToClient)
+		if err != nil {
+			return nil, err
+		}
+		t.members[g] = sharedMember{g: g, ssrc: adm.SSRC, serverSSRC: adm.ServerSSRC, extID: adm.AudioLevelExtensionID,
+			out: out, in: in, seq: uint16(g * 7919), ts: uint32(g) * 104729}
+		t.bySSRC[adm.SSRC] = g
+		t.byServ[adm.ServerSSRC] = g
+	}
+	for range c.size {
+		conn, err := net.DialUDP("udp", nil, raddr)
+		if err != nil {
+			t.close()
+			return nil, err
+		}
+		s := &sharedSocket{pos: len(t.socks), conn: conn}
+		_ = conn.SetReadBuffer(8 << 20)
+		_ = conn.SetWriteBuffer(8 << 20)
+		s.gso = newGSOConn(conn)
+		s.rd = newBatchReader(conn, readBatch, groBufSize)
+		t.socks = append(t.socks, s)
+	}
+	return t, nil
+}
+
+// sockOf returns the socket of participant g.
+func (t *shared) sockOf(g int) *sharedSocket { return t.socks[g%t.b.c.size] }
+
+// start runs the receivers and latches every participant's address with
+// one RTCP report.
+func (t *shared) start() error {
+	if t.b.c.rxPoll > 0 && gsoAvailable {
+		t.stop = make(chan struct{})
+		t.wg.Add(1)
+		go func() { defer t.wg.Done(); t.pollAll(t.b.c.rxPoll) }()
+	} else {
+		for _, s := range t.socks {
+			t.wg.Add(1)
+			go func() { defer t.wg.Done(); t.receive(s) }()
+		}
+	}
+	buf := make([]byte, 0, 256)
+	for g := range t.members {
+		if err := t.sendRTCP(g, buf); err != nil {
+			return fmt.Errorf("latching %s: %w", t.b.rx[g].id, err)
+		}
+	}
+	return nil
+}
+
+// sendRTCP sends participant g an empty receiver report (SRTCP). Only the
+// sender goroutine (or start, before it runs) calls it.
+func (t *shared) sendRTCP(g int, buf []byte) error {
+	m := &t.members[g]
+	rr, err := media.AppendReceiverReport(buf[:0], m.ssrc)
+	if err != nil {
+		return err
+	}
+	pkt, err := m.out.EncryptRTCP(rr[:0:cap(buf)], rr)
+	if err != nil {
+		return err
+	}
+	_, err = t.sockOf(g).conn.Write(pkt)
+	return err
+}
+
+// close stops the receivers (after a last drain) and closes the sockets.
+func (t *shared) close() {
+	if t.closed {
+		return
+	}
+	t.closed = true
+	if t.stop != nil {
+		close(t.stop)
+		t.wg.Wait()
+	}
+	for _, s := range t.socks {
+		s.conn.Close()
+	}
+	t.wg.Wait()
+}
+
+// run is the sender: every talker's frames on schedule from t0 (talker k
+// of nT offset by k/nT of the interval), every participant's RTCP report
+// each --rtcp-interval, until wEnd or ctx ends.
+func (t *shared) run(ctx context.Context, talkers []int, t0, wStart, wEnd time.Duration) {
+	b, c := t.b, t.b.c
+	groups := make([]*sendGroup, len(t.socks)*t.shards)
+	for i := range groups {
+		groups[i] = &sendGroup{sock: t.socks[i/t.shards], buf: make([]byte, gsoMaxSegments*t.segSize), who: make([]int, gsoMaxSegments)}
+	}
+	payload := make([]byte, c.payload)
+	for i := range payload {
+		payload[i] = byte(i * 31)
+	}
+	payload[0], payload[1] = 'V', 'B'
+	rtcpBuf := make([]byte, 0, 256)
+	nT := len(talkers)
+	n := len(t.members)
+	var (
+		frame   uint32 // frame of the next talker due
+		k       int    // next talker due, index in talkers
+		rtcpSeq int    // reports sent so far (participant rtcpSeq % n next)
+	)
+	due := func(frame uint32, k int) time.Duration {
+		return t0 + time.Duration(frame)*c.interval + c.interval*time.Duration(k)/time.Duration(nT)
+	}
+	rtcpDue := func(i int) time.Duration {
+		return t0 + time.Duration(i/n)*c.rtcpInterval + c.rtcpInterval*time.Duration(i%n)/time.Duration(n)
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	waitUntil(ctx, b.epoch, t0)
+	for ctx.Err() == nil {
+		now := time.Since(b.epoch)
+		if now >= wEnd {
+			break
+		}
+		// Frames due by now, at most one round of every talker per pass
+		// so that RTCP and the flush are never starved.
+		for sent := 0; sent < nT; sent++ {
+			d := due(frame, k)
+			if c.interval > 0 && d > now {
+				break
+			}
+			if d >= wEnd {
+				break
+			}
+			t.frame(groups, talkers[k], payload, d, wStart, wEnd)
+			if k++; k == nT {
+				k, frame = 0, frame+1
+			}
+		}
+		t.flush(groups)
+		if c.rtcpInterval > 0 {
+			for rtcpDue(rtcpSeq) <= now {
+				_ = t.sendRTCP(rtcpSeq%n, rtcpBuf)
+				rtcpSeq++
+			}
+		}
+		if c.interval == 0 {
+			continue
+		}
+		next := due(frame, k)
+		if c.rtcpInterval > 0 {
+			next = min(next, rtcpDue(rtcpSeq))
+		}
+		if d := next - time.Since(b.epoch); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+			}
+		}
+	}
+	t.flush(groups)
+}
+
+// frame builds talker g's next frame, stamped now, into its group's batch
+// (flushing the batch when full).
+func (t *shared) frame(groups []*sendGroup, g int, payload []byte, due, wStart, wEnd time.Duration) {
+	b := t.b
+	m := &t.members[g]
+	tk := b.tx[g]
+	grp := groups[(g%b.c.size)*t.shards+netio.ShardOf(m.ssrc, t.shards)]
+	off := grp.n * t.segSize
+	seg := grp.buf[off : off : off+t.segSize]
+	f := media.RTPFields{PayloadType: 111, SequenceNumber: m.seq, Timestamp: m.ts, SSRC: m.ssrc}
+	seg, err := media.AppendRTPHeaderWithAudioLevel(seg, f, m.extID, 20, true)
+	if err != nil {
+		tk.sendErrors++
+		return
+	}
+	hdr := len(seg)
+	seg = append(seg, payload...)
+	p := seg[hdr:]
+	seq := uint32(tk.total.Load())
+	binary.BigEndian.PutUint32(p[2:], uint32(g))
+	binary.BigEndian.PutUint32(p[6:], seq)
+	now := time.Since(b.epoch)
+	binary.BigEndian.PutUint64(p[10:], uint64(now))
+	pkt, err := m.out.EncryptRTP(seg[:0], seg)
+	m.seq++
+	m.ts += 960
+	tk.total.Add(1)
+	inWindow := now >= wStart && now < wEnd
+	if err != nil || len(pkt) != t.segSize {
+		if inWindow {
+			tk.sendErrors++
+		}
+		return
+	}
+	if inWindow {
+		tk.sent++ // taken back by flush if the write fails
+		if b.c.interval > 0 && now-due > b.c.interval {
+			tk.late++
+		}
+		grp.who[grp.n] = g
+	} else {
+		grp.who[grp.n] = -1 - g
+	}
+	grp.n++
+	if grp.n == gsoMaxSegments {
+		t.flushGroup(grp)
+	}
+}
+
+// flush writes every non-empty batch.
+func (t *shared) flush(groups []*sendGroup) {
+	for _, grp := range groups {
+		if grp.n > 0 {
+			t.flushGroup(grp)
+		}
+	}
+}
+
+// flushGroup writes grp's segments: one GSO message, or one datagram each
+// when the kernel has no GSO. Segments of a failed write are not sent: the
+// talkers' counts are corrected.
+func (t *shared) flushGroup(grp *sendGroup) {
+	var err error
+	if !t.gsoOff && grp.n > 1 {
+		err = grp.sock.gso.writeSegments(grp.buf[:grp.n*t.segSize], t.segSize)
+		if errors.Is(err, errNoGSO) {
+			t.gsoOff = true
+		}
+	}
+	if t.gsoOff || grp.n == 1 {
+		err = nil
+		for i := range grp.n {
+			if _, e := grp.sock.conn.Write(grp.buf[i*t.segSize : (i+1)*t.segSize]); e != nil {
+				t.uncount(grp.who[i])
+				t.sendErrs++
+			}
+		}
+	}
+	t.writes++
+	if err != nil {
+		t.sendErrs++
+		for i := range grp.n {
+			t.uncount(grp.who[i])
+		}
+	}
+	grp.n = 0
+}
+
+// uncount moves a segment that was not sent from sent to send errors.
+func (t *shared) uncount(who int) {
+	if who < 0 {
+		return // outside the window
+	}
+	tk := t.b.tx[who]
+	tk.sent--
+	tk.sendErrors++
+}
+
+// pollAll is the receiver of every socket (it owns their Inbound
+// contexts and receivers): every interval it drains each socket, until
+// stopped; then it drains once more.
+func (t *shared) pollAll(interval time.Duration) {
+	last := false
+	for {
+		select {
+		case <-t.stop:
+			last = true
+		default:
+		}
+		for _, s := range t.socks {
+			for {
+				n, err := s.rd.poll()
+				if n > 0 {
+					t.batch(s, n)
+				}
+				if err != nil || n < readBatch {
+					break
+				}
+			}
+		}
+		if last {
+			return
+		}
+		time.Sleep(interval)
+	}
+}
+
+// receive is socket s's receiver when it blocks: it owns the Inbound
+// contexts and receivers of the participants at its position.
+func (t *shared) receive(s *sharedSocket) {
+	for {
+		n, err := s.rd.read()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			time.Sleep(time.Millisecond) // never spin on a persistent error
+			continue
+		}
+		t.batch(s, n)
+	}
+}
+
+// batch handles the n messages socket s's reader just received.
+func (t *shared) batch(s *sharedSocket, n int) {
+	now := time.Now()
+	sinceEpoch := int64(now.Sub(t.b.epoch))
+	// epochWall is the wall-clock time of the run's epoch as of now, so a
+	// kernel timestamp (wall clock) converts to the monotonic time since
+	// the epoch the senders stamp, even if the wall clock was slewed.
+	epochWall := now.UnixNano() - sinceEpoch
+	var got uint64
+	for i := range n {
+		msg, seg, trunc, rx := s.rd.message(i)
+		if trunc {
+			s.truncated++
+			continue
+		}
+		arrival := now
+		if rx != 0 && rx-epochWall <= sinceEpoch {
+			arrival = t.b.epoch.Add(time.Duration(rx - epochWall))
+		}
+		if seg > 0 && len(msg) > seg {
+			s.groSegments += uint64((len(msg) + seg - 1) / seg)
+		} else {
+			seg = len(msg)
+		}
+		for off := 0; off < len(msg); off += seg {
+			got++
+			t.handle(s, msg[off:min(off+seg, len(msg))], arrival)
+		}
+	}
+	t.b.received.Add(got)
+}
+
+// handle authenticates, decrypts and accounts one datagram on socket s.
+func (t *shared) handle(s *sharedSocket, pkt []byte, arrival time.Time) {
+	size, pos := t.b.c.size, s.pos
+	kind := media.Classify(pkt)
+	ssrc, ok := media.SSRCOf(pkt, kind)
+	if !ok {
+		s.unknown++
+		return
+	}
+	switch kind {
+	case media.KindRTP:
+		from, ok := t.bySSRC[ssrc]
+		if !ok {
+			s.unknown++
+			return
+		}
+		l := from/size*size + pos
+		if l == from {
+			t.b.rx[l].misrouted++ // its own packet sent back
+			return
+		}
+		out, h, err := t.members[l].in.DecryptRTP(pkt)
+		if err != nil {
+			s.undecryptable++
+			return
+		}
+		t.b.deliver(t.b.rx[l], h.Payload(out), arrival)
+	case media.KindRTCP:
+		l, ok := t.byServ[ssrc]
+		if !ok || l%size != pos {
+			s.unknown++
+			return
+		}
+		if _, err := t.members[l].in.DecryptRTCP(pkt); err != nil {
+			s.undecryptable++
+			return
+		}
+		s.rtcp++
+	default:
+		s.unknown++
+	}
+}

@@ -1,0 +1,170 @@
+//go:build linux
+
+package main
+
+import (
+	"encoding/binary"
+	"errors"
+	"net"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// gsoAvailable: this build can send UDP GSO messages and receive with UDP
+// GRO (the kernel may still refuse; see errNoGSO).
+const gsoAvailable = true
+
+// errNoGSO: the kernel refused UDP_SEGMENT; send one datagram per write.
+var errNoGSO = errors.New("UDP GSO not supported")
+
+// gsoConn sends UDP GSO messages (one sendmsg with a UDP_SEGMENT control
+// message) on a connected socket.
+type gsoConn struct {
+	rc  syscall.RawConn
+	oob []byte
+}
+
+func newGSOConn(c *net.UDPConn) *gsoConn {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	oob := make([]byte, unix.CmsgSpace(2))
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+	h.Level, h.Type = unix.SOL_UDP, unix.UDP_SEGMENT
+	h.SetLen(unix.CmsgLen(2))
+	return &gsoConn{rc: rc, oob: oob}
+}
+
+// writeSegments sends b as datagrams of seg bytes (the last may be
+// shorter) in one system call.
+func (g *gsoConn) writeSegments(b []byte, seg int) error {
+	if g == nil {
+		return errNoGSO
+	}
+	binary.NativeEndian.PutUint16(g.oob[unix.CmsgLen(0):], uint16(seg))
+	var werr error
+	err := g.rc.Write(func(fd uintptr) bool {
+		_, werr = unix.SendmsgN(int(fd), b, g.oob, nil, 0)
+		return werr != unix.EAGAIN
+	})
+	if err == nil {
+		err = werr
+	}
+	switch {
+	case errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOPROTOOPT), errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.EIO):
+		return errNoGSO
+	}
+	return err
+}
+
+// batchReader receives up to n datagrams per recvmmsg, with UDP GRO when
+// the kernel has it (a message may then hold several datagrams of the
+// segment size the kernel reports) and the kernel's receive timestamp of
+// each message (SO_TIMESTAMPNS).
+type batchReader struct {
+	rc   syscall.RawConn
+	msgs []unix.Mmsghdr
+	iov  []unix.Iovec
+	bufs [][]byte
+	oobs [][]byte
+	gro  bool
+	ts   bool
+}
+
+func newBatchReader(c *net.UDPConn, n, size int) *batchReader {
+	r := &batchReader{msgs: make([]unix.Mmsghdr, n), iov: make([]unix.Iovec, n), bufs: make([][]byte, n), oobs: make([][]byte, n)}
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return r
+	}
+	r.rc = rc
+	rc.Control(func(fd uintptr) {
+		r.gro = unix.SetsockoptInt(int(fd), unix.SOL_UDP, unix.UDP_GRO, 1) == nil
+		r.ts = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) == nil
+	})
+	for i := range r.msgs {
+		r.bufs[i] = make([]byte, size)
+		r.oobs[i] = make([]byte, unix.CmsgSpace(4)+unix.CmsgSpace(16))
+		r.iov[i].Base = &r.bufs[i][0]
+		r.iov[i].SetLen(size)
+		h := &r.msgs[i].Hdr
+		h.Iov = &r.iov[i]
+		h.SetIovlen(1)
+	}
+	return r
+}
+
+// read blocks until at least one datagram is there and returns how many
+// messages arrived.
+func (r *batchReader) read() (int, error) { return r.recv(true) }
+
+// poll returns the messages already queued (0 and no error if none).
+func (r *batchReader) poll() (int, error) { return r.recv(false) }
+
+func (r *batchReader) recv(wait bool) (int, error) {
+	if r.rc == nil {
+		return 0, net.ErrClosed
+	}
+	for i := range r.msgs {
+		h := &r.msgs[i].Hdr
+		h.Control = &r.oobs[i][0]
+		h.SetControllen(len(r.oobs[i]))
+		h.Flags = 0
+	}
+	var n int
+	var rerr error
+	err := r.rc.Read(func(fd uintptr) bool {
+		x, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.msgs[0])), uintptr(len(r.msgs)), unix.MSG_DONTWAIT, 0, 0)
+		if e == unix.EAGAIN {
+			return !wait
+		}
+		if e != 0 {
+			rerr = e
+			return true
+		}
+		n = int(x)
+		return true
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, rerr
+}
+
+// message returns message i of the last read, the GRO segment size (0 if
+// the message is one datagram), whether the kernel truncated it, and the
+// kernel's receive time (Unix ns, CLOCK_REALTIME; 0 if unknown).
+func (r *batchReader) message(i int) (msg []byte, seg int, truncated bool, rxNanos int64) {
+	m := &r.msgs[i]
+	if m.Hdr.Flags&unix.MSG_TRUNC != 0 {
+		return nil, 0, true, 0
+	}
+	msg = r.bufs[i][:m.Len]
+	if r.gro || r.ts {
+		oob := r.oobs[i][:m.Hdr.Controllen]
+		for len(oob) >= unix.CmsgLen(0) {
+			h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+			l := int(h.Len)
+			if l < unix.CmsgLen(0) || l > len(oob) {
+				break
+			}
+			if h.Level == unix.SOL_UDP && h.Type == unix.UDP_GRO && l >= unix.CmsgLen(2) {
+				d := oob[unix.CmsgLen(0):l]
+				if len(d) >= 4 {
+					seg = int(binary.NativeEndian.Uint32(d))
+				} else {
+					seg = int(binary.NativeEndian.Uint16(d))
+				}
+			}
+			if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && l >= unix.CmsgLen(16) {
+				d := oob[unix.CmsgLen(0):l]
+				rxNanos = int64(binary.NativeEndian.Uint64(d))*1e9 + int64(binary.NativeEndian.Uint64(d[8:]))
+			}
+			oob = oob[min(unix.CmsgSpace(l-unix.CmsgLen(0)), len(oob)):]
+		}
+	}
+	return msg, seg, false, rxNanos
+}

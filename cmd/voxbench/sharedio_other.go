@@ -1,0 +1,48 @@
+//go:build !linux
+
+package main
+
+import (
+	"errors"
+	"net"
+)
+
+// gsoAvailable: UDP GSO and GRO are Linux features; elsewhere the shared
+// transport sends and receives one datagram per system call.
+const gsoAvailable = false
+
+var (
+	errNoGSO  = errors.New("UDP GSO not supported")
+	errNoPoll = errors.New("polling receive not supported")
+)
+
+type gsoConn struct{}
+
+func newGSOConn(*net.UDPConn) *gsoConn { return nil }
+
+func (*gsoConn) writeSegments([]byte, int) error { return errNoGSO }
+
+// batchReader reads one datagram at a time.
+type batchReader struct {
+	c   *net.UDPConn
+	buf []byte
+	n   int
+}
+
+func newBatchReader(c *net.UDPConn, _, size int) *batchReader {
+	return &batchReader{c: c, buf: make([]byte, size)}
+}
+
+func (r *batchReader) read() (int, error) {
+	n, err := r.c.Read(r.buf)
+	if err != nil {
+		return 0, err
+	}
+	r.n = n
+	return 1, nil
+}
+
+// poll is not available: the receivers block in read.
+func (r *batchReader) poll() (int, error) { return 0, errNoPoll }
+
+func (r *batchReader) message(int) ([]byte, int, bool, int64) { return r.buf[:r.n], 0, false, 0 }
