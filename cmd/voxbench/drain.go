@@ -278,7 +278,15 @@ type DrainResult struct {
 	Objectives DrainObjectives `json:"objectives"`
 }
 
-// DrainRequested is the drain asked of A.
+// drainRequested is what c.drainRequest sends.
+func drainRequested(c *drainConfig) DrainRequested {
+	q := c.drainRequest()
+	return DrainRequested{GraceMS: *msOf(time.Duration(q.Grace)), Rate: q.Rate, WindowMS: *msOf(time.Duration(q.Window)),
+		DeadlineMS: *msOf(time.Duration(q.Deadline)), Exit: c.exit}
+}
+
+// DrainRequested is the drain asked of A (as sent: a zero grace or
+// window is sent as 1 ms).
 type DrainRequested struct {
 	GraceMS    float64 `json:"grace_ms"`
 	Rate       float64 `json:"rate"`
@@ -550,10 +558,6 @@ func runDrain(ctx context.Context, c *drainConfig, progress, warn io.Writer) (*D
 		return nil, fmt.Errorf("drain request to A: %w", err)
 	}
 	emptyAt, timedOut := d.awaitDrain(ctx, apiA, drainAt)
-	stA1, errA := apiA.Status(ctx)
-	if errA != nil {
-		d.statusErrs++
-	}
 
 	// Measure on B.
 	var stB1 sessionmgr.Status
@@ -570,6 +574,7 @@ func runDrain(ctx context.Context, c *drainConfig, progress, warn io.Writer) (*D
 	} else {
 		d.statusErrs++
 	}
+	stA1, errA := d.finalStatus(ctx, apiA)
 	stopProgress()
 	leaveAll() // the readers and talkers end: their counts are ours to read
 
@@ -727,6 +732,23 @@ func (d *drainRun) awaitDrain(ctx context.Context, apiA *client.API, drainAt tim
 	return emptyAt, false
 }
 
+// finalStatus reads A's status at the end. A empty pod finishes its
+// drain at its next check (every 50 ms): wait up to half a second for the
+// phase to read drained.
+func (d *drainRun) finalStatus(ctx context.Context, apiA *client.API) (sessionmgr.Status, error) {
+	for i := 0; ; i++ {
+		st, err := apiA.Status(ctx)
+		if err != nil {
+			d.statusErrs++
+			return st, err
+		}
+		if i >= 25 || st.Participants > 0 || st.Drain == nil || st.Drain.Phase != sessionmgr.DrainNotifying {
+			return st, nil
+		}
+		waitUntil(ctx, d.epoch, d.now()+drainPoll)
+	}
+}
+
 // anyMoving reports whether a participant's move is under way (a failed
 // one may start another on a later notice).
 func (d *drainRun) anyMoving() bool {
@@ -762,7 +784,7 @@ func (d *drainRun) result(drainAt, emptyAt time.Duration, timedOut, measured boo
 	r := &DrainResult{
 		Sessions: c.sessions, Size: c.size, Talkers: c.talkers, Participants: len(d.parts), PayloadBytes: c.payload,
 		WarmupS: c.warmup.Seconds(), AfterS: c.after.Seconds(), TimedOut: timedOut,
-		Request: DrainRequested{GraceMS: *msOf(c.grace), Rate: c.rate, WindowMS: *msOf(c.window), DeadlineMS: *msOf(c.deadline), Exit: c.exit},
+		Request: drainRequested(c),
 	}
 	r.After.Measured = measured
 	var firsts []time.Duration

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/voxfleet/vox/client"
 	"github.com/voxfleet/vox/cmd/internal/testvoxd"
 	"github.com/voxfleet/vox/sessionmgr"
 )
@@ -40,6 +41,17 @@ func decodeDrain(t *testing.T, stdout, stderr string) *DrainResult {
 	return &res
 }
 
+// twoPods starts pods A and B in this process. Their admin servers'
+// Shutdown waits up to 5 s for a connection that never carried a request,
+// which the API client's pool may hold: closing the pool's idle
+// connections first keeps the test short.
+func twoPods(t *testing.T) (addrA string, mA *sessionmgr.Manager, addrB string, mB *sessionmgr.Manager) {
+	addrA, mA = testvoxd.Start(t, drainToken)
+	addrB, mB = testvoxd.Start(t, drainToken)
+	t.Cleanup(client.DefaultHTTPClient.CloseIdleConnections)
+	return addrA, mA, addrB, mB
+}
+
 // waitDrainCond polls cond for at most 5 s.
 func waitDrainCond(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -55,8 +67,7 @@ func waitDrainCond(t *testing.T, what string, cond func() bool) {
 // Two pods in this process: A is loaded and drained, every client follows
 // its notice to B, and talks there.
 func TestDrainMovesEveryoneToB(t *testing.T) {
-	addrA, mA := testvoxd.Start(t, drainToken)
-	addrB, mB := testvoxd.Start(t, drainToken)
+	addrA, mA, addrB, mB := twoPods(t)
 	start := time.Now()
 	code, stdout, stderr := runDrainBench(t, drainArgs(addrA, addrB, "--max-empty", "5s")...)
 	res := decodeDrain(t, stdout, stderr)
@@ -130,8 +141,7 @@ func TestDrainMovesEveryoneToB(t *testing.T) {
 // B refuses admissions: every move fails, the clients are lost (A still
 // empties: each sent its BYE before asking for B), exit 1.
 func TestDrainReportsLostParticipants(t *testing.T) {
-	addrA, _ := testvoxd.Start(t, drainToken)
-	addrB, mB := testvoxd.Start(t, drainToken)
+	addrA, _, addrB, mB := twoPods(t)
 	mB.StopAccepting("test: B refuses")
 	code, stdout, stderr := runDrainBench(t, drainArgs(addrA, addrB, "--readmit-attempts", "1")...)
 	res := decodeDrain(t, stdout, stderr)
@@ -144,6 +154,12 @@ func TestDrainReportsLostParticipants(t *testing.T) {
 	}
 	if len(res.LostList) != n || !strings.Contains(res.LostList[0].Reason, "move failed") || res.After.Measured || res.BAcceptingAtStart {
 		t.Fatalf("lost %v after %+v", res.LostList, res.After)
+	}
+	if dr := res.ADrain; dr == nil || dr.Phase != sessionmgr.DrainDrained || dr.Reconnected != n || res.AEmptyMS == nil {
+		t.Fatalf("A's drain %+v, empty after %v", dr, res.AEmptyMS)
+	}
+	if res.Request.GraceMS != 100 || res.Request.WindowMS != 200 || res.Request.Rate != 100 || res.Request.Exit != "auto" {
+		t.Fatalf("request %+v", res.Request)
 	}
 	if !strings.Contains(stderr, "B does not accept") {
 		t.Fatalf("no warning about B: %q", stderr)
