@@ -138,16 +138,16 @@ func TestRenderHand(t *testing.T) {
 		"| SRTP forwarding, AEAD_AES_128_GCM | 6.67 (6.60–8.80) | 5.81 (5.78–5.88) | 88,000 | **1.15 (1.13–1.51)** | ≤ 1.3 | **yes** (median; not in every repetition) |",
 		"| SRTP forwarding, AEAD_AES_128_GCM | 176 (170–180) | 213 (212–218) ⚠ | 0.83 (0.79–0.84) |",
 		// Density, step by step.
-		"800 talking (of 800 participants) use 0.270 cores → 800 ÷ 0.270 = **2,963 talking participants per core** (per repetition 2,963 (2,667–3,200))",
-		"equivalently 1000 ÷ 0.338 ms per participant-second = 2,963 participants per core",
+		"800 talking (of 800 participants) use 0.2700 cores → 800 ÷ 0.2700 = **2,963 talking participants per core** (per repetition 2,963 (2,667–3,200))",
+		"equivalently 1000 ÷ 0.3375 ms per participant-second = 2,963 participants per core",
 		"met at this load in 3 of 3 repetition(s). That is **below** the aim of 3,000.",
-		"300 ÷ 0.200 = **1,500 talking participants per core**",
-		"800 ÷ 0.200 = **4,000 participants per core**",
+		"300 ÷ 0.2000 = **1,500 talking participants per core**",
+		"800 ÷ 0.2000 = **4,000 participants per core**",
 		"The generator was saturated in 1 of 3 repetition(s): **the generator, not the server, was the limit** there.",
 		// The load driven is below the aim's, and the ramp says why.
 		"This load (800 talking, 40,000 packets/s in) is below the aim's 3,000 talking on one core",
 		"missed its objectives with the generator saturated (0.90 cores): **the generator, not (only) the server, was the limit**",
-		"the highest step held had 600 talking (30,000 packets/s in), where the server used 0.300 ms of CPU per participant-second → 1000 ÷ 0.300 = 3,333 talking participants per core",
+		"the highest step held had 600 talking (30,000 packets/s in), where the server used 0.3000 ms of CPU per participant-second → 1000 ÷ 0.3000 = 3,333 talking participants per core",
 		"| 150 | 600 | 600 | 0.000 | 1.00 ms | 30,000 | 90,000 | 0.180 | 0.40 | 0 | yes |",
 		// Steady table.
 		"| server packets/s in | 40,000 | 15,000 |",
@@ -323,8 +323,11 @@ func TestRenderQuickRun(t *testing.T) {
 		if len(s4) != 1 || !s4[0].Server.ProcessMeasured {
 			t.Fatalf("%s: sessions of 4 not measured in the real run", p)
 		}
-		cores := s4[0].Server.CPUCores
-		wantLines(t, doc, num(float64(s4[0].Talking()), 0)+" ÷ "+num(cores, 3)+" = **"+num(float64(s4[0].Talking())/cores, 0)+" talking participants per core**")
+		shown, q := divShown(float64(s4[0].Talking()), s4[0].Server.CPUCores, 4)
+		if math.Abs(q-float64(s4[0].Talking())/s4[0].Server.CPUCores) > 0.001*q {
+			t.Errorf("%s: the shown quotient %v is not the quotient of the unrounded numbers", p, q)
+		}
+		wantLines(t, doc, num(float64(s4[0].Talking()), 0)+" ÷ "+shown+" = **"+num(q, 0)+" talking participants per core**")
 		if rec.Ramp[p] == nil || len(rec.Ramp[p].Steps) == 0 {
 			t.Fatalf("%s: no ramp in the real run", p)
 		}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -213,13 +214,13 @@ func renderSummary(d *doc, rec *Record) {
 			continue
 		}
 		measured = true
-		v := dn.TalkingPerCoreAtMedian()
+		cores, v := divShown(float64(dn.Talking), dn.Cores.Median, 4)
 		verdict := "below"
 		if v >= AimTalkingPerCore {
 			verdict = "at or above"
 		}
 		d.p("- %s, sessions of 4 all talking: %s talking ÷ %s server cores = **%s talking participants per core**, %s the aim of %s (details and the load it was measured at: [density](#density)).",
-			ProfileName(p), num(float64(dn.Talking), 0), num(dn.Cores.Median, 3), num(v, 0), verdict, num(AimTalkingPerCore, 0))
+			ProfileName(p), num(float64(dn.Talking), 0), cores, num(v, 0), verdict, num(AimTalkingPerCore, 0))
 	}
 	if !measured {
 		d.p("- " + NotMeasured + " (no voxbench steady run in sessions of 4 measured the server's CPU).")
@@ -518,16 +519,17 @@ func renderDensity(d *doc, rec *Record) {
 				d.p("- %s, %s: %s.", ProfileName(p), layoutLabel[l], NotMeasured)
 				continue
 			}
-			tp := dn.TalkingPerCoreAtMedian()
-			pp := dn.ParticipantsPerCoreAtMedian()
+			cores, tp := divShown(float64(dn.Talking), dn.Cores.Median, 4)
+			_, pp := divShown(float64(dn.Participants), dn.Cores.Median, 4)
+			ms, msq := divShown(1000, dn.MSPerParticipantSec.Median, 4)
 			line := fmt.Sprintf("- %s, %s: %s talking (of %s participants) use %s cores → %s ÷ %s = **%s talking participants per core** (per repetition %s)",
-				ProfileName(p), layoutLabel[l], num(float64(dn.Talking), 0), num(float64(dn.Participants), 0), num(dn.Cores.Median, 3),
-				num(float64(dn.Talking), 0), num(dn.Cores.Median, 3), num(tp, 0), st(dn.TalkingPerCore, true, 1, 0))
+				ProfileName(p), layoutLabel[l], num(float64(dn.Talking), 0), num(float64(dn.Participants), 0), cores,
+				num(float64(dn.Talking), 0), cores, num(tp, 0), st(dn.TalkingPerCore, true, 1, 0))
 			if dn.Participants != dn.Talking {
-				line += fmt.Sprintf("; %s ÷ %s = **%s participants per core**", num(float64(dn.Participants), 0), num(dn.Cores.Median, 3), num(pp, 0))
+				line += fmt.Sprintf("; %s ÷ %s = **%s participants per core**", num(float64(dn.Participants), 0), cores, num(pp, 0))
 			}
 			line += fmt.Sprintf("; equivalently 1000 ÷ %s ms per participant-second = %s participants per core",
-				num(dn.MSPerParticipantSec.Median, 3), num(1000/dn.MSPerParticipantSec.Median, 0))
+				ms, num(msq, 0))
 			met := 0
 			for _, r := range rec.Steady[p][l] {
 				if r.Objectives.Met {
@@ -556,6 +558,17 @@ func renderDensity(d *doc, rec *Record) {
 	d.nl()
 }
 
+// divShown returns b as shown (dec decimals) and a ÷ that shown value, so
+// that the arithmetic in the document can be checked with its own numbers.
+func divShown(a, b float64, dec int) (string, float64) {
+	s := num(b, dec)
+	r, err := strconv.ParseFloat(strings.ReplaceAll(s, ",", ""), 64)
+	if err != nil || r == 0 {
+		return s, math.NaN()
+	}
+	return s, a / r
+}
+
 // genLate is true when more than 1 % of a run's sends left more than a
 // frame behind schedule: the generator, not the server, shaped the run.
 func genLate(r *Steady) bool {
@@ -580,9 +593,9 @@ func loadLimit(r *Ramp) string {
 	if h := r.HighestHeld; h != nil {
 		held = fmt.Sprintf("the highest step held had %s talking (%s packets/s in)", num(float64(h.Talking), 0), num(h.ServerRxPPS, 0))
 		if h.Detail != nil && h.Detail.Server.ProcessMeasured && h.Detail.Server.CPUPerParticipantSecMS > 0 {
-			ms := h.Detail.Server.CPUPerParticipantSecMS
+			shown, q := divShown(1000, h.Detail.Server.CPUPerParticipantSecMS, 4)
 			held += fmt.Sprintf(", where the server used %s ms of CPU per participant-second → 1000 ÷ %s = %s talking participants per core",
-				num(ms, 3), num(ms, 3), num(1000/ms, 0))
+				shown, shown, num(q, 0))
 		}
 	}
 	switch {
@@ -699,8 +712,8 @@ func renderHistory(d *doc) {
 		"  timeout-bearing `recvmmsg`, so a stop-the-world is not delayed.",
 		"- voxd's cost per packet in at a low load is higher than the forwarding core's at the comparison's",
 		"  common rate: at a few thousand packets per second a `recvmmsg` returns few packets, so the",
-		"  per-wake-up and per-call costs are shared by fewer packets. That is why the density is taken at",
-		"  the highest load the bench drives.",
+		"  per-wake-up and per-call costs are shared by fewer packets. That is why the density is also given",
+		"  at the ramp's highest load held, the most the bench drove within the objectives.",
 		"- Not measured by the record: the unpinned (several shards) mode, latency under a drain, and mix mode",
 		"  (server-side mixing with libopus; `go test -tags opus -bench MixTick ./mixer/`).")
 	d.para(
