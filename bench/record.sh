@@ -45,7 +45,10 @@
 # Environment (defaults, then --quick's, in brackets): OUT [bench/out],
 # UDPBASE [../shared/tools/udpbase], REPS [3; 1], SECS [5; 1] and STEPS
 # [4; 1] (netcompare's trial length and bisection steps), S4_SESSIONS
-# [200; 20] (sessions of 4, all talking), S8_SESSIONS [100; 10], S8_TALKERS
+# [the profile's netcompare common rate / 200, at most S4_MAX (400);
+# 20 when the rate is unknown or --quick] (sessions of 4, all talking, 50
+# packets/s each: the C reference's CPU-cost rate, so the voxd/C ratio
+# compares like loads), S8_SESSIONS [100; 10], S8_TALKERS
 # [3], DURATION and WARMUP of a steady run [10s, 2s; 2s, 1s], RAMP_START
 # [100; 20], RAMP_STEP [50; 20], RAMP_STEPS [8; 2], RAMP_DURATION [5s; 2s],
 # NC_PORT_BASE [61000: netcompare's forwarder port; sinks +100, talkers
@@ -100,7 +103,11 @@ fi
 REPS=${REPS:-$d_reps}
 SECS=${SECS:-$d_secs}
 STEPS=${STEPS:-$d_steps}
+# S4_SESSIONS unset: each profile's sessions of 4 run at that profile's
+# netcompare common rate (sessions = rate / 200), between 20 and S4_MAX.
+S4_FIXED=${S4_SESSIONS:-}
 S4_SESSIONS=${S4_SESSIONS:-$d_s4}
+S4_MAX=${S4_MAX:-400}
 S8_SESSIONS=${S8_SESSIONS:-$d_s8}
 S8_TALKERS=${S8_TALKERS:-3}
 RAMP_START=${RAMP_START:-$d_ramp}
@@ -305,10 +312,17 @@ for prof in $PROFILES; do
 	mapfile -t extra < <(bench_extra "$prof")
 	common=(--admin "127.0.0.1:$VOXD_ADMIN_PORT" --json --server-pid "$voxd_pid" --payload 120
 		--duration "$DURATION" --warmup "$WARMUP" "${objectives[@]}" "${extra[@]}")
+	s4=$S4_SESSIONS
+	if [ -z "$S4_FIXED" ] && [ "$quick" = 0 ] && rate=$("$OUT/perfdoc" common-rate --json "$run/netcompare-$prof.json" 2>/dev/null); then
+		s4=$(((rate + 100) / 200))
+		[ "$s4" -ge 20 ] || s4=20
+		[ "$s4" -le "$S4_MAX" ] || s4=$S4_MAX
+		say "sessions of 4 for $prof: $s4 (netcompare's common rate $rate pps / 200, at most $S4_MAX)"
+	fi
 	for r in $(seq "$REPS"); do # the two layouts interleaved, so drift hits both alike
-		say "voxbench steady $prof rep $r/$REPS: $S4_SESSIONS sessions of 4 (4 talking), $S8_SESSIONS of 8 ($S8_TALKERS talking)"
+		say "voxbench steady $prof rep $r/$REPS: $s4 sessions of 4 (4 talking), $S8_SESSIONS of 8 ($S8_TALKERS talking)"
 		voxbench "$run/steady-$prof-s4-r$r.json" "$steady_limit" steady "${common[@]}" \
-			--sessions "$S4_SESSIONS" --size 4 --talkers 4
+			--sessions "$s4" --size 4 --talkers 4
 		voxbench "$run/steady-$prof-s8-r$r.json" "$steady_limit" steady "${common[@]}" \
 			--sessions "$S8_SESSIONS" --size 8 --talkers "$S8_TALKERS"
 	done

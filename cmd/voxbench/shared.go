@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 
@@ -397,6 +398,9 @@ func (t *shared) pollAll(interval time.Duration) {
 				n, err := s.rd.poll()
 				if n > 0 {
 					t.batch(s, n)
+					// Let the sender run if a frame fell due meanwhile
+					// (with the bench pinned to one CPU they share it).
+					runtime.Gosched()
 				}
 				if err != nil || n < readBatch {
 					break

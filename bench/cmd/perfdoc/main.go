@@ -15,6 +15,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -29,7 +30,8 @@ func main() {
 
 const usage = `usage:
   perfdoc facts  --out FILE [--quick] [--pinned]    record the machine and the commit
-  perfdoc render --run DIR --out FILE [--copy-to DIR]   write the performance document`
+  perfdoc render --run DIR --out FILE [--copy-to DIR]   write the performance document
+  perfdoc common-rate --json FILE [--fanout 3]     print a netcompare run's common rate (pps)`
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -42,6 +44,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = factsCmd(args[1:], stderr)
 	case "render":
 		err = renderCmd(args[1:], stdout, stderr)
+	case "common-rate":
+		err = commonRateCmd(args[1:], stdout, stderr)
 	case "-h", "-help", "--help":
 		fmt.Fprintln(stdout, usage)
 		return 0
@@ -72,6 +76,35 @@ func factsCmd(args []string, stderr io.Writer) error {
 		return errors.New("facts needs --out FILE and no arguments")
 	}
 	return writeJSONFile(*out, gatherFacts(*quick, *pinned))
+}
+
+// commonRateCmd prints the common rate (the rate of the CPU-cost trials)
+// of a netcompare JSON file's pinned group of the fan-out, as an integer.
+func commonRateCmd(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("perfdoc common-rate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("json", "", "netcompare JSON file")
+	fanout := fs.Int("fanout", 3, "fan-out of the group")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *file == "" || fs.NArg() > 0 {
+		return errors.New("common-rate needs --json FILE")
+	}
+	b, err := os.ReadFile(*file)
+	if err != nil {
+		return err
+	}
+	var nc NC
+	if err := json.Unmarshal(b, &nc); err != nil {
+		return fmt.Errorf("%s: %w", *file, err)
+	}
+	g := nc.Group(*fanout)
+	if g == nil || g.CommonRate <= 0 {
+		return fmt.Errorf("%s: no common rate for fan-out %d", *file, *fanout)
+	}
+	fmt.Fprintf(stdout, "%.0f\n", g.CommonRate)
+	return nil
 }
 
 func renderCmd(args []string, stdout, stderr io.Writer) error {

@@ -205,6 +205,8 @@ func renderSummary(d *doc, rec *Record) {
 		"ratios put vox's whole SFU work (authenticate, decrypt once, encrypt three times) against bare",
 		"packet copying.")
 
+	renderVoxdRatio(d, rec)
+
 	d.p("### voxd end to end: talking participants per core")
 	d.nl()
 	measured := false
@@ -226,6 +228,57 @@ func renderSummary(d *doc, rec *Record) {
 		d.p("- " + NotMeasured + " (no voxbench steady run in sessions of 4 measured the server's CPU).")
 	}
 	d.nl()
+}
+
+// renderVoxdRatio is the whole server against the C reference: voxd's CPU
+// per input packet in sessions of 4 all talking (fan-out 3, as the
+// forwarder comparison), driven by voxbench, over the C reference's at the
+// common rate of the same profile's netcompare run.
+func renderVoxdRatio(d *doc, rec *Record) {
+	d.p("### voxd end to end against the C reference (sessions of 4 all talking: fan-out 3)")
+	d.nl()
+	d.p("| SRTP profile | CPU µs per input packet, voxd | at server pps in | C reference | at pps | voxd ÷ C | aim | met |")
+	d.p("|---|---|---|---|---|---|---|---|")
+	for _, fw := range forwarders {
+		if fw.impl != "voxsrtp" {
+			continue
+		}
+		var rs []*Steady
+		for _, r := range rec.Steady[fw.profile]["s4"] {
+			if r.Server.ProcessMeasured && r.Server.CPUPerRxPacketUS > 0 {
+				rs = append(rs, r)
+			}
+		}
+		g := rec.NC[fw.profile].Group(3)
+		c := g.Summary("c")
+		vox, okV := over(rs, func(r *Steady) float64 { return r.Server.CPUPerRxPacketUS })
+		pps, _ := over(rs, func(r *Steady) float64 { return r.Server.RxPPS })
+		cs, okC := Stat{}, false
+		if c != nil {
+			cs, okC = fromSpread(c.CPUPerIn)
+		}
+		aim := "≤ " + num(fw.aim, 1)
+		if !okV || !okC {
+			d.p("| %s | %s | %s | %s | %s | %s | %s |  |", ProfileName(fw.profile), st(vox, okV, 1, 2), st(pps, okV, 1, 0),
+				st(cs, okC, 1, 2), NotMeasured, NotMeasured, aim)
+			continue
+		}
+		ratio := vox.Median / cs.Median
+		met := "**no**"
+		if ratio <= fw.aim {
+			met = "**yes**"
+		}
+		d.p("| %s | %s | %s | %s | %s | **%s** | %s | %s |", ProfileName(fw.profile), st(vox, true, 1, 2), st(pps, true, 1, 0),
+			st(cs, true, 1, 2), rate(g.CommonRate), num(ratio, 2), aim, met)
+	}
+	d.nl()
+	d.para("voxd is the whole server (admission state, per-participant statistics, speaker selection,",
+		"RTCP, timers) driven by voxbench's clients (`--transport gso`), the C reference udpbase's bare",
+		"forwarder driven by its generator; both generators send UDP GSO batches and both sinks poll, so",
+		"the kernel work per packet is alike. record.sh sets the voxd load to the C run's common rate",
+		"(sessions = rate ÷ 200) up to what the generator sustains on its core: where the two rates",
+		"differ the ratio also holds the effect of batching at different rates (a server at a lower rate",
+		"gets smaller batches and pays more system calls per packet). The ratio is of the medians.")
 }
 
 func rateCell(s *NCSummary) string {
@@ -369,9 +422,14 @@ func renderVoxd(d *doc, rec *Record, file func(string) string) {
 	d.p("## voxd end to end (voxbench)")
 	d.nl()
 	d.para(
-		"`voxbench` drives the real server: it admits participants through voxd's admin API, every one a",
-		"real client (package `client`: its own socket and SRTP contexts) in the bench process, talkers",
-		"paced at 50 packets/s with their phases spread over the 20 ms frame, and it accounts every",
+		"`voxbench` drives the real server: it admits participants through voxd's admin API, each with",
+		"its own SSRC and SRTP keys and contexts in the bench process, talkers paced at 50 packets/s with",
+		"their phases spread over the 20 ms frame. With `--transport gso` (the record's) the participants",
+		"share one socket per position in their session (vox tells participants apart by SSRC and keys,",
+		"not by address), the packets due at once leave as one UDP GSO message per server shard, and one",
+		"goroutine drains the sockets with recvmmsg, taking each datagram's arrival time from the kernel's",
+		"receive timestamp; `--transport socket` gives every participant its own socket, as real clients.",
+		"It accounts every",
 		"(listener, talker) pair: loss is 1 − delivered ÷ expected over all of them, latency is one-way",
 		"from the client's send to the other clients' receive through voxd. voxd runs with one shard",
 		"(`--shards 1`) pinned to cpu 0, voxbench on cpu 1; the server's CPU is its process's CPU time",
