@@ -137,6 +137,10 @@ func TestRenderHand(t *testing.T) {
 		"| SRTP forwarding, AES_CM_128_HMAC_SHA1_80 | 7.71 (7.60–7.80) | 5.92 (5.80–6.00) | 78,000 | **1.30 (1.29–1.31)** | ≤ 1.5 | **yes** |",
 		"| SRTP forwarding, AEAD_AES_128_GCM | 6.67 (6.60–8.80) | 5.81 (5.78–5.88) | 88,000 | **1.15 (1.13–1.51)** | ≤ 1.3 | **yes** (median; not in every repetition) |",
 		"| SRTP forwarding, AEAD_AES_128_GCM | 176 (170–180) | 213 (212–218) ⚠ | 0.83 (0.79–0.84) |",
+		// voxd end to end over the C reference: median of the steady
+		// repetitions' CPU per packet in (6.25, 6.75, 7.50) ÷ C's median.
+		"| AES_CM_128_HMAC_SHA1_80 | 6.75 (6.25–7.50) | 40,000 | 5.92 (5.80–6.00) | 78,000 | **1.14** | ≤ 1.5 | **yes** |",
+		"| AEAD_AES_128_GCM | not measured | not measured | 5.81 (5.78–5.88) | not measured | not measured | ≤ 1.3 |  |",
 		// Density, step by step.
 		"800 talking (of 800 participants) use 0.2700 cores → 800 ÷ 0.2700 = **2,963 talking participants per core** (per repetition 2,963 (2,667–3,200))",
 		"equivalently 1000 ÷ 0.3375 ms per participant-second = 2,963 participants per core",
@@ -186,6 +190,7 @@ func TestRenderPartial(t *testing.T) {
 		"| SRTP forwarding, AEAD_AES_128_GCM | not measured | not measured | not measured | not measured | ≤ 1.3 |  |",
 		"| plain UDP forwarding (netio) | not measured | 86 | not measured |",
 		"no common rate (no forwarder passed a capacity search)",
+		"| AES_CM_128_HMAC_SHA1_80 | not measured | not measured | not measured | not measured | not measured | ≤ 1.5 |  |",
 		"(no netcompare-gcm.json in the run)",
 		"- not measured (no voxbench steady run in sessions of 4 measured the server's CPU).",
 		"1 run(s) in sessions of 4 left no result",
@@ -331,5 +336,21 @@ func TestRenderQuickRun(t *testing.T) {
 		if rec.Ramp[p] == nil || len(rec.Ramp[p].Steps) == 0 {
 			t.Fatalf("%s: no ramp in the real run", p)
 		}
+	}
+}
+
+func TestCommonRate(t *testing.T) {
+	var so, se bytes.Buffer
+	if code := run([]string{"common-rate", "--json", "testdata/hand/netcompare-gcm.json"}, &so, &se); code != 0 || so.String() != "88000\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, so.String(), se.String())
+	}
+	so.Reset()
+	se.Reset()
+	// A run where no forwarder passed a capacity search has no common rate.
+	if code := run([]string{"common-rate", "--json", "testdata/partial/netcompare-aes_cm_80.json"}, &so, &se); code != 1 || so.Len() != 0 || !strings.Contains(se.String(), "no common rate") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, so.String(), se.String())
+	}
+	if code := run([]string{"common-rate"}, &so, &se); code != 1 {
+		t.Fatalf("no --json: exit %d", code)
 	}
 }
