@@ -37,7 +37,7 @@
 # Duration of the full run (estimated from the trial counts; a trial takes
 # --secs + ~1.5 s): netcompare aes_cm_80 = 3 impls x 3 reps x (~9 search
 # + 2) trials x 6.5 s = ~11 min; gcm = 2 x 3 x 11 x 6.5 s = ~7 min;
-# voxbench steady = 2 profiles x 2 layouts x 3 reps x ~16 s = ~3.5 min;
+# voxbench steady = 2 profiles x 3 layouts x 3 reps x ~16 s = ~5 min;
 # ramp = 2 x up to 8 steps x ~9 s = up to ~2.5 min (it stops at the first
 # step missed); micro-benchmarks and builds ~1.5 min: ~25 minutes in all,
 # bounded by the timeouts below (~45 minutes at worst). --quick: ~1-2 min.
@@ -48,7 +48,9 @@
 # [the profile's netcompare common rate / 200, at most S4_MAX (400);
 # 20 when the rate is unknown or --quick] (sessions of 4, all talking, 50
 # packets/s each: the C reference's CPU-cost rate, so the voxd/C ratio
-# compares like loads), S8_SESSIONS [100; 10], S8_TALKERS
+# compares like loads), S4_MAX [400], SEND_TICK [200us: also sessions of 4
+# with voxbench sending every 200 µs, burstier arrivals; empty: not],
+# S8_SESSIONS [100; 10], S8_TALKERS
 # [3], DURATION and WARMUP of a steady run [10s, 2s; 2s, 1s], RAMP_START
 # [100; 20], RAMP_STEP [50; 20], RAMP_STEPS [8; 2], RAMP_DURATION [5s; 2s],
 # NC_PORT_BASE [61000: netcompare's forwarder port; sinks +100, talkers
@@ -108,6 +110,9 @@ STEPS=${STEPS:-$d_steps}
 S4_FIXED=${S4_SESSIONS:-}
 S4_SESSIONS=${S4_SESSIONS:-$d_s4}
 S4_MAX=${S4_MAX:-400}
+# SEND_TICK: a third layout per repetition, sessions of 4 with voxbench
+# sending what is due only every SEND_TICK (burstier arrivals; empty: none).
+SEND_TICK=${SEND_TICK-200us}
 S8_SESSIONS=${S8_SESSIONS:-$d_s8}
 S8_TALKERS=${S8_TALKERS:-3}
 RAMP_START=${RAMP_START:-$d_ramp}
@@ -325,6 +330,10 @@ for prof in $PROFILES; do
 			--sessions "$s4" --size 4 --talkers 4
 		voxbench "$run/steady-$prof-s8-r$r.json" "$steady_limit" steady "${common[@]}" \
 			--sessions "$S8_SESSIONS" --size 8 --talkers "$S8_TALKERS"
+		if [ -n "$SEND_TICK" ] && grep -q -- '--send-tick' <<<"$bench_help"; then
+			voxbench "$run/steady-$prof-s4b-r$r.json" "$steady_limit" steady "${common[@]}" \
+				--sessions "$s4" --size 4 --talkers 4 --send-tick "$SEND_TICK"
+		fi
 	done
 	say "voxbench ramp $prof: sessions of 4 from $RAMP_START, +$RAMP_STEP, up to $RAMP_STEPS steps"
 	voxbench "$run/ramp-$prof.json" "$ramp_limit" ramp --admin "127.0.0.1:$VOXD_ADMIN_PORT" --json \

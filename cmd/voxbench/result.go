@@ -108,8 +108,10 @@ type Generator struct {
 	// socket per participant).
 	Transport string `json:"transport"`
 	Sockets   int    `json:"sockets"`
-	GSO       bool   `json:"gso"`
-	Writes    uint64 `json:"writes,omitempty"`
+	// SendTickUS is --send-tick (0: every frame sent as it falls due).
+	SendTickUS float64 `json:"send_tick_us"`
+	GSO        bool    `json:"gso"`
+	Writes     uint64  `json:"writes,omitempty"`
 	// GROSegments counts datagrams that arrived coalesced by UDP GRO
 	// (none on loopback unless the server sends GSO); Undecryptable
 	// packets failed SRTP (counted as not delivered), Truncated did not

@@ -35,8 +35,10 @@ import (
 // kernel picks the SO_REUSEPORT socket once for the whole message), so
 // packets are grouped by the shard their SSRC steers to (netio.ShardOf,
 // the server's shard count from /v1/status). All segments of a GSO
-// message but the last must have the same size, so this transport sends
-// fixed-size frames of --payload bytes.
+// message but the last must have the same size: every talker's frame n has
+// the same size (each talker's sizes still vary from frame to frame, as
+// steadyConfig.frameSize says), and a batch is flushed early when the size
+// changes, which happens at most once per batch.
 
 const (
 	// gsoMaxSegments is the most datagrams in one GSO message (the
@@ -66,6 +68,7 @@ type sharedMember struct {
 type sendGroup struct {
 	sock *sharedSocket
 	buf  []byte
+	seg  int   // size of every segment in buf
 	n    int   // segments in buf
 	who  []int // talker global index of each segment
 }
@@ -92,7 +95,8 @@ type shared struct {
 	bySSRC  map[uint32]int // participant SSRC -> global index
 	byServ  map[uint32]int // server SSRC -> global index
 	shards  int
-	segSize int
+	segOver int // bytes of a datagram besides the payload
+	maxSeg  int
 	profile media.Profile
 	wg      sync.WaitGroup
 	// gsoOff is set when the kernel refused GSO: one datagram per write.
@@ -113,7 +117,8 @@ func newShared(b *bench, adms []sessionmgr.Admission, shards int) (*shared, erro
 	prof := adms[0].SRTP.Profile
 	t := &shared{b: b, members: make([]sharedMember, len(adms)), bySSRC: make(map[uint32]int, len(adms)),
 		byServ: make(map[uint32]int, len(adms)), shards: max(shards, 1), profile: prof}
-	t.segSize = 12 + 8 + c.payload + prof.RTPOverhead() // header, audio level extension, payload, tag
+	t.segOver = 12 + 8 + prof.RTPOverhead()          // header, audio level extension, tag
+	t.maxSeg = t.segOver + max(hdrLen, c.payload+10) // the largest frame
 	raddr, err := net.ResolveUDPAddr("udp", net.JoinHostPort(adms[0].Media.Address, fmt.Sprint(adms[0].Media.Port)))
 	if err != nil {
 		return nil, fmt.Errorf("media address: %w", err)
@@ -215,9 +220,9 @@ func (t *shared) run(ctx context.Context, talkers []int, t0, wStart, wEnd time.D
 	b, c := t.b, t.b.c
 	groups := make([]*sendGroup, len(t.socks)*t.shards)
 	for i := range groups {
-		groups[i] = &sendGroup{sock: t.socks[i/t.shards], buf: make([]byte, gsoMaxSegments*t.segSize), who: make([]int, gsoMaxSegments)}
+		groups[i] = &sendGroup{sock: t.socks[i/t.shards], buf: make([]byte, gsoMaxSegments*t.maxSeg), who: make([]int, gsoMaxSegments)}
 	}
-	payload := make([]byte, c.payload)
+	payload := make([]byte, max(hdrLen, c.payload+10))
 	for i := range payload {
 		payload[i] = byte(i * 31)
 	}
@@ -254,7 +259,7 @@ func (t *shared) run(ctx context.Context, talkers []int, t0, wStart, wEnd time.D
 			if d >= wEnd {
 				break
 			}
-			t.frame(groups, talkers[k], payload, d, wStart, wEnd)
+			t.frame(groups, talkers[k], frame, payload, d, wStart, wEnd)
 			if k++; k == nT {
 				k, frame = 0, frame+1
 			}
@@ -273,6 +278,9 @@ func (t *shared) run(ctx context.Context, talkers []int, t0, wStart, wEnd time.D
 		if c.rtcpInterval > 0 {
 			next = min(next, rtcpDue(rtcpSeq))
 		}
+		// --send-tick: send what is due at most this often (coarser
+		// batches, burstier arrivals at the server).
+		next = max(next, now+c.sendTick)
 		if d := next - time.Since(b.epoch); d > 0 {
 			timer.Reset(d)
 			select {
@@ -286,13 +294,18 @@ func (t *shared) run(ctx context.Context, talkers []int, t0, wStart, wEnd time.D
 
 // frame builds talker g's next frame, stamped now, into its group's batch
 // (flushing the batch when full).
-func (t *shared) frame(groups []*sendGroup, g int, payload []byte, due, wStart, wEnd time.Duration) {
+func (t *shared) frame(groups []*sendGroup, g int, frame uint32, payload []byte, due, wStart, wEnd time.Duration) {
 	b := t.b
 	m := &t.members[g]
 	tk := b.tx[g]
 	grp := groups[(g%b.c.size)*t.shards+netio.ShardOf(m.ssrc, t.shards)]
-	off := grp.n * t.segSize
-	seg := grp.buf[off : off : off+t.segSize]
+	size := t.segOver + b.c.frameSize(frame)
+	if grp.n > 0 && grp.seg != size {
+		t.flushGroup(grp)
+	}
+	grp.seg = size
+	off := grp.n * size
+	seg := grp.buf[off : off : off+size]
 	f := media.RTPFields{PayloadType: 111, SequenceNumber: m.seq, Timestamp: m.ts, SSRC: m.ssrc}
 	seg, err := media.AppendRTPHeaderWithAudioLevel(seg, f, m.extID, 20, true)
 	if err != nil {
@@ -300,11 +313,10 @@ func (t *shared) frame(groups []*sendGroup, g int, payload []byte, due, wStart, 
 		return
 	}
 	hdr := len(seg)
-	seg = append(seg, payload...)
+	seg = append(seg, payload[:size-t.segOver]...)
 	p := seg[hdr:]
-	seq := uint32(tk.total.Load())
 	binary.BigEndian.PutUint32(p[2:], uint32(g))
-	binary.BigEndian.PutUint32(p[6:], seq)
+	binary.BigEndian.PutUint32(p[6:], frame)
 	now := time.Since(b.epoch)
 	binary.BigEndian.PutUint64(p[10:], uint64(now))
 	pkt, err := m.out.EncryptRTP(seg[:0], seg)
@@ -312,7 +324,7 @@ func (t *shared) frame(groups []*sendGroup, g int, payload []byte, due, wStart, 
 	m.ts += 960
 	tk.total.Add(1)
 	inWindow := now >= wStart && now < wEnd
-	if err != nil || len(pkt) != t.segSize {
+	if err != nil || len(pkt) != size {
 		if inWindow {
 			tk.sendErrors++
 		}
@@ -348,7 +360,7 @@ func (t *shared) flush(groups []*sendGroup) {
 func (t *shared) flushGroup(grp *sendGroup) {
 	var err error
 	if !t.gsoOff && grp.n > 1 {
-		err = grp.sock.gso.writeSegments(grp.buf[:grp.n*t.segSize], t.segSize)
+		err = grp.sock.gso.writeSegments(grp.buf[:grp.n*grp.seg], grp.seg)
 		if errors.Is(err, errNoGSO) {
 			t.gsoOff = true
 		}
@@ -356,7 +368,7 @@ func (t *shared) flushGroup(grp *sendGroup) {
 	if t.gsoOff || grp.n == 1 {
 		err = nil
 		for i := range grp.n {
-			if _, e := grp.sock.conn.Write(grp.buf[i*t.segSize : (i+1)*t.segSize]); e != nil {
+			if _, e := grp.sock.conn.Write(grp.buf[i*grp.seg : (i+1)*grp.seg]); e != nil {
 				t.uncount(grp.who[i])
 				t.sendErrs++
 			}

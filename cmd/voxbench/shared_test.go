@@ -16,7 +16,7 @@ func TestSteadyTransports(t *testing.T) {
 		args []string
 	}{
 		{"socket", []string{"--transport", "socket"}},
-		{"gso-poll", []string{"--transport", "gso", "--rx-poll", "200us", "--profile", "gcm"}},
+		{"gso-poll", []string{"--transport", "gso", "--rx-poll", "200us", "--profile", "gcm", "--send-tick", "1ms"}},
 		{"gso-block", []string{"--transport", "gso", "--rx-poll", "0", "--profile", "aes_cm_32"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -43,6 +43,9 @@ func TestSteadyTransports(t *testing.T) {
 			if g.Transport != "gso" || g.Sockets != 4 || g.Undecryptable != 0 || g.Truncated != 0 || g.Writes == 0 {
 				t.Fatalf("generator %+v", g)
 			}
+			if want := map[string]float64{"gso-poll": 1000}[tc.name]; g.SendTickUS != want {
+				t.Fatalf("send tick %v µs, want %v", g.SendTickUS, want)
+			}
 			if runtime.GOOS == "linux" && !g.GSO {
 				t.Fatalf("the kernel refused GSO: %+v", g)
 			}
@@ -55,12 +58,25 @@ func TestTransportUsage(t *testing.T) {
 		{"steady", "--transport", "quic"},
 		{"steady", "--profile", "rot13"},
 		{"steady", "--rx-poll", "-1ms"},
+		{"steady", "--send-tick", "30ms"},
 		{"steady", "--transport", "socket", "--sessions", "10000", "--size", "4"},
 	} {
 		r := runBench(t, args...)
 		if r.code != exitUsage {
 			t.Errorf("%q: exit %d stderr %q", args, r.code, r.stderr)
 		}
+	}
+	// Frame sizes vary by -10..+10 bytes around --payload, all 21 of them.
+	c := steadyConfig{payload: 120}
+	sizes := map[int]bool{}
+	for n := range uint32(21) {
+		sizes[c.frameSize(n)] = true
+	}
+	if len(sizes) != 21 || !sizes[110] || !sizes[130] {
+		t.Errorf("frame sizes %v", sizes)
+	}
+	if c.payload = hdrLen; c.frameSize(0) != hdrLen {
+		t.Errorf("frame size below the header: %d", c.frameSize(0))
 	}
 	for name, want := range map[string]string{"aes_cm_80": "AES_CM_128_HMAC_SHA1_80", "GCM": "AEAD_AES_128_GCM", "AES_CM_128_HMAC_SHA1_32": "AES_CM_128_HMAC_SHA1_32"} {
 		p, err := parseProfile(name)

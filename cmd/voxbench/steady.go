@@ -61,6 +61,7 @@ type steadyConfig struct {
 	profile        *media.Profile // nil: the pod's default
 	cpuProfile     string
 	rxPoll         time.Duration
+	sendTick       time.Duration
 	// interval is each talker's packet interval: 20 ms in steady, 0 in
 	// blast (flat out).
 	interval time.Duration
@@ -83,7 +84,7 @@ func steadyFlags(c *steadyConfig) *flag.FlagSet {
 	fs.IntVar(&c.sessions, "sessions", 10, "sessions")
 	fs.IntVar(&c.size, "size", 4, "participants per session")
 	fs.IntVar(&c.talkers, "talkers", 1, "talkers per session (the rest only listen and send RTCP)")
-	fs.IntVar(&c.payload, "payload", 120, "payload bytes per packet (with --transport socket it varies ±10 like Opus; gso needs equal sizes); at least 18")
+	fs.IntVar(&c.payload, "payload", 120, "mean payload bytes per packet (varies ±10 from frame to frame like Opus); at least 18")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "talking before the measurement, not counted")
 	fs.DurationVar(&c.linger, "linger", 500*time.Millisecond, "wait after the last measured send for late packets")
@@ -102,6 +103,7 @@ func steadyFlags(c *steadyConfig) *flag.FlagSet {
 	fs.StringVar(&c.transport, "transport", defTransport, "gso: participants share one socket per position in their session, sends batched as UDP GSO messages, receives with recvmmsg and UDP GRO (Linux; the generator costs a fraction of the server); socket: one socket and goroutine per participant, as real clients")
 	fs.StringVar(&c.profileName, "profile", "", "SRTP profile of the sessions: aes_cm_80, aes_cm_32, gcm or an RFC name (empty: the pod's default)")
 	fs.DurationVar(&c.rxPoll, "rx-poll", 200*time.Microsecond, "gso transport: drain every socket this often in one goroutine, arrival times from the kernel's receive timestamps (0: block per socket and stamp on wakeup)")
+	fs.DurationVar(&c.sendTick, "send-tick", 0, "gso transport: send the frames due at most this often (0: each as it falls due, about every 50 µs); larger ticks make burstier arrivals at the server, which batch better there")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write voxbench's own CPU profile over the measured window to this file (go tool pprof)")
 	fs.DurationVar(&c.sampleEvery, "sample", 0, "poll /v1/status this often during the window for peak rates (blast: 500ms; 0: only at the edges)")
 	return fs
@@ -125,6 +127,8 @@ func (c *steadyConfig) validate() error {
 		return errors.New("--duration at most 24h")
 	case c.rxPoll < 0 || c.rxPoll > 100*time.Millisecond:
 		return errors.New("--rx-poll must be between 0 and 100ms")
+	case c.sendTick < 0 || c.sendTick > framePause:
+		return errors.New("--send-tick must be between 0 and 20ms")
 	case c.concurrency < 1:
 		return errors.New("--admit-concurrency must be ≥ 1")
 	}
@@ -139,6 +143,13 @@ func (c *steadyConfig) validate() error {
 		c.admin = "http://" + c.admin
 	}
 	return nil
+}
+
+// frameSize is the payload size of every talker's frame n: --payload
+// varied by -10..+10 bytes from frame to frame, as Opus varies (at least
+// hdrLen).
+func (c *steadyConfig) frameSize(n uint32) int {
+	return max(hdrLen, c.payload+int(n*5%21)-10)
 }
 
 // maxParticipants bounds one run of c's transport.
@@ -499,6 +510,7 @@ func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Resul
 	res := b.result(st0, st1, st1At-st0At, statusErr, cpu1-cpu0)
 	res.RunID = runID
 	res.Generator.Transport = c.transport
+	res.Generator.SendTickUS = usf(c.sendTick)
 	if tr != nil {
 		res.Generator.GSO = !tr.gsoOff
 		res.Generator.Writes = tr.writes
@@ -582,10 +594,7 @@ func (b *bench) talk(ctx context.Context, p *client.Participant, g int, tk *talk
 				return
 			}
 		}
-		size := b.c.payload + int(seq*7%21) - 10
-		if size < hdrLen {
-			size = hdrLen
-		}
+		size := b.c.frameSize(seq)
 		binary.BigEndian.PutUint32(buf[6:], seq)
 		now := time.Since(b.epoch)
 		binary.BigEndian.PutUint64(buf[10:], uint64(now))

@@ -256,6 +256,7 @@ type Steady struct {
 		Saturated bool    `json:"saturated"`
 		LateSends uint64  `json:"late_sends"`
 		Transport string  `json:"transport"` // newer voxbench only
+		SendTick  float64 `json:"send_tick_us"`
 	} `json:"generator"`
 	Objectives struct {
 		Met    bool     `json:"met"`
@@ -324,7 +325,7 @@ type Record struct {
 	Problems   []string // files that were there but unreadable
 }
 
-var steadyName = regexp.MustCompile(`^steady-([a-z0-9_]+)-(s4|s8)-r([0-9]+)\.json$`)
+var steadyName = regexp.MustCompile(`^steady-([a-z0-9_]+)-(s4|s8|s4b)-r([0-9]+)\.json$`)
 
 // LoadRecord reads a run directory. Missing files are not errors (their
 // parts are "not measured"); unreadable ones are listed in Problems.
