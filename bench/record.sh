@@ -31,7 +31,8 @@
 #      voxbench steady (pinned to cpu 1) in sessions of 4 (all 4 talking) and
 #      sessions of 8 with 3 talking (REPS times each), then voxbench ramp in
 #      sessions of 4 for the highest load held with < 0.1 % loss and p99 < 5 ms.
-#   3. go test -bench Forward for sessionmgr (the in-process forward path).
+#   3. go test -bench 'Forward$|ForwardRooms$' for sessionmgr (the
+#      in-process forward path, one room and 400 rooms at once).
 #   4. perfdoc render.
 #
 # Duration of the full run (estimated from the trial counts; a trial takes
@@ -344,10 +345,10 @@ done
 
 # ---------------------------------------------------------------- 3. micro-benchmarks
 if [ "$MICROBENCH" = 1 ]; then
-	argv=(timeout -k 10 600 $(pin 0) go test -run '^$' -bench 'Forward$' -benchmem -count "$d_mbcount"
+	argv=(timeout -k 10 600 $(pin 0) go test -run '^$' -bench 'Forward$|ForwardRooms$' -benchmem -count "$d_mbcount"
 		-benchtime "$d_mbtime" ./sessionmgr/)
 	logcmd "${argv[@]}" ">" "$run/microbench.txt"
-	say "go test -bench Forward ./sessionmgr/"
+	say "go test -bench 'Forward$|ForwardRooms$' ./sessionmgr/"
 	"${argv[@]}" >"$run/microbench.txt" 2>&1 || say "warning: micro-benchmarks failed; see $run/microbench.txt"
 fi
 
