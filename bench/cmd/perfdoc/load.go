@@ -146,17 +146,20 @@ type NCGroup struct {
 
 // NCSummary is one forwarder's row of a group.
 type NCSummary struct {
-	Impl        string  `json:"impl"`
-	MaxIn       *Spread `json:"max_in"`
-	MaxOut      *Spread `json:"max_out"`
-	GenLimited  bool    `json:"gen_limited"`
-	LatRate     float64 `json:"lat_rate"`
-	P50         *Spread `json:"p50_us"`
-	P99         *Spread `json:"p99_us"`
-	P999        *Spread `json:"p999_us"`
-	CommonRate  float64 `json:"common_rate"`
-	CPUPerIn    *Spread `json:"cpu_us_per_in"`
-	AllocsPerIn *Spread `json:"allocs_per_in"`
+	Impl       string  `json:"impl"`
+	MaxIn      *Spread `json:"max_in"`
+	MaxOut     *Spread `json:"max_out"`
+	GenLimited bool    `json:"gen_limited"`
+	LatRate    float64 `json:"lat_rate"`
+	P50        *Spread `json:"p50_us"`
+	P99        *Spread `json:"p99_us"`
+	P999       *Spread `json:"p999_us"`
+	CommonRate float64 `json:"common_rate"`
+	CPUPerIn   *Spread `json:"cpu_us_per_in"`
+	// CPU0AtCommon is cpu 0's busy % (all of it, whoever ran there)
+	// during the CPU-cost trials at the common rate.
+	CPU0AtCommon *Spread `json:"cpu0_at_common"`
+	AllocsPerIn  *Spread `json:"allocs_per_in"`
 }
 
 // NCRatio is an impl over the baseline: ratio of medians, and the range of

@@ -177,6 +177,17 @@ func TestRenderHand(t *testing.T) {
 	}
 }
 
+// The cross-check by cpu 0's busy time: busy % ÷ the common rate, and
+// the share of it the process time accounts for.
+func TestRenderCoreBusy(t *testing.T) {
+	wantLines(t, render(t, "quick"),
+		"| plain UDP forwarding (netio) | 23.29 | 15.22 | 1.53 | 48 % / 49 % |",
+		"| SRTP forwarding, AES_CM_128_HMAC_SHA1_80 | 20.94 | 15.22 | 1.38 | 45 % / 49 % |")
+	// Fixtures from before netcompare recorded the core's busy time.
+	wantLines(t, render(t, "hand"),
+		"| plain UDP forwarding (netio) | not measured | not measured | not measured | not measured |")
+}
+
 func TestRenderPartial(t *testing.T) {
 	rec := load(t, "partial")
 	if len(rec.Problems) != 1 || !strings.Contains(rec.Problems[0], "steady-aes_cm_80-s4-r1.json: empty") {
