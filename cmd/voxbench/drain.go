@@ -501,35 +501,23 @@ func runDrain(ctx context.Context, c *drainConfig, progress, warn io.Writer) (*D
 		// The routing service: the same participant into the same session, on B.
 		return apiB.Admit(ctx, old.SessionID, sessionmgr.AdmitRequest{ParticipantID: old.ParticipantID, Session: sessOpts})
 	}
-	var (
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		firstErr error
-		sem      = make(chan struct{}, c.concurrency)
-	)
-	for g := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			dp := d.parts[g]
-			adm, err := apiA.Admit(ctx, sessionIDs[dp.session], sessionmgr.AdmitRequest{ParticipantID: fmt.Sprintf("p%d", g%c.size), Session: sessOpts})
-			var p *client.Participant
-			if err == nil {
-				p, err = client.Join(ctx, adm, d.options(dp, readmit))
-			}
-			if err == nil {
-				dp.p.Store(p)
-				err = p.SendRTCP() // latch the address at once
-			}
-			if err != nil {
-				errOnce.Do(func() { firstErr = fmt.Errorf("admitting %s on A: %w", dp.id, err) })
-			}
-		}()
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
+	if err := forEach(n, c.concurrency, func(g int) error {
+		dp := d.parts[g]
+		adm, err := apiA.Admit(ctx, sessionIDs[dp.session], sessionmgr.AdmitRequest{ParticipantID: fmt.Sprintf("p%d", g%c.size), Session: sessOpts})
+		var p *client.Participant
+		if err == nil {
+			p, err = client.Join(ctx, adm, d.options(dp, readmit))
+		}
+		if err == nil {
+			dp.p.Store(p)
+			err = p.SendRTCP() // latch the address at once
+		}
+		if err != nil {
+			return fmt.Errorf("admitting %s on A: %w", dp.id, err)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
 	}
 
 	// Talk from t0, the talkers' phases spread over the 20 ms frame.

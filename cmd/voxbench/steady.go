@@ -385,34 +385,23 @@ func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Resul
 		}
 	}()
 	sessOpts := &sessionmgr.SessionOptions{MaxParticipants: c.size, MaxSpeakers: c.talkers, Profile: c.profile}
-	var (
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		firstErr error
-		sem      = make(chan struct{}, c.concurrency)
-	)
-	for g := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			s, p := g/c.size, g%c.size
-			adm, err := api.Admit(ctx, sessionIDs[s], sessionmgr.AdmitRequest{ParticipantID: fmt.Sprintf("p%d", p), Session: sessOpts})
-			adms[g] = adm
-			if err == nil && !gso {
-				parts[g], err = client.Join(ctx, adm, client.Options{RTCPInterval: c.rtcpInterval, OnRTP: b.onRTP(b.rx[g])})
-				if err == nil {
-					err = parts[g].SendRTCP() // latch the address at once
-				}
+	err = forEach(n, c.concurrency, func(g int) error {
+		s, p := g/c.size, g%c.size
+		adm, err := api.Admit(ctx, sessionIDs[s], sessionmgr.AdmitRequest{ParticipantID: fmt.Sprintf("p%d", p), Session: sessOpts})
+		adms[g] = adm
+		if err == nil && !gso {
+			parts[g], err = client.Join(ctx, adm, client.Options{RTCPInterval: c.rtcpInterval, OnRTP: b.onRTP(b.rx[g])})
+			if err == nil {
+				err = parts[g].SendRTCP() // latch the address at once
 			}
-			if err != nil {
-				errOnce.Do(func() { firstErr = fmt.Errorf("admitting %s: %w", b.rx[g].id, err) })
-			}
-		}()
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
+		}
+		if err != nil {
+			return fmt.Errorf("admitting %s: %w", b.rx[g].id, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if gso {
 		if tr, err = newShared(b, adms, len(pod.Shards)); err != nil {
@@ -528,6 +517,29 @@ func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Resul
 	res.serverCPU(c, srv1-srv0, errors.Join(srvErr, srvErr1), st1At-st0At)
 	res.Server.PeakRxPPS, res.Server.PeakForwardedPPS = peakRx, peakFwd
 	return res, nil
+}
+
+// forEach runs f(0), ..., f(n-1), at most conc at a time, and returns the
+// first error (all calls run to the end regardless).
+func forEach(n, conc int, f func(i int) error) error {
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+		sem   = make(chan struct{}, conc)
+	)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := f(i); err != nil {
+				once.Do(func() { first = err })
+			}
+		}()
+	}
+	wg.Wait()
+	return first
 }
 
 // startCPUProfile starts profiling this process into path (nothing if
