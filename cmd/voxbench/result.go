@@ -121,6 +121,10 @@ type Generator struct {
 	Undecryptable uint64 `json:"undecryptable,omitempty"`
 	Truncated     uint64 `json:"truncated,omitempty"`
 	RTCPReceived  uint64 `json:"rtcp_received,omitempty"`
+	// RTCPSendErrors counts participants' RTCP reports that failed to
+	// send (gso transport; the socket transport counts them inside
+	// the client).
+	RTCPSendErrors uint64 `json:"rtcp_send_errors,omitempty"`
 }
 
 // Objectives are --max-loss and --max-p99 and whether they were met.

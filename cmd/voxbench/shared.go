@@ -54,14 +54,12 @@ const (
 
 // sharedMember is one participant's state in the shared transport.
 type sharedMember struct {
-	g          int // global index
-	ssrc       uint32
-	serverSSRC uint32
-	extID      uint8
-	out        *media.Outbound // owned by the sender goroutine
-	in         *media.Inbound  // owned by its socket's receiver goroutine
-	seq        uint16
-	ts         uint32
+	ssrc  uint32
+	extID uint8
+	out   *media.Outbound // owned by the sender goroutine
+	in    *media.Inbound  // owned by its socket's receiver goroutine
+	seq   uint16
+	ts    uint32
 }
 
 // sendGroup is the batch of packets for one (socket, server shard).
@@ -97,12 +95,13 @@ type shared struct {
 	shards  int
 	segOver int // bytes of a datagram besides the payload
 	maxSeg  int
-	profile media.Profile
 	wg      sync.WaitGroup
 	// gsoOff is set when the kernel refused GSO: one datagram per write.
 	gsoOff bool
-	// sendErrs counts failed writes (each costs its segments).
-	writes, sendErrs uint64
+	// writes counts send system calls for RTP (a failed one costs its
+	// segments, counted as the talkers' send errors); rtcpErrs failed
+	// RTCP reports (sender goroutine only).
+	writes, rtcpErrs uint64
 	stop             chan struct{} // ends pollAll
 	closed           bool
 }
@@ -116,7 +115,7 @@ func newShared(b *bench, adms []sessionmgr.Admission, shards int) (*shared, erro
 	}
 	prof := adms[0].SRTP.Profile
 	t := &shared{b: b, members: make([]sharedMember, len(adms)), bySSRC: make(map[uint32]int, len(adms)),
-		byServ: make(map[uint32]int, len(adms)), shards: max(shards, 1), profile: prof}
+		byServ: make(map[uint32]int, len(adms)), shards: max(shards, 1)}
 	t.segOver = 12 + 8 + prof.RTPOverhead()          // header, audio level extension, tag
 	t.maxSeg = t.segOver + max(hdrLen, c.payload+10) // the largest frame
 	raddr, err := net.ResolveUDPAddr("udp", net.JoinHostPort(adms[0].Media.Address, fmt.Sprint(adms[0].Media.Port)))
@@ -135,7 +134,7 @@ func newShared(b *bench, adms []sessionmgr.Admission, shards int) (*shared, erro
 		if err != nil {
 			return nil, err
 		}
-		t.members[g] = sharedMember{g: g, ssrc: adm.SSRC, serverSSRC: adm.ServerSSRC, extID: adm.AudioLevelExtensionID,
+		t.members[g] = sharedMember{ssrc: adm.SSRC, extID: adm.AudioLevelExtensionID,
 			out: out, in: in, seq: uint16(g * 7919), ts: uint32(g) * 104729}
 		t.bySSRC[adm.SSRC] = g
 		t.byServ[adm.ServerSSRC] = g
@@ -267,7 +266,9 @@ func (t *shared) run(ctx context.Context, talkers []int, t0, wStart, wEnd time.D
 		t.flush(groups)
 		if c.rtcpInterval > 0 {
 			for rtcpDue(rtcpSeq) <= now {
-				_ = t.sendRTCP(rtcpSeq%n, rtcpBuf)
+				if t.sendRTCP(rtcpSeq%n, rtcpBuf) != nil {
+					t.rtcpErrs++
+				}
 				rtcpSeq++
 			}
 		}
@@ -358,30 +359,27 @@ func (t *shared) flush(groups []*sendGroup) {
 // when the kernel has no GSO. Segments of a failed write are not sent: the
 // talkers' counts are corrected.
 func (t *shared) flushGroup(grp *sendGroup) {
-	var err error
+	defer func() { grp.n = 0 }()
 	if !t.gsoOff && grp.n > 1 {
-		err = grp.sock.gso.writeSegments(grp.buf[:grp.n*grp.seg], grp.seg)
-		if errors.Is(err, errNoGSO) {
-			t.gsoOff = true
+		t.writes++
+		err := grp.sock.gso.writeSegments(grp.buf[:grp.n*grp.seg], grp.seg)
+		if err == nil {
+			return
 		}
-	}
-	if t.gsoOff || grp.n == 1 {
-		err = nil
-		for i := range grp.n {
-			if _, e := grp.sock.conn.Write(grp.buf[i*grp.seg : (i+1)*grp.seg]); e != nil {
+		if !errors.Is(err, errNoGSO) {
+			for i := range grp.n {
 				t.uncount(grp.who[i])
-				t.sendErrs++
 			}
+			return
 		}
+		t.gsoOff = true // and send them one by one
 	}
-	t.writes++
-	if err != nil {
-		t.sendErrs++
-		for i := range grp.n {
+	for i := range grp.n {
+		t.writes++
+		if _, err := grp.sock.conn.Write(grp.buf[i*grp.seg : (i+1)*grp.seg]); err != nil {
 			t.uncount(grp.who[i])
 		}
 	}
-	grp.n = 0
 }
 
 // uncount moves a segment that was not sent from sent to send errors.

@@ -503,6 +503,7 @@ func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Resul
 	if tr != nil {
 		res.Generator.GSO = !tr.gsoOff
 		res.Generator.Writes = tr.writes
+		res.Generator.RTCPSendErrors = tr.rtcpErrs
 		for _, s := range tr.socks {
 			res.Generator.GROSegments += s.groSegments
 			res.Misrouted += s.unknown
