@@ -38,6 +38,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/voxfleet/vox/bench/internal/report"
 )
 
 // genSockets is the number of talkers (source ports) of the generator.
@@ -448,19 +450,6 @@ func shellQuote(argv []string) string {
 	return strings.Join(q, " ")
 }
 
-func writeFileAtomic(path string, data []byte) error {
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
 func writeJSON(path string, r *Report) error {
 	if path == "" {
 		return nil
@@ -469,7 +458,7 @@ func writeJSON(path string, r *Report) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, append(b, '\n'))
+	return report.WriteFileAtomic(path, append(b, '\n'))
 }
 
 func runCmd(args []string) (err error) {
@@ -571,7 +560,7 @@ func runCmd(args []string) (err error) {
 	if runErr == nil {
 		fmt.Print(Tables(rep.Groups))
 		if o.mdPath != "" {
-			if err := writeFileAtomic(o.mdPath, []byte(Markdown(rep, o.heading))); err != nil {
+			if err := report.WriteFileAtomic(o.mdPath, []byte(Markdown(rep, o.heading))); err != nil {
 				return fmt.Errorf("writing %s: %w", o.mdPath, err)
 			}
 		}
@@ -629,7 +618,7 @@ func (o *options) measure(ctx context.Context, rep *Report, logf, warn func(stri
 			medMax := map[string]float64{}
 			for _, impl := range o.impls {
 				if ss := g.Searches[impl]; len(ss) > 0 {
-					medMax[impl] = Median(collect(ss, func(s *Search) float64 { return s.MaxRate }))
+					medMax[impl] = report.Median(collect(ss, func(s *Search) float64 { return s.MaxRate }))
 					if medMax[impl] <= 0 {
 						warn("%s fanout %d %s: no rate passed; no latency trial", impl, fanout, mode)
 					}
@@ -802,7 +791,7 @@ func reportCmd(args []string) error {
 	}
 	fmt.Print(Tables(r.Groups))
 	if *md != "" {
-		if err := writeFileAtomic(*md, []byte(Markdown(r, *heading))); err != nil {
+		if err := report.WriteFileAtomic(*md, []byte(Markdown(r, *heading))); err != nil {
 			return err
 		}
 	}

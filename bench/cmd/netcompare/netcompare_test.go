@@ -9,6 +9,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/voxfleet/vox/bench/internal/report"
 )
 
 const (
@@ -158,13 +160,13 @@ func TestDeriveLoss(t *testing.T) {
 }
 
 func TestMedianSpread(t *testing.T) {
-	if m := Median([]float64{3, 1, 2}); m != 2 {
+	if m := report.Median([]float64{3, 1, 2}); m != 2 {
 		t.Errorf("odd median %v", m)
 	}
-	if m := Median([]float64{4, 1, 3, 2}); m != 2.5 {
+	if m := report.Median([]float64{4, 1, 3, 2}); m != 2.5 {
 		t.Errorf("even median %v", m)
 	}
-	if !math.IsNaN(Median(nil)) {
+	if !math.IsNaN(report.Median(nil)) {
 		t.Error("empty median must be NaN")
 	}
 	s := NewSpread([]float64{5, math.NaN(), 1, 3})

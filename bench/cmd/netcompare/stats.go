@@ -6,7 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
-	"sort"
+
+	"github.com/voxfleet/vox/bench/internal/report"
 )
 
 // Spread is the median and range of one measurement over repetitions.
@@ -28,26 +29,12 @@ func NewSpread(xs []float64) *Spread {
 	if len(v) == 0 {
 		return nil
 	}
-	s := &Spread{All: v, Median: Median(v)}
+	s := &Spread{All: v, Median: report.Median(v)}
 	s.Min, s.Max = v[0], v[0]
 	for _, x := range v {
 		s.Min, s.Max = math.Min(s.Min, x), math.Max(s.Max, x)
 	}
 	return s
-}
-
-// Median of xs (mean of the middle two for an even count; NaN if empty).
-func Median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	v := append([]float64(nil), xs...)
-	sort.Float64s(v)
-	n := len(v)
-	if n%2 == 1 {
-		return v[n/2]
-	}
-	return (v[n/2-1] + v[n/2]) / 2
 }
 
 // med is the median of s, NaN for nil.

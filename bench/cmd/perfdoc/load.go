@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/voxfleet/vox/bench/internal/report"
 )
 
 // Facts is machine.json: the machine and the source the run measured.
@@ -493,23 +495,10 @@ func stripListeners(b []byte) ([]byte, error) {
 	return append(out, '\n'), nil
 }
 
-func writeFileAtomic(path string, data []byte) error {
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
 func writeJSONFile(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, append(b, '\n'))
+	return report.WriteFileAtomic(path, append(b, '\n'))
 }

@@ -22,6 +22,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/voxfleet/vox/bench/internal/report"
 )
 
 func main() {
@@ -138,7 +140,7 @@ func renderCmd(args []string, stdout, stderr io.Writer) error {
 		link = srcDir
 	}
 	doc := Render(rec, filepath.ToSlash(link))
-	if err := writeFileAtomic(*out, []byte(doc)); err != nil {
+	if err := report.WriteFileAtomic(*out, []byte(doc)); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "perfdoc: wrote %s\n", *out)

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/voxfleet/vox/bench/internal/report"
 )
 
 func TestMedianAndStat(t *testing.T) {
@@ -19,11 +21,11 @@ func TestMedianAndStat(t *testing.T) {
 		{[]float64{4, 1, 3, 2}, 2.5},
 		{[]float64{7}, 7},
 	} {
-		if got := Median(c.in); got != c.want {
+		if got := report.Median(c.in); got != c.want {
 			t.Errorf("Median(%v) = %v, want %v", c.in, got, c.want)
 		}
 	}
-	if !math.IsNaN(Median(nil)) {
+	if !math.IsNaN(report.Median(nil)) {
 		t.Error("Median(nil) is not NaN")
 	}
 	s, ok := NewStat([]float64{0.30, math.NaN(), 0.25, 0.27})

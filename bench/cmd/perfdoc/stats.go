@@ -3,6 +3,8 @@ package main
 import (
 	"math"
 	"sort"
+
+	"github.com/voxfleet/vox/bench/internal/report"
 )
 
 // Stat is the median and range of one number over repetitions.
@@ -23,21 +25,7 @@ func NewStat(xs []float64) (Stat, bool) {
 		return Stat{}, false
 	}
 	sort.Float64s(v)
-	return Stat{Median: Median(v), Min: v[0], Max: v[len(v)-1], N: len(v)}, true
-}
-
-// Median of xs (mean of the middle two for an even count; NaN if empty).
-func Median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	v := append([]float64(nil), xs...)
-	sort.Float64s(v)
-	n := len(v)
-	if n%2 == 1 {
-		return v[n/2]
-	}
-	return (v[n/2-1] + v[n/2]) / 2
+	return Stat{Median: report.Median(v), Min: v[0], Max: v[len(v)-1], N: len(v)}, true
 }
 
 // fromSpread turns netcompare's Spread into a Stat.
