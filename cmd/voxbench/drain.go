@@ -675,7 +675,7 @@ func (d *drainRun) talk(ctx context.Context, dp *drainPart, start time.Duration)
 		if now >= time.Duration(d.aEnd.Load()) {
 			return
 		}
-		size := max(d.c.payload+int(seq*7%21)-10, hdrLen)
+		size := frameSize(d.c.payload, seq)
 		binary.BigEndian.PutUint32(buf[6:], seq)
 		binary.BigEndian.PutUint64(buf[10:], uint64(now))
 		err := p.SendWithLevel(buf[:size], 20, true)

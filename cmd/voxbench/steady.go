@@ -148,9 +148,10 @@ func (c *steadyConfig) validate() error {
 // frameSize is the payload size of every talker's frame n: --payload
 // varied by -10..+10 bytes from frame to frame, as Opus varies (at least
 // hdrLen).
-func (c *steadyConfig) frameSize(n uint32) int {
-	return max(hdrLen, c.payload+int(n*5%21)-10)
-}
+func (c *steadyConfig) frameSize(n uint32) int { return frameSize(c.payload, n) }
+
+// frameSize is the payload size of frame n around a mean of payload bytes.
+func frameSize(payload int, n uint32) int { return max(hdrLen, payload+int(n*5%21)-10) }
 
 // maxParticipants bounds one run of c's transport.
 func (c *steadyConfig) maxParticipants() int {
