@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"go/build"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -200,5 +201,33 @@ func TestImportsNothingOfVox(t *testing.T) {
 		if strings.Contains(imp, ".") {
 			t.Errorf("api imports %s", imp)
 		}
+	}
+}
+
+func TestCountersAdd(t *testing.T) {
+	// Every counter is summed: set each uint64 field of a and b to
+	// distinct values, and check each field of the sum.
+	var a, b Counters
+	va, vb := reflect.ValueOf(&a).Elem(), reflect.ValueOf(&b).Elem()
+	for i := range va.NumField() {
+		if va.Field(i).Kind() == reflect.Uint64 {
+			va.Field(i).SetUint(uint64(i + 1))
+			vb.Field(i).SetUint(uint64(100 * (i + 1)))
+		}
+	}
+	a.Removed = map[string]uint64{ReasonBye: 1}
+	b.Removed = map[string]uint64{ReasonBye: 2, ReasonIdle: 3}
+	sum := a.Add(b)
+	vs := reflect.ValueOf(sum)
+	for i := range vs.NumField() {
+		if vs.Field(i).Kind() == reflect.Uint64 && vs.Field(i).Uint() != uint64(101*(i+1)) {
+			t.Errorf("%s not summed: %d", vs.Type().Field(i).Name, vs.Field(i).Uint())
+		}
+	}
+	if sum.Removed[ReasonBye] != 3 || sum.Removed[ReasonIdle] != 3 || a.Removed[ReasonBye] != 1 {
+		t.Errorf("removed: %v (a's: %v)", sum.Removed, a.Removed)
+	}
+	if s := a.Add(Counters{}); len(s.Removed) != 1 {
+		t.Errorf("removed lost: %v", s.Removed)
 	}
 }

@@ -279,3 +279,43 @@ type AcceptStopRequest struct {
 	// manager's default.
 	Reason string `json:"reason,omitempty"`
 }
+
+// Add returns the sum of c and o, field by field (the pod's totals are
+// the sum of its shards'). Removed is merged into a new map when o has
+// any; c's map is never modified.
+func (c Counters) Add(o Counters) Counters {
+	c.RxPackets += o.RxPackets
+	c.RxBytes += o.RxBytes
+	c.TxPackets += o.TxPackets
+	c.TxBytes += o.TxBytes
+	c.Forwarded += o.Forwarded
+	c.RTCPIn += o.RTCPIn
+	c.RTCPOut += o.RTCPOut
+	c.Rebinds += o.Rebinds
+	c.DropUnknownSSRC += o.DropUnknownSSRC
+	c.DropAuth += o.DropAuth
+	c.DropReplay += o.DropReplay
+	c.DropMalformed += o.DropMalformed
+	c.DropTooShort += o.DropTooShort
+	c.DropTooLong += o.DropTooLong
+	c.DropNotRTP += o.DropNotRTP
+	c.DropRateLimit += o.DropRateLimit
+	c.Withheld += o.Withheld
+	c.NoAddress += o.NoAddress
+	c.Mixed += o.Mixed
+	c.DropTruncated += o.DropTruncated
+	c.KernelDrops += o.KernelDrops
+	c.SendErrors += o.SendErrors
+	c.EncryptErrors += o.EncryptErrors
+	if len(o.Removed) > 0 {
+		sum := make(map[string]uint64, len(c.Removed)+len(o.Removed))
+		for k, v := range c.Removed {
+			sum[k] += v
+		}
+		for k, v := range o.Removed {
+			sum[k] += v
+		}
+		c.Removed = sum
+	}
+	return c
+}
