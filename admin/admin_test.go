@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/voxfleet/vox/media"
+	"github.com/voxfleet/vox/api"
 	"github.com/voxfleet/vox/sessionmgr"
 )
 
@@ -396,7 +396,7 @@ func TestAdmitAndRemove(t *testing.T) {
 	ts.fake.mu.Lock()
 	req := ts.fake.lastReq
 	ts.fake.mu.Unlock()
-	if req.ParticipantID != "alice" || req.Profile == nil || *req.Profile != media.ProfileAEADAES128GCM ||
+	if req.ParticipantID != "alice" || req.Profile == nil || *req.Profile != api.ProfileAEADAES128GCM ||
 		req.Session == nil || req.Session.MaxParticipants != 2 {
 		t.Errorf("request reached the backend as %+v", req)
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/voxfleet/vox/api"
 	"github.com/voxfleet/vox/sessionmgr"
 )
 
@@ -45,11 +46,7 @@ var _ Drainer = (*sessionmgr.Manager)(nil)
 const DrainReason = "operator drain"
 
 // AcceptStopRequest is the (optional) body of POST /v1/accept-stop.
-type AcceptStopRequest struct {
-	// Reason is shown in /v1/status and /readyz; empty: the session
-	// manager's default.
-	Reason string `json:"reason,omitempty"`
-}
+type AcceptStopRequest = api.AcceptStopRequest
 
 // maxReasonLen bounds an operator's reason, which lands in logs, status
 // and probes.

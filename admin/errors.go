@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/voxfleet/vox/sessionmgr"
+	"github.com/voxfleet/vox/api"
 )
 
 // Errors callers match on.
@@ -22,46 +22,42 @@ var (
 	ErrStarted = errors.New("admin: server already started")
 )
 
-// Machine-readable error codes, the "code" of every error answer.
+// Machine-readable error codes, the "code" of every error answer: package
+// api's (api.Codes has each one's HTTP status and sentinel).
 const (
-	CodeInvalidRequest       = "invalid_request"        // 400: a bad option (sessionmgr.ErrInvalid) or a field of the wrong type
-	CodeInvalidID            = "invalid_id"             // 400: an id is not 1-64 of [A-Za-z0-9._-]
-	CodeMalformedJSON        = "malformed_json"         // 400: not JSON, not an object, or data after the object
-	CodeUnknownField         = "unknown_field"          // 400: a field the endpoint does not know
-	CodeUnauthorized         = "unauthorized"           // 401: no bearer token, or a malformed Authorization header
-	CodeForbidden            = "forbidden"              // 403: wrong token
-	CodeForbiddenHost        = "forbidden_host"         // 403: open API (no token) and a non-loopback Host
-	CodeForbiddenOrigin      = "forbidden_origin"       // 403: open API (no token) and a browser Origin
-	CodeNotFound             = "not_found"              // 404: no such route (or pprof profile)
-	CodeSessionNotFound      = "session_not_found"      // 404
-	CodeParticipantNotFound  = "participant_not_found"  // 404
-	CodeMethodNotAllowed     = "method_not_allowed"     // 405, with Allow
-	CodeParticipantExists    = "participant_exists"     // 409
-	CodeSessionFull          = "session_full"           // 409
-	CodeSessionConflict      = "session_conflict"       // 409
-	CodeDrainConflict        = "drain_conflict"         // 409: a drain runs already, is past its grace period, or accept-resume while draining
-	CodeNoDrain              = "no_drain"               // 404: no drain to cancel
-	CodeBodyTooLarge         = "body_too_large"         // 413
-	CodeUnsupportedMediaType = "unsupported_media_type" // 415: a body that is not application/json
-	CodeInternal             = "internal"               // 500: details in the server log only
-	CodeNotImplemented       = "not_implemented"        // 501: the backend cannot drain (not a Drainer)
-	CodeNotAccepting         = "not_accepting"          // 503, with Retry-After
-	CodeShuttingDown         = "shutting_down"          // 503
-	CodeTimeout              = "timeout"                // 503: the session manager did not answer in time
-	CodeClientClosed         = "client_closed_request"  // 499: the client went away (logged, never seen)
+	CodeInvalidRequest       = api.CodeInvalidRequest
+	CodeInvalidID            = api.CodeInvalidID
+	CodeMalformedJSON        = api.CodeMalformedJSON
+	CodeUnknownField         = api.CodeUnknownField
+	CodeUnauthorized         = api.CodeUnauthorized
+	CodeForbidden            = api.CodeForbidden
+	CodeForbiddenHost        = api.CodeForbiddenHost
+	CodeForbiddenOrigin      = api.CodeForbiddenOrigin
+	CodeNotFound             = api.CodeNotFound
+	CodeSessionNotFound      = api.CodeSessionNotFound
+	CodeParticipantNotFound  = api.CodeParticipantNotFound
+	CodeMethodNotAllowed     = api.CodeMethodNotAllowed
+	CodeParticipantExists    = api.CodeParticipantExists
+	CodeSessionFull          = api.CodeSessionFull
+	CodeSessionConflict      = api.CodeSessionConflict
+	CodeDrainConflict        = api.CodeDrainConflict
+	CodeNoDrain              = api.CodeNoDrain
+	CodeBodyTooLarge         = api.CodeBodyTooLarge
+	CodeUnsupportedMediaType = api.CodeUnsupportedMediaType
+	CodeInternal             = api.CodeInternal
+	CodeNotImplemented       = api.CodeNotImplemented
+	CodeNotAccepting         = api.CodeNotAccepting
+	CodeShuttingDown         = api.CodeShuttingDown
+	CodeTimeout              = api.CodeTimeout
+	CodeClientClosed         = api.CodeClientClosed
 )
 
 // StatusClientClosedRequest is the (nginx) status recorded when the client
 // went away before the answer; nobody receives it.
-const StatusClientClosedRequest = 499
+const StatusClientClosedRequest = api.StatusClientClosedRequest
 
 // ErrorResponse is the body of every error answer.
-type ErrorResponse struct {
-	// Error is a human sentence.
-	Error string `json:"error"`
-	// Code is one of the Code* constants.
-	Code string `json:"code"`
-}
+type ErrorResponse = api.ErrorResponse
 
 // APIError is an error with its HTTP answer. Handlers return it for
 // failures of their own (a bad body, a bad id); errors of the session
@@ -90,35 +86,16 @@ func apiErrorf(status int, code, format string, args ...any) *APIError {
 	return &APIError{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// backendErrors maps the session manager's sentinels, first match wins.
-var backendErrors = []struct {
-	err    error
-	status int
-	code   string
-}{
-	{sessionmgr.ErrClosed, http.StatusServiceUnavailable, CodeShuttingDown},
-	{sessionmgr.ErrInvalid, http.StatusBadRequest, CodeInvalidRequest},
-	{sessionmgr.ErrSessionNotFound, http.StatusNotFound, CodeSessionNotFound},
-	{sessionmgr.ErrParticipantNotFound, http.StatusNotFound, CodeParticipantNotFound},
-	{sessionmgr.ErrParticipantExists, http.StatusConflict, CodeParticipantExists},
-	{sessionmgr.ErrSessionFull, http.StatusConflict, CodeSessionFull},
-	{sessionmgr.ErrSessionConflict, http.StatusConflict, CodeSessionConflict},
-	{sessionmgr.ErrNotAccepting, http.StatusServiceUnavailable, CodeNotAccepting},
-	{sessionmgr.ErrDrainConflict, http.StatusConflict, CodeDrainConflict},
-	{sessionmgr.ErrNoDrain, http.StatusNotFound, CodeNoDrain},
-}
-
-// toAPIError classifies err. Messages of the session manager's errors are
+// toAPIError classifies err: the session manager's sentinels with the api
+// error table (api.CodeOf). Messages of the session manager's errors are
 // meant for the caller and are sent; anything unknown is an internal error
 // whose message stays in the log.
 func toAPIError(r *http.Request, err error) *APIError {
 	if ae, ok := errors.AsType[*APIError](err); ok {
 		return ae
 	}
-	for _, m := range backendErrors {
-		if errors.Is(err, m.err) {
-			return &APIError{Status: m.status, Code: m.code, Message: err.Error()}
-		}
+	if code, status, ok := api.CodeOf(err); ok {
+		return &APIError{Status: status, Code: code, Message: err.Error()}
 	}
 	switch {
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:

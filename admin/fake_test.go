@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/voxfleet/vox/media"
+	"github.com/voxfleet/vox/api"
 	"github.com/voxfleet/vox/sessionmgr"
 )
 
@@ -77,7 +77,7 @@ func (f *fakeBackend) PutSession(_ context.Context, id string, opts sessionmgr.S
 }
 
 func (f *fakeBackend) createLocked(id string, opts sessionmgr.SessionOptions) *fakeSession {
-	info := sessionmgr.SessionInfo{ID: id, CreatedAt: fakeNow, MaxParticipants: 16, Profile: media.DefaultProfile}
+	info := sessionmgr.SessionInfo{ID: id, CreatedAt: fakeNow, MaxParticipants: 16, Profile: api.DefaultProfile}
 	if opts.MaxParticipants != 0 {
 		info.MaxParticipants = opts.MaxParticipants
 	}
@@ -165,8 +165,8 @@ func (f *fakeBackend) Admit(_ context.Context, sessionID string, req sessionmgr.
 	s.info.Participants = append(s.info.Participants, sessionmgr.ParticipantInfo{
 		ID: pid, SSRC: ssrc, Profile: profile, AdmittedAt: fakeNow, Stats: sessionmgr.StreamStats{AudioLevel: -1, LastPacketAgoMS: -1},
 	})
-	keys := func(b byte) media.Keys {
-		return media.Keys{Key: []byte{b, b, b, b}, Salt: []byte{b + 1, b + 1}}
+	keys := func(b byte) api.Keys {
+		return api.Keys{Key: []byte{b, b, b, b}, Salt: []byte{b + 1, b + 1}}
 	}
 	return sessionmgr.Admission{
 		SessionID: sessionID, ParticipantID: pid, SSRC: ssrc, ServerSSRC: 0xabcd,

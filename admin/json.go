@@ -13,7 +13,7 @@ import (
 	"strings"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/voxfleet/vox/media"
+	"github.com/voxfleet/vox/api"
 )
 
 // WriteJSON answers with status and v as JSON. The body is encoded before
@@ -98,12 +98,8 @@ func decodeError(err error) *APIError {
 		}
 		return apiErrorf(http.StatusBadRequest, CodeInvalidRequest, "field %q must be %s, not %s", te.Field, want, te.Value)
 	}
-	if errors.Is(err, media.ErrUnknownProfile) {
-		var names []string
-		for _, p := range media.Profiles() {
-			names = append(names, p.String())
-		}
-		return apiErrorf(http.StatusBadRequest, CodeInvalidRequest, "%v (supported: %s)", err, strings.Join(names, ", "))
+	if errors.Is(err, api.ErrUnknownProfile) { // its message lists the supported profiles
+		return apiErrorf(http.StatusBadRequest, CodeInvalidRequest, "%v", err)
 	}
 	if field, ok := unknownField(err); ok {
 		return apiErrorf(http.StatusBadRequest, CodeUnknownField, "unknown field %s", field)
@@ -149,22 +145,11 @@ func jsonKind(t reflect.Type) string {
 }
 
 // MaxIDLen is the longest session or participant id.
-const MaxIDLen = 64
+const MaxIDLen = api.MaxIDLen
 
 // ValidID reports whether id is 1-64 of [A-Za-z0-9._-], and not "." or
-// ".." (which clients rewrite in URLs).
-func ValidID(id string) bool {
-	if len(id) == 0 || len(id) > MaxIDLen || id == "." || id == ".." {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+// ".." (api.ValidID).
+func ValidID(id string) bool { return api.ValidID(id) }
 
 // PathID returns the URL parameter name, checked with ValidID (an
 // *APIError invalid_id otherwise).

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/voxfleet/vox/api"
 	"github.com/voxfleet/vox/sessionmgr"
 )
 
@@ -30,20 +31,15 @@ type Router interface {
 
 var _ Router = (*sessionmgr.Manager)(nil)
 
-// MuteRequest is the body of PUT .../participants/{pid}/mute.
-type MuteRequest struct {
-	Muted *bool `json:"muted"`
-}
-
-// MixRequest is the body of PUT .../participants/{pid}/mix.
-type MixRequest struct {
-	Mix *bool `json:"mix"`
-}
-
-// ChannelRequest is the body of PUT .../participants/{pid}/channel.
-type ChannelRequest struct {
-	Channel *string `json:"channel"`
-}
+// The bodies of the routing endpoints (package api's).
+type (
+	// MuteRequest is the body of PUT .../participants/{pid}/mute.
+	MuteRequest = api.MuteRequest
+	// MixRequest is the body of PUT .../participants/{pid}/mix.
+	MixRequest = api.MixRequest
+	// ChannelRequest is the body of PUT .../participants/{pid}/channel.
+	ChannelRequest = api.ChannelRequest
+)
 
 // routingRoutes mounts the routing endpoints on the /v1 router.
 func (s *Server) routingRoutes(r chi.Router) {

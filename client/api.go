@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/voxfleet/vox/sessionmgr"
+	"github.com/voxfleet/vox/api"
 )
 
 var errEmptyResponse = errors.New("empty response body")
@@ -28,7 +28,7 @@ const (
 // it. Its methods are safe for concurrent use.
 //
 // Errors: a status outside 2xx is an *APIError (errors.Is matches it
-// against the sessionmgr sentinels); transport failures and undecodable
+// against package api's sentinels); transport failures and undecodable
 // answers are returned wrapped as they come.
 type API struct {
 	// BaseURL is the admin plane's base URL, e.g. "http://127.0.0.1:8080".
@@ -166,20 +166,22 @@ func readAPIError(resp *http.Response) *APIError {
 	return e
 }
 
-// segment escapes one path segment, refusing an empty id (which would
-// address another resource) with an error matching sessionmgr.ErrInvalid.
+// segment returns one path segment, refusing an id the server would
+// refuse (not api.ValidID; an empty one, "." or ".." would even address
+// another resource) with an error matching api.ErrInvalid. A valid id
+// needs no escaping.
 func segment(what, id string) (string, error) {
-	if id == "" || id == "." || id == ".." {
-		return "", fmt.Errorf("client: %w: %s id %q", sessionmgr.ErrInvalid, what, id)
+	if !api.ValidID(id) {
+		return "", fmt.Errorf("client: %w: %s id %q", api.ErrInvalid, what, id)
 	}
-	return url.PathEscape(id), nil
+	return id, nil
 }
 
 // PutSession creates the session id with opts, or finds it if it exists
 // with the same options: PUT /v1/sessions/{id}. created is true when the
 // pod created it (201), false when it existed (200). A session that exists
-// with other options gives an error matching sessionmgr.ErrSessionConflict.
-func (a *API) PutSession(ctx context.Context, id string, opts sessionmgr.SessionOptions) (info sessionmgr.SessionInfo, created bool, err error) {
+// with other options gives an error matching api.ErrSessionConflict.
+func (a *API) PutSession(ctx context.Context, id string, opts api.SessionOptions) (info api.SessionInfo, created bool, err error) {
 	s, err := segment("session", id)
 	if err != nil {
 		return info, false, err
@@ -192,8 +194,8 @@ func (a *API) PutSession(ctx context.Context, id string, opts sessionmgr.Session
 }
 
 // Session returns the session id: GET /v1/sessions/{id}.
-func (a *API) Session(ctx context.Context, id string) (sessionmgr.SessionInfo, error) {
-	var info sessionmgr.SessionInfo
+func (a *API) Session(ctx context.Context, id string) (api.SessionInfo, error) {
+	var info api.SessionInfo
 	s, err := segment("session", id)
 	if err != nil {
 		return info, err
@@ -204,16 +206,16 @@ func (a *API) Session(ctx context.Context, id string) (sessionmgr.SessionInfo, e
 
 // Sessions returns the pod's sessions: GET /v1/sessions. It accepts the
 // list either as a JSON array or as an object {"sessions": [...]}.
-func (a *API) Sessions(ctx context.Context) ([]sessionmgr.SessionInfo, error) {
+func (a *API) Sessions(ctx context.Context) ([]api.SessionInfo, error) {
 	var raw json.RawMessage
 	if _, err := a.Do(ctx, http.MethodGet, "/v1/sessions", nil, &raw); err != nil {
 		return nil, err
 	}
 	raw = bytes.TrimSpace(raw)
-	var list []sessionmgr.SessionInfo
+	var list []api.SessionInfo
 	if len(raw) > 0 && raw[0] == '{' {
 		var obj struct {
-			Sessions []sessionmgr.SessionInfo `json:"sessions"`
+			Sessions []api.SessionInfo `json:"sessions"`
 		}
 		if err := json.Unmarshal(raw, &obj); err != nil {
 			return nil, fmt.Errorf("client: GET /v1/sessions: decode response: %w", err)
@@ -244,8 +246,8 @@ func (a *API) DeleteSession(ctx context.Context, id string) error {
 // req.Session's options if it does not exist): POST
 // /v1/sessions/{id}/participants. The Admission holds everything the game
 // client needs; pass it to Join.
-func (a *API) Admit(ctx context.Context, sessionID string, req sessionmgr.AdmitRequest) (sessionmgr.Admission, error) {
-	var adm sessionmgr.Admission
+func (a *API) Admit(ctx context.Context, sessionID string, req api.AdmitRequest) (api.Admission, error) {
+	var adm api.Admission
 	s, err := segment("session", sessionID)
 	if err != nil {
 		return adm, err
@@ -256,8 +258,8 @@ func (a *API) Admit(ctx context.Context, sessionID string, req sessionmgr.AdmitR
 
 // Participant returns the participant participantID of the session
 // sessionID: GET /v1/sessions/{id}/participants/{pid}.
-func (a *API) Participant(ctx context.Context, sessionID, participantID string) (sessionmgr.ParticipantInfo, error) {
-	var info sessionmgr.ParticipantInfo
+func (a *API) Participant(ctx context.Context, sessionID, participantID string) (api.ParticipantInfo, error) {
+	var info api.ParticipantInfo
 	s, err := segment("session", sessionID)
 	if err != nil {
 		return info, err
@@ -286,8 +288,8 @@ func (a *API) RemoveParticipant(ctx context.Context, sessionID, participantID st
 }
 
 // Status returns the pod's status: GET /v1/status.
-func (a *API) Status(ctx context.Context) (sessionmgr.Status, error) {
-	var st sessionmgr.Status
+func (a *API) Status(ctx context.Context) (api.Status, error) {
+	var st api.Status
 	_, err := a.Do(ctx, http.MethodGet, "/v1/status", nil, &st)
 	return st, err
 }
@@ -306,8 +308,8 @@ func IsTemporary(err error) (retryAfter time.Duration, ok bool) {
 // sessions in progress continue): POST /v1/accept-stop. reason (optional)
 // shows in the status and /readyz. It returns the pod's status after the
 // change.
-func (a *API) AcceptStop(ctx context.Context, reason string) (sessionmgr.Status, error) {
-	var st sessionmgr.Status
+func (a *API) AcceptStop(ctx context.Context, reason string) (api.Status, error) {
+	var st api.Status
 	var body any
 	if reason != "" {
 		body = struct {
@@ -319,46 +321,46 @@ func (a *API) AcceptStop(ctx context.Context, reason string) (sessionmgr.Status,
 }
 
 // AcceptResume undoes AcceptStop: POST /v1/accept-resume. During a drain
-// the error matches sessionmgr.ErrDrainConflict. It returns the pod's
+// the error matches api.ErrDrainConflict. It returns the pod's
 // status after the change.
-func (a *API) AcceptResume(ctx context.Context) (sessionmgr.Status, error) {
-	var st sessionmgr.Status
+func (a *API) AcceptResume(ctx context.Context) (api.Status, error) {
+	var st api.Status
 	_, err := a.Do(ctx, http.MethodPost, "/v1/accept-resume", nil, &st)
 	return st, err
 }
 
 // Drain starts draining the pod: POST /v1/drain. Zero fields of req take
 // the pod's defaults. A drain already running gives an error matching
-// sessionmgr.ErrDrainConflict; bad parameters sessionmgr.ErrInvalid. The
+// api.ErrDrainConflict; bad parameters api.ErrInvalid. The
 // progress is in Status().Drain.
-func (a *API) Drain(ctx context.Context, req sessionmgr.DrainRequest) (sessionmgr.DrainStatus, error) {
-	var st sessionmgr.DrainStatus
+func (a *API) Drain(ctx context.Context, req api.DrainRequest) (api.DrainStatus, error) {
+	var st api.DrainStatus
 	_, err := a.Do(ctx, http.MethodPost, "/v1/drain", req, &st)
 	return st, err
 }
 
 // CancelDrain cancels the drain during its grace period: DELETE
-// /v1/drain. Without a drain the error matches sessionmgr.ErrNoDrain;
-// past the grace period sessionmgr.ErrDrainConflict.
-func (a *API) CancelDrain(ctx context.Context) (sessionmgr.DrainStatus, error) {
-	var st sessionmgr.DrainStatus
+// /v1/drain. Without a drain the error matches api.ErrNoDrain;
+// past the grace period api.ErrDrainConflict.
+func (a *API) CancelDrain(ctx context.Context) (api.DrainStatus, error) {
+	var st api.DrainStatus
 	_, err := a.Do(ctx, http.MethodDelete, "/v1/drain", nil, &st)
 	return st, err
 }
 
 // Reconnect asks the clients of the sessions in req (all when empty) to
 // reconnect elsewhere, without draining: POST /v1/reconnect. An unknown
-// session gives an error matching sessionmgr.ErrSessionNotFound.
-func (a *API) Reconnect(ctx context.Context, req sessionmgr.ReconnectRequest) (sessionmgr.ReconnectAnswer, error) {
-	var ans sessionmgr.ReconnectAnswer
+// session gives an error matching api.ErrSessionNotFound.
+func (a *API) Reconnect(ctx context.Context, req api.ReconnectRequest) (api.ReconnectAnswer, error) {
+	var ans api.ReconnectAnswer
 	_, err := a.Do(ctx, http.MethodPost, "/v1/reconnect", req, &ans)
 	return ans, err
 }
 
 // participantPut sends body to PUT /v1/sessions/{id}/participants/{pid}/{what}
 // and returns the participant as it is afterwards.
-func (a *API) participantPut(ctx context.Context, sessionID, participantID, what string, body any) (sessionmgr.ParticipantInfo, error) {
-	var info sessionmgr.ParticipantInfo
+func (a *API) participantPut(ctx context.Context, sessionID, participantID, what string, body any) (api.ParticipantInfo, error) {
+	var info api.ParticipantInfo
 	s, err := segment("session", sessionID)
 	if err != nil {
 		return info, err
@@ -373,13 +375,13 @@ func (a *API) participantPut(ctx context.Context, sessionID, participantID, what
 
 // SetMuted mutes (or unmutes) a participant on the server, so nobody hears
 // it: PUT /v1/sessions/{id}/participants/{pid}/mute.
-func (a *API) SetMuted(ctx context.Context, sessionID, participantID string, muted bool) (sessionmgr.ParticipantInfo, error) {
+func (a *API) SetMuted(ctx context.Context, sessionID, participantID string, muted bool) (api.ParticipantInfo, error) {
 	return a.participantPut(ctx, sessionID, participantID, "mute", map[string]bool{"muted": muted})
 }
 
 // SetMutes replaces a listener's own mute list (the participants and SSRCs
 // it does not hear): PUT /v1/sessions/{id}/participants/{pid}/mutes.
-func (a *API) SetMutes(ctx context.Context, sessionID, participantID string, mutes sessionmgr.MuteList) (sessionmgr.ParticipantInfo, error) {
+func (a *API) SetMutes(ctx context.Context, sessionID, participantID string, mutes api.MuteList) (api.ParticipantInfo, error) {
 	if mutes.Participants == nil {
 		mutes.Participants = []string{}
 	}
@@ -393,12 +395,12 @@ func (a *API) SetMutes(ctx context.Context, sessionID, participantID string, mut
 // session (one mixed stream of the others, with its server SSRC, instead
 // of their forwarded streams): PUT /v1/sessions/{id}/participants/{pid}/mix.
 // A server built without libopus answers 400 invalid_request.
-func (a *API) SetMix(ctx context.Context, sessionID, participantID string, on bool) (sessionmgr.ParticipantInfo, error) {
+func (a *API) SetMix(ctx context.Context, sessionID, participantID string, on bool) (api.ParticipantInfo, error) {
 	return a.participantPut(ctx, sessionID, participantID, "mix", map[string]bool{"mix": on})
 }
 
 // SetChannel puts a participant in a channel ("global" for the global
 // one): PUT /v1/sessions/{id}/participants/{pid}/channel.
-func (a *API) SetChannel(ctx context.Context, sessionID, participantID, channel string) (sessionmgr.ParticipantInfo, error) {
+func (a *API) SetChannel(ctx context.Context, sessionID, participantID, channel string) (api.ParticipantInfo, error) {
 	return a.participantPut(ctx, sessionID, participantID, "channel", map[string]string{"channel": channel})
 }

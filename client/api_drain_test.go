@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/voxfleet/vox/sessionmgr"
+	"github.com/voxfleet/vox/api"
 )
 
 // drainCall is one request the drain test server saw.
@@ -24,9 +24,9 @@ type drainCall struct {
 func drainServer(t *testing.T, failWith *[3]string) (*API, *[]drainCall) {
 	t.Helper()
 	var calls []drainCall
-	ds := sessionmgr.DrainStatus{Phase: sessionmgr.DrainGrace, Reason: "operator drain", Rate: 50, WindowMS: 2000,
+	ds := api.DrainStatus{Phase: api.DrainGrace, Reason: "operator drain", Rate: 50, WindowMS: 2000,
 		StartedAt: time.Unix(1700000000, 0).UTC(), ParticipantsLeft: 8, SessionsLeft: 2}
-	st := sessionmgr.Status{State: sessionmgr.StateStopped, Reason: "maintenance", Sessions: 2, Participants: 8}
+	st := api.Status{State: api.StateStopped, Reason: "maintenance", Sessions: 2, Participants: 8}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer "+testToken {
 			writeErr(w, http.StatusUnauthorized, "unauthorized", "missing or bad token")
@@ -51,26 +51,26 @@ func drainServer(t *testing.T, failWith *[3]string) (*API, *[]drainCall) {
 			writeJSON(w, http.StatusAccepted, ds)
 		case "DELETE /v1/drain":
 			c := ds
-			c.Phase = sessionmgr.DrainCancelled
+			c.Phase = api.DrainCancelled
 			writeJSON(w, http.StatusOK, c)
 		case "POST /v1/reconnect":
-			writeJSON(w, http.StatusAccepted, sessionmgr.ReconnectAnswer{Sessions: 1, Participants: 4, ETA: sessionmgr.Duration(20 * time.Millisecond)})
+			writeJSON(w, http.StatusAccepted, api.ReconnectAnswer{Sessions: 1, Participants: 4, ETA: api.Duration(20 * time.Millisecond)})
 		default:
 			writeErr(w, http.StatusNotFound, "not_found", "no route")
 		}
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	api, err := NewAPI(srv.URL, testToken)
+	a, err := NewAPI(srv.URL, testToken)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return api, &calls
+	return a, &calls
 }
 
 func TestDrainAPI(t *testing.T) {
 	ctx := context.Background()
-	api, calls := drainServer(t, nil)
+	a, calls := drainServer(t, nil)
 	last := func() drainCall {
 		t.Helper()
 		if len(*calls) == 0 {
@@ -79,21 +79,21 @@ func TestDrainAPI(t *testing.T) {
 		return (*calls)[len(*calls)-1]
 	}
 
-	st, err := api.AcceptStop(ctx, "maintenance")
-	if err != nil || st.State != sessionmgr.StateStopped || st.Reason != "maintenance" {
+	st, err := a.AcceptStop(ctx, "maintenance")
+	if err != nil || st.State != api.StateStopped || st.Reason != "maintenance" {
 		t.Fatalf("AcceptStop: %+v %v", st, err)
 	}
 	if c := last(); c.method != "POST" || c.path != "/v1/accept-stop" || c.body["reason"] != "maintenance" || c.contentType != "application/json" {
 		t.Errorf("AcceptStop sent %+v", c)
 	}
-	if _, err := api.AcceptStop(ctx, ""); err != nil {
+	if _, err := a.AcceptStop(ctx, ""); err != nil {
 		t.Fatal(err)
 	}
 	if c := last(); c.body != nil {
 		t.Errorf("AcceptStop without a reason sent a body: %+v", c.body)
 	}
 
-	if _, err := api.AcceptResume(ctx); err != nil {
+	if _, err := a.AcceptResume(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if c := last(); c.method != "POST" || c.path != "/v1/accept-resume" || c.body != nil {
@@ -101,31 +101,31 @@ func TestDrainAPI(t *testing.T) {
 	}
 
 	no := false
-	ds, err := api.Drain(ctx, sessionmgr.DrainRequest{Grace: sessionmgr.Duration(5 * time.Second), Rate: 50,
-		Deadline: sessionmgr.Duration(2 * time.Minute), Window: sessionmgr.Duration(1500 * time.Millisecond), Exit: &no})
-	if err != nil || ds.Phase != sessionmgr.DrainGrace || ds.Rate != 50 || ds.ParticipantsLeft != 8 {
+	ds, err := a.Drain(ctx, api.DrainRequest{Grace: api.Duration(5 * time.Second), Rate: 50,
+		Deadline: api.Duration(2 * time.Minute), Window: api.Duration(1500 * time.Millisecond), Exit: &no})
+	if err != nil || ds.Phase != api.DrainGrace || ds.Rate != 50 || ds.ParticipantsLeft != 8 {
 		t.Fatalf("Drain: %+v %v", ds, err)
 	}
 	want := map[string]any{"grace": "5s", "rate": 50.0, "deadline": "2m0s", "window": "1.5s", "exit": false}
 	if c := last(); c.method != "POST" || c.path != "/v1/drain" || !equalJSON(c.body, want) {
 		t.Errorf("Drain sent %+v, want body %v", c, want)
 	}
-	if _, err := api.Drain(ctx, sessionmgr.DrainRequest{}); err != nil {
+	if _, err := a.Drain(ctx, api.DrainRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	if c := last(); c.body["exit"] != nil {
 		t.Errorf("Drain with Exit nil sent exit: %v", c.body)
 	}
 
-	ds, err = api.CancelDrain(ctx)
-	if err != nil || ds.Phase != sessionmgr.DrainCancelled {
+	ds, err = a.CancelDrain(ctx)
+	if err != nil || ds.Phase != api.DrainCancelled {
 		t.Fatalf("CancelDrain: %+v %v", ds, err)
 	}
 	if c := last(); c.method != "DELETE" || c.path != "/v1/drain" || c.body != nil {
 		t.Errorf("CancelDrain sent %+v", c)
 	}
 
-	ans, err := api.Reconnect(ctx, sessionmgr.ReconnectRequest{Rate: 10, Sessions: []string{"s1"}, Window: sessionmgr.Duration(time.Second)})
+	ans, err := a.Reconnect(ctx, api.ReconnectRequest{Rate: 10, Sessions: []string{"s1"}, Window: api.Duration(time.Second)})
 	if err != nil || ans.Sessions != 1 || ans.Participants != 4 || time.Duration(ans.ETA) != 20*time.Millisecond {
 		t.Fatalf("Reconnect: %+v %v", ans, err)
 	}
@@ -143,27 +143,27 @@ func equalJSON(a, b map[string]any) bool {
 
 func TestDrainAPIErrors(t *testing.T) {
 	ctx := context.Background()
-	calls := map[string]func(api *API) error{
-		"AcceptStop":   func(api *API) error { _, err := api.AcceptStop(ctx, "x"); return err },
-		"AcceptResume": func(api *API) error { _, err := api.AcceptResume(ctx); return err },
-		"Drain":        func(api *API) error { _, err := api.Drain(ctx, sessionmgr.DrainRequest{}); return err },
-		"CancelDrain":  func(api *API) error { _, err := api.CancelDrain(ctx); return err },
-		"Reconnect":    func(api *API) error { _, err := api.Reconnect(ctx, sessionmgr.ReconnectRequest{}); return err },
+	calls := map[string]func(a *API) error{
+		"AcceptStop":   func(a *API) error { _, err := a.AcceptStop(ctx, "x"); return err },
+		"AcceptResume": func(a *API) error { _, err := a.AcceptResume(ctx); return err },
+		"Drain":        func(a *API) error { _, err := a.Drain(ctx, api.DrainRequest{}); return err },
+		"CancelDrain":  func(a *API) error { _, err := a.CancelDrain(ctx); return err },
+		"Reconnect":    func(a *API) error { _, err := a.Reconnect(ctx, api.ReconnectRequest{}); return err },
 	}
 	for _, tt := range []struct {
 		code   string
 		status int
 		want   error
 	}{
-		{"drain_conflict", 409, sessionmgr.ErrDrainConflict},
-		{"no_drain", 404, sessionmgr.ErrNoDrain},
-		{"session_not_found", 404, sessionmgr.ErrSessionNotFound},
-		{"invalid_request", 400, sessionmgr.ErrInvalid},
+		{"drain_conflict", 409, api.ErrDrainConflict},
+		{"no_drain", 404, api.ErrNoDrain},
+		{"session_not_found", 404, api.ErrSessionNotFound},
+		{"invalid_request", 400, api.ErrInvalid},
 		{"not_implemented", 501, nil},
 	} {
-		api, _ := drainServer(t, &[3]string{tt.code, "refused: " + tt.code})
+		a, _ := drainServer(t, &[3]string{tt.code, "refused: " + tt.code})
 		for name, call := range calls {
-			err := call(api)
+			err := call(a)
 			var ae *APIError
 			if !errors.As(err, &ae) || ae.Status != tt.status || ae.Code != tt.code || ae.Message != "refused: "+tt.code {
 				t.Errorf("%s with %s: %v", name, tt.code, err)
@@ -178,7 +178,7 @@ func TestDrainAPIErrors(t *testing.T) {
 		}
 	}
 	// The two drain sentinels are distinct.
-	if errors.Is(&APIError{Status: 409, Code: "drain_conflict"}, sessionmgr.ErrNoDrain) {
+	if errors.Is(&APIError{Status: 409, Code: "drain_conflict"}, api.ErrNoDrain) {
 		t.Error("drain_conflict matches ErrNoDrain")
 	}
 }

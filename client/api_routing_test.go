@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/voxfleet/vox/admin"
+	"github.com/voxfleet/vox/api"
 	"github.com/voxfleet/vox/netio"
 	"github.com/voxfleet/vox/sessionmgr"
 )
@@ -46,9 +47,9 @@ func TestAPIRoutingEndToEnd(t *testing.T) {
 	got := map[string]map[uint32][]uint16{} // listener → sender → seqs
 	var bobHearsAlice []uint16              // the whole run
 	ps := map[string]*Participant{}
-	ads := map[string]sessionmgr.Admission{}
+	ads := map[string]api.Admission{}
 	for _, n := range names {
-		ad, err := a.Admit(ctx, "game", sessionmgr.AdmitRequest{ParticipantID: n})
+		ad, err := a.Admit(ctx, "game", api.AdmitRequest{ParticipantID: n})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,7 +138,7 @@ func TestAPIRoutingEndToEnd(t *testing.T) {
 	if _, err := a.SetMuted(ctx, "game", "alice", false); err != nil {
 		t.Fatal(err)
 	}
-	if pi, err := a.SetMutes(ctx, "game", "alice", sessionmgr.MuteList{Participants: []string{"carol"}}); err != nil || len(pi.Mutes.Participants) != 1 {
+	if pi, err := a.SetMutes(ctx, "game", "alice", api.MuteList{Participants: []string{"carol"}}); err != nil || len(pi.Mutes.Participants) != 1 {
 		t.Fatalf("SetMutes: %+v %v", pi, err)
 	}
 	talk()

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/voxfleet/vox/api"
 	"github.com/voxfleet/vox/media"
-	"github.com/voxfleet/vox/sessionmgr"
 )
 
 const testToken = "s3cret"
@@ -21,7 +21,7 @@ const testToken = "s3cret"
 // over a map, enough to exercise the client's requests and decoding.
 type fakeAdmin struct {
 	t        *testing.T
-	sessions map[string]sessionmgr.SessionInfo
+	sessions map[string]api.SessionInfo
 	listObj  bool // answer GET /v1/sessions as {"sessions": [...]}
 	lastBody []byte
 }
@@ -52,7 +52,7 @@ func (f *fakeAdmin) handler() http.Handler {
 	}
 	mux.HandleFunc("PUT /v1/sessions/{id}", auth(func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
-		var opts sessionmgr.SessionOptions
+		var opts api.SessionOptions
 		dec := json.NewDecoder(strings.NewReader(string(f.lastBody)))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&opts); err != nil {
@@ -67,12 +67,12 @@ func (f *fakeAdmin) handler() http.Handler {
 			writeJSON(w, http.StatusOK, s)
 			return
 		}
-		s := sessionmgr.SessionInfo{ID: id, MaxParticipants: opts.MaxParticipants, Profile: media.DefaultProfile, CreatedAt: time.Unix(1700000000, 0).UTC()}
+		s := api.SessionInfo{ID: id, MaxParticipants: opts.MaxParticipants, Profile: api.DefaultProfile, CreatedAt: time.Unix(1700000000, 0).UTC()}
 		f.sessions[id] = s
 		writeJSON(w, http.StatusCreated, s)
 	}))
 	mux.HandleFunc("GET /v1/sessions", auth(func(w http.ResponseWriter, r *http.Request) {
-		list := []sessionmgr.SessionInfo{}
+		list := []api.SessionInfo{}
 		for _, s := range f.sessions {
 			list = append(list, s)
 		}
@@ -99,7 +99,7 @@ func (f *fakeAdmin) handler() http.Handler {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	mux.HandleFunc("POST /v1/sessions/{id}/participants", auth(func(w http.ResponseWriter, r *http.Request) {
-		var req sessionmgr.AdmitRequest
+		var req api.AdmitRequest
 		if err := json.Unmarshal(f.lastBody, &req); err != nil {
 			writeErr(w, http.StatusBadRequest, "malformed_json", err.Error())
 			return
@@ -110,10 +110,10 @@ func (f *fakeAdmin) handler() http.Handler {
 			return
 		}
 		keys, _ := media.GenerateSessionKeys(media.DefaultProfile)
-		writeJSON(w, http.StatusCreated, sessionmgr.Admission{
+		writeJSON(w, http.StatusCreated, api.Admission{
 			SessionID: r.PathValue("id"), ParticipantID: req.ParticipantID, SSRC: 42, ServerSSRC: 43,
-			Media:                 sessionmgr.MediaAddr{Address: "127.0.0.1", Port: 40000},
-			SRTP:                  sessionmgr.SRTPKeys{Profile: keys.Profile, ClientToServer: keys.ClientToServer, ServerToClient: keys.ServerToClient},
+			Media:                 api.MediaAddr{Address: "127.0.0.1", Port: 40000},
+			SRTP:                  wireKeys(keys),
 			AudioLevelExtensionID: 1, JoinTimeoutMS: 10000, IdleTimeoutMS: 30000,
 		})
 	}))
@@ -122,7 +122,7 @@ func (f *fakeAdmin) handler() http.Handler {
 			writeErr(w, http.StatusNotFound, "participant_not_found", "participant not found")
 			return
 		}
-		writeJSON(w, http.StatusOK, sessionmgr.ParticipantInfo{ID: "p1", SSRC: 42, Profile: media.DefaultProfile, Stats: sessionmgr.StreamStats{PacketsIn: 9, AudioLevel: -1}})
+		writeJSON(w, http.StatusOK, api.ParticipantInfo{ID: "p1", SSRC: 42, Profile: api.DefaultProfile, Stats: api.StreamStats{PacketsIn: 9, AudioLevel: -1}})
 	}))
 	mux.HandleFunc("DELETE /v1/sessions/{id}/participants/{pid}", auth(func(w http.ResponseWriter, r *http.Request) {
 		if r.PathValue("pid") != "p1" {
@@ -132,8 +132,8 @@ func (f *fakeAdmin) handler() http.Handler {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	mux.HandleFunc("GET /v1/status", auth(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, sessionmgr.Status{State: sessionmgr.StateAccepting, Accepting: true, Sessions: len(f.sessions),
-			Totals: sessionmgr.Counters{RxPackets: 5, Removed: map[string]uint64{"bye": 1}}})
+		writeJSON(w, http.StatusOK, api.Status{State: api.StateAccepting, Accepting: true, Sessions: len(f.sessions),
+			Totals: api.Counters{RxPackets: 5, Removed: map[string]uint64{"bye": 1}}})
 	}))
 	mux.HandleFunc("GET /v1/empty", func(w http.ResponseWriter, r *http.Request) {})
 	mux.HandleFunc("GET /v1/teapot", func(w http.ResponseWriter, r *http.Request) {
@@ -148,7 +148,7 @@ func (f *fakeAdmin) handler() http.Handler {
 
 func newTestAPI(t *testing.T) (*API, *fakeAdmin) {
 	t.Helper()
-	f := &fakeAdmin{t: t, sessions: map[string]sessionmgr.SessionInfo{}}
+	f := &fakeAdmin{t: t, sessions: map[string]api.SessionInfo{}}
 	srv := httptest.NewServer(f.handler())
 	t.Cleanup(srv.Close)
 	a, err := NewAPI(srv.URL+"/", testToken)
@@ -162,19 +162,19 @@ func TestAPISessions(t *testing.T) {
 	a, f := newTestAPI(t)
 	ctx := context.Background()
 
-	info, created, err := a.PutSession(ctx, "room-1", sessionmgr.SessionOptions{MaxParticipants: 8})
-	if err != nil || !created || info.ID != "room-1" || info.MaxParticipants != 8 || info.Profile != media.DefaultProfile {
+	info, created, err := a.PutSession(ctx, "room-1", api.SessionOptions{MaxParticipants: 8})
+	if err != nil || !created || info.ID != "room-1" || info.MaxParticipants != 8 || info.Profile != api.DefaultProfile {
 		t.Fatalf("create: %+v %v %v", info, created, err)
 	}
 	if string(f.lastBody) != `{"max_participants":8}` {
 		t.Errorf("PUT body %s", f.lastBody)
 	}
-	info, created, err = a.PutSession(ctx, "room-1", sessionmgr.SessionOptions{})
+	info, created, err = a.PutSession(ctx, "room-1", api.SessionOptions{})
 	if err != nil || created || info.ID != "room-1" {
 		t.Fatalf("existing: %+v %v %v", info, created, err)
 	}
-	_, _, err = a.PutSession(ctx, "room-1", sessionmgr.SessionOptions{MaxParticipants: 9})
-	if !errors.Is(err, sessionmgr.ErrSessionConflict) {
+	_, _, err = a.PutSession(ctx, "room-1", api.SessionOptions{MaxParticipants: 9})
+	if !errors.Is(err, api.ErrSessionConflict) {
 		t.Errorf("conflict: %v", err)
 	}
 	var ae *APIError
@@ -185,7 +185,7 @@ func TestAPISessions(t *testing.T) {
 	if got, err := a.Session(ctx, "room-1"); err != nil || got.ID != "room-1" || !got.CreatedAt.Equal(time.Unix(1700000000, 0)) {
 		t.Errorf("get: %+v %v", got, err)
 	}
-	if _, err := a.Session(ctx, "nope"); !errors.Is(err, sessionmgr.ErrSessionNotFound) || errors.Is(err, sessionmgr.ErrParticipantNotFound) {
+	if _, err := a.Session(ctx, "nope"); !errors.Is(err, api.ErrSessionNotFound) || errors.Is(err, api.ErrParticipantNotFound) {
 		t.Errorf("get missing: %v", err)
 	}
 	for _, obj := range []bool{false, true} {
@@ -198,14 +198,14 @@ func TestAPISessions(t *testing.T) {
 	if err := a.DeleteSession(ctx, "room-1"); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.DeleteSession(ctx, "room-1"); !errors.Is(err, sessionmgr.ErrSessionNotFound) {
+	if err := a.DeleteSession(ctx, "room-1"); !errors.Is(err, api.ErrSessionNotFound) {
 		t.Errorf("delete twice: %v", err)
 	}
 	if list, err := a.Sessions(ctx); err != nil || len(list) != 0 {
 		t.Errorf("empty list: %v %v", list, err)
 	}
-	for _, id := range []string{"", ".", ".."} {
-		if _, err := a.Session(ctx, id); !errors.Is(err, sessionmgr.ErrInvalid) {
+	for _, id := range []string{"", ".", "..", "a/b", "é", strings.Repeat("a", 65)} {
+		if _, err := a.Session(ctx, id); !errors.Is(err, api.ErrInvalid) {
 			t.Errorf("id %q: %v", id, err)
 		}
 	}
@@ -214,8 +214,8 @@ func TestAPISessions(t *testing.T) {
 func TestAPIParticipants(t *testing.T) {
 	a, f := newTestAPI(t)
 	ctx := context.Background()
-	prof := media.ProfileAEADAES128GCM
-	adm, err := a.Admit(ctx, "room-2", sessionmgr.AdmitRequest{ParticipantID: "p1", Profile: &prof, Session: &sessionmgr.SessionOptions{MaxParticipants: 4}})
+	prof := api.ProfileAEADAES128GCM
+	adm, err := a.Admit(ctx, "room-2", api.AdmitRequest{ParticipantID: "p1", Profile: &prof, Session: &api.SessionOptions{MaxParticipants: 4}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,12 +223,12 @@ func TestAPIParticipants(t *testing.T) {
 		t.Errorf("admit body %s", f.lastBody)
 	}
 	if adm.SessionID != "room-2" || adm.ParticipantID != "p1" || adm.SSRC != 42 || adm.Media.Port != 40000 ||
-		adm.SRTP.ClientToServer.Validate(adm.SRTP.Profile) != nil || adm.IdleTimeoutMS != 30000 {
+		adm.SRTP.Profile != api.DefaultProfile || media.Keys(adm.SRTP.ClientToServer).Validate(media.DefaultProfile) != nil || adm.IdleTimeoutMS != 30000 {
 		t.Errorf("admission %+v", adm)
 	}
 
-	_, err = a.Admit(ctx, "busy", sessionmgr.AdmitRequest{})
-	if !errors.Is(err, sessionmgr.ErrNotAccepting) {
+	_, err = a.Admit(ctx, "busy", api.AdmitRequest{})
+	if !errors.Is(err, api.ErrNotAccepting) {
 		t.Fatalf("busy: %v", err)
 	}
 	var ae *APIError
@@ -242,20 +242,20 @@ func TestAPIParticipants(t *testing.T) {
 	if pi, err := a.Participant(ctx, "room-2", "p1"); err != nil || pi.SSRC != 42 || pi.Stats.PacketsIn != 9 || pi.Stats.AudioLevel != -1 {
 		t.Errorf("participant %+v %v", pi, err)
 	}
-	if _, err := a.Participant(ctx, "room-2", "p9"); !errors.Is(err, sessionmgr.ErrParticipantNotFound) {
+	if _, err := a.Participant(ctx, "room-2", "p9"); !errors.Is(err, api.ErrParticipantNotFound) {
 		t.Errorf("participant missing: %v", err)
 	}
 	if err := a.RemoveParticipant(ctx, "room-2", "p1"); err != nil {
 		t.Error(err)
 	}
-	if err := a.RemoveParticipant(ctx, "room-2", "p2"); !errors.Is(err, sessionmgr.ErrParticipantNotFound) {
+	if err := a.RemoveParticipant(ctx, "room-2", "p2"); !errors.Is(err, api.ErrParticipantNotFound) {
 		t.Errorf("remove missing: %v", err)
 	}
-	if err := a.RemoveParticipant(ctx, "room-2", ""); !errors.Is(err, sessionmgr.ErrInvalid) {
+	if err := a.RemoveParticipant(ctx, "room-2", ""); !errors.Is(err, api.ErrInvalid) {
 		t.Errorf("remove empty id: %v", err)
 	}
 	st, err := a.Status(ctx)
-	if err != nil || st.State != sessionmgr.StateAccepting || !st.Accepting || st.Totals.RxPackets != 5 || st.Totals.Removed["bye"] != 1 {
+	if err != nil || st.State != api.StateAccepting || !st.Accepting || st.Totals.RxPackets != 5 || st.Totals.Removed["bye"] != 1 {
 		t.Errorf("status %+v %v", st, err)
 	}
 }
@@ -272,7 +272,11 @@ func TestAPIErrors(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Status != 401 || ae.Code != "unauthorized" || ae.Sentinel() != nil || ae.Temporary() {
 		t.Errorf("unauthorized: %v", err)
 	}
-	for _, s := range codeErrors {
+	for _, c := range api.Codes() {
+		s := c.Err
+		if s == nil {
+			continue
+		}
 		if errors.Is(err, s) {
 			t.Errorf("unauthorized matches %v", s)
 		}
@@ -291,13 +295,13 @@ func TestAPIErrors(t *testing.T) {
 	if !errors.As(err, &ae) || status != http.StatusTeapot || ae.Code != "" || !strings.Contains(ae.Message, "short and stout") {
 		t.Errorf("teapot: %d %v", status, err)
 	}
-	// An HTTP-date Retry-After, shutting_down → sessionmgr.ErrClosed.
+	// An HTTP-date Retry-After, shutting_down → api.ErrClosed.
 	_, err = a.Do(ctx, http.MethodPost, "/v1/shutdown", map[string]int{"x": 1}, nil)
-	if !errors.Is(err, sessionmgr.ErrClosed) || !errors.As(err, &ae) || ae.RetryAfter < 59*time.Minute || ae.RetryAfter > time.Hour {
+	if !errors.Is(err, api.ErrClosed) || !errors.As(err, &ae) || ae.RetryAfter < 59*time.Minute || ae.RetryAfter > time.Hour {
 		t.Errorf("shutdown: %v", err)
 	}
 	// Unrouted: Go's mux answers 404 text.
-	if _, err := a.Do(ctx, http.MethodGet, "/v1/nothing", nil, nil); !errors.As(err, &ae) || ae.Status != 404 || errors.Is(err, sessionmgr.ErrSessionNotFound) {
+	if _, err := a.Do(ctx, http.MethodGet, "/v1/nothing", nil, nil); !errors.As(err, &ae) || ae.Status != 404 || errors.Is(err, api.ErrSessionNotFound) {
 		t.Errorf("unrouted: %v", err)
 	}
 	// Context cancelled: a transport error, not an APIError.
@@ -308,12 +312,12 @@ func TestAPIErrors(t *testing.T) {
 	}
 	// Every code maps to its sentinel.
 	want := map[string]error{
-		"invalid_request": sessionmgr.ErrInvalid, "unknown_field": sessionmgr.ErrInvalid,
-		"malformed_json": sessionmgr.ErrInvalid, "invalid_id": sessionmgr.ErrInvalid,
-		"session_not_found": sessionmgr.ErrSessionNotFound, "participant_not_found": sessionmgr.ErrParticipantNotFound,
-		"participant_exists": sessionmgr.ErrParticipantExists, "session_full": sessionmgr.ErrSessionFull,
-		"session_conflict": sessionmgr.ErrSessionConflict, "not_accepting": sessionmgr.ErrNotAccepting,
-		"shutting_down": sessionmgr.ErrClosed,
+		"invalid_request": api.ErrInvalid, "unknown_field": api.ErrInvalid,
+		"malformed_json": api.ErrInvalid, "invalid_id": api.ErrInvalid,
+		"session_not_found": api.ErrSessionNotFound, "participant_not_found": api.ErrParticipantNotFound,
+		"participant_exists": api.ErrParticipantExists, "session_full": api.ErrSessionFull,
+		"session_conflict": api.ErrSessionConflict, "not_accepting": api.ErrNotAccepting,
+		"shutting_down": api.ErrClosed,
 	}
 	for code, s := range want {
 		if err := error(&APIError{Status: 400, Code: code}); !errors.Is(err, s) {

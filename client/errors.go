@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/voxfleet/vox/sessionmgr"
+	"github.com/voxfleet/vox/api"
 )
 
 // Errors callers match on.
@@ -22,15 +22,17 @@ var (
 )
 
 // APIError is the error the session API answered with: any status outside
-// 2xx. Its body, when JSON, is {"error": "...", "code": "..."}.
+// 2xx. Its body, when JSON, is an api.ErrorResponse {"error", "code"}.
 //
-// errors.Is matches an APIError against the sessionmgr sentinels by its
-// code: invalid_request, unknown_field, malformed_json and invalid_id match
-// sessionmgr.ErrInvalid; session_not_found ErrSessionNotFound;
-// participant_not_found ErrParticipantNotFound; participant_exists
-// ErrParticipantExists; session_full ErrSessionFull; session_conflict
-// ErrSessionConflict; not_accepting ErrNotAccepting; shutting_down
-// ErrClosed; drain_conflict ErrDrainConflict; no_drain ErrNoDrain.
+// errors.Is matches an APIError against package api's sentinels by its
+// code, with api's error table (api.SentinelOf): invalid_request,
+// unknown_field, malformed_json and invalid_id match api.ErrInvalid;
+// session_not_found ErrSessionNotFound; participant_not_found
+// ErrParticipantNotFound; participant_exists ErrParticipantExists;
+// session_full ErrSessionFull; session_conflict ErrSessionConflict;
+// not_accepting ErrNotAccepting; shutting_down ErrClosed; drain_conflict
+// ErrDrainConflict; no_drain ErrNoDrain. (sessionmgr's sentinels are the
+// same values.)
 type APIError struct {
 	// Status is the HTTP status code.
 	Status int
@@ -43,23 +45,6 @@ type APIError struct {
 	// RetryAfter is the Retry-After header (503 not_accepting), 0 if
 	// absent.
 	RetryAfter time.Duration
-}
-
-// codeErrors maps the admin plane's error codes to sessionmgr's sentinels.
-var codeErrors = map[string]error{
-	"invalid_request":       sessionmgr.ErrInvalid,
-	"unknown_field":         sessionmgr.ErrInvalid,
-	"malformed_json":        sessionmgr.ErrInvalid,
-	"invalid_id":            sessionmgr.ErrInvalid,
-	"session_not_found":     sessionmgr.ErrSessionNotFound,
-	"participant_not_found": sessionmgr.ErrParticipantNotFound,
-	"participant_exists":    sessionmgr.ErrParticipantExists,
-	"session_full":          sessionmgr.ErrSessionFull,
-	"session_conflict":      sessionmgr.ErrSessionConflict,
-	"not_accepting":         sessionmgr.ErrNotAccepting,
-	"shutting_down":         sessionmgr.ErrClosed,
-	"drain_conflict":        sessionmgr.ErrDrainConflict,
-	"no_drain":              sessionmgr.ErrNoDrain,
 }
 
 // Error implements error.
@@ -81,16 +66,14 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
-// Is reports whether target is the sessionmgr sentinel e's code stands
-// for.
+// Is reports whether target is the api sentinel e's code stands for.
 func (e *APIError) Is(target error) bool {
-	s, ok := codeErrors[e.Code]
-	return ok && s == target
+	s := api.SentinelOf(e.Code)
+	return s != nil && s == target
 }
 
-// Sentinel returns the sessionmgr sentinel e's code stands for, nil if
-// none.
-func (e *APIError) Sentinel() error { return codeErrors[e.Code] }
+// Sentinel returns the api sentinel e's code stands for, nil if none.
+func (e *APIError) Sentinel() error { return api.SentinelOf(e.Code) }
 
 // Temporary reports whether the request may succeed if retried later: the
 // pod is not accepting now (503), or the server is overloaded (429, 502,

@@ -12,8 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/voxfleet/vox/api"
 	"github.com/voxfleet/vox/media"
-	"github.com/voxfleet/vox/sessionmgr"
 )
 
 // Defaults of Options.
@@ -85,16 +85,16 @@ type Options struct {
 	// Readmit must return soon after (Close waits for it). Errors that
 	// report Temporary() true (an *APIError with 429/502/503/504) are
 	// retried, at most ReadmitAttempts attempts in all.
-	Readmit func(ctx context.Context, old sessionmgr.Admission, notice media.ReconnectNotice) (sessionmgr.Admission, error)
+	Readmit func(ctx context.Context, old api.Admission, notice media.ReconnectNotice) (api.Admission, error)
 	// OnMoved is called after a successful switch, on the participant's
 	// move goroutine (not the reader): it may call Send and the
 	// accessors, not Close or Leave.
-	OnMoved func(old, new sessionmgr.Admission)
+	OnMoved func(old, new api.Admission)
 	// OnMoveFailed is called, on the move goroutine, when a move is given
 	// up: Readmit failed for good (or ran out of attempts) or its
 	// admission was unusable. The participant stays on its server.
 	// Same rules as OnMoved. Close during a move calls neither.
-	OnMoveFailed func(old sessionmgr.Admission, notice media.ReconnectNotice, err error)
+	OnMoveFailed func(old api.Admission, notice media.ReconnectNotice, err error)
 	// ReconnectDelay returns how long to wait after an accepted notice
 	// before leaving, given the notice's window; nil means a uniformly
 	// random duration in [0, window) (0 for a zero window). Negative
@@ -210,7 +210,7 @@ type Participant struct {
 type path struct {
 	conn   *net.UDPConn
 	in     *media.Inbound // server-to-client; used only by the reader
-	adm    *sessionmgr.Admission
+	adm    *api.Admission
 	remote *net.UDPAddr
 	gen    uint64 // number of moves before this server
 }
@@ -231,15 +231,10 @@ type sender struct {
 // the reader goroutine. ctx bounds the name lookup of the media address,
 // if it is not an IP. Nothing is sent until Send or SendRTCP (or the first
 // RTCPInterval).
-func Join(ctx context.Context, adm sessionmgr.Admission, opts Options) (*Participant, error) {
-	prof := adm.SRTP.Profile
-	out, err := media.NewOutbound(prof, adm.SRTP.ClientToServer)
+func Join(ctx context.Context, adm api.Admission, opts Options) (*Participant, error) {
+	out, in, err := SRTPContexts(adm.SRTP)
 	if err != nil {
-		return nil, fmt.Errorf("client: client-to-server keys: %w", err)
-	}
-	in, err := media.NewInbound(prof, adm.SRTP.ServerToClient)
-	if err != nil {
-		return nil, fmt.Errorf("client: server-to-client keys: %w", err)
+		return nil, fmt.Errorf("client: %w", err)
 	}
 	remote, err := resolveMedia(ctx, adm.Media, opts.RemoteAddr)
 	if err != nil {
@@ -288,7 +283,7 @@ func Join(ctx context.Context, adm sessionmgr.Admission, opts Options) (*Partici
 	return p, nil
 }
 
-func resolveMedia(ctx context.Context, m sessionmgr.MediaAddr, override string) (*net.UDPAddr, error) {
+func resolveMedia(ctx context.Context, m api.MediaAddr, override string) (*net.UDPAddr, error) {
 	host, port := m.Address, m.Port
 	if override != "" {
 		h, ps, err := net.SplitHostPort(override)
@@ -349,7 +344,7 @@ func (p *Participant) dial(laddr, remote *net.UDPAddr) (*net.UDPConn, error) {
 
 // Admission returns the participant's current admission: the one it
 // joined with, or the last one it moved to.
-func (p *Participant) Admission() sessionmgr.Admission { return *p.path.Load().adm }
+func (p *Participant) Admission() api.Admission { return *p.path.Load().adm }
 
 // SSRC returns the participant's own SSRC (its current admission's).
 func (p *Participant) SSRC() uint32 { return p.path.Load().adm.SSRC }

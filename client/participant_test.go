@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/voxfleet/vox/api"
 	"github.com/voxfleet/vox/media"
-	"github.com/voxfleet/vox/sessionmgr"
 )
 
 const (
@@ -28,7 +28,7 @@ type fakeServer struct {
 	conn *net.UDPConn
 	in   *media.Inbound
 	out  *media.Outbound
-	adm  sessionmgr.Admission
+	adm  api.Admission
 	peer *net.UDPAddr // the client's latched address
 	buf  []byte
 }
@@ -55,17 +55,13 @@ func newFakeServer(t testing.TB, prof media.Profile) *fakeServer {
 	la := conn.LocalAddr().(*net.UDPAddr)
 	return &fakeServer{
 		t: t, conn: conn, in: in, out: out, buf: make([]byte, 2048),
-		adm: sessionmgr.Admission{
-			SessionID:     "s1",
-			ParticipantID: "p1",
-			SSRC:          testSSRC,
-			ServerSSRC:    testServerSSRC,
-			Media:         sessionmgr.MediaAddr{Address: "127.0.0.1", Port: la.Port},
-			SRTP: sessionmgr.SRTPKeys{
-				Profile:        prof,
-				ClientToServer: keys.ClientToServer,
-				ServerToClient: keys.ServerToClient,
-			},
+		adm: api.Admission{
+			SessionID:             "s1",
+			ParticipantID:         "p1",
+			SSRC:                  testSSRC,
+			ServerSSRC:            testServerSSRC,
+			Media:                 api.MediaAddr{Address: "127.0.0.1", Port: la.Port},
+			SRTP:                  wireKeys(keys),
 			AudioLevelExtensionID: testExtID,
 		},
 	}
@@ -571,7 +567,7 @@ func TestJoinErrors(t *testing.T) {
 		t.Errorf("short key: %v", err)
 	}
 	bad = s.adm
-	bad.Media = sessionmgr.MediaAddr{}
+	bad.Media = api.MediaAddr{}
 	if _, err := Join(context.Background(), bad, Options{}); err == nil {
 		t.Error("no media address accepted")
 	}
@@ -580,7 +576,7 @@ func TestJoinErrors(t *testing.T) {
 	}
 	// RemoteAddr overrides, LocalAddr binds.
 	bad = s.adm
-	bad.Media = sessionmgr.MediaAddr{Address: "192.0.2.1", Port: 9}
+	bad.Media = api.MediaAddr{Address: "192.0.2.1", Port: 9}
 	p, err := Join(context.Background(), bad, Options{RemoteAddr: s.conn.LocalAddr().String(), LocalAddr: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)

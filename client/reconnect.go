@@ -6,8 +6,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/voxfleet/vox/api"
 	"github.com/voxfleet/vox/media"
-	"github.com/voxfleet/vox/sessionmgr"
 )
 
 // Moving to another server when asked (Options.Readmit).
@@ -108,7 +108,7 @@ func (p *Participant) startMove(rx *path, n media.ReconnectNotice) bool {
 }
 
 // move is the goroutine of one move away from the server of old.
-func (p *Participant) move(old sessionmgr.Admission, n media.ReconnectNotice, done chan struct{}) {
+func (p *Participant) move(old api.Admission, n media.ReconnectNotice, done chan struct{}) {
 	defer close(done)
 	defer func() {
 		p.moveMu.Lock()
@@ -196,7 +196,7 @@ func temporary(err error) bool {
 
 // readmit calls Options.Readmit, retrying temporary errors with a
 // jittered exponential backoff, at most ReadmitAttempts times.
-func (p *Participant) readmit(old sessionmgr.Admission, n media.ReconnectNotice) (sessionmgr.Admission, error) {
+func (p *Participant) readmit(old api.Admission, n media.ReconnectNotice) (api.Admission, error) {
 	attempts := p.opts.ReadmitAttempts
 	if attempts <= 0 {
 		attempts = DefaultReadmitAttempts
@@ -211,10 +211,10 @@ func (p *Participant) readmit(old sessionmgr.Admission, n media.ReconnectNotice)
 			return adm, nil
 		}
 		if p.ctx.Err() != nil {
-			return sessionmgr.Admission{}, err
+			return api.Admission{}, err
 		}
 		if i >= attempts || !temporary(err) {
-			return sessionmgr.Admission{}, fmt.Errorf("client: readmit (attempt %d of %d): %w", i, attempts, err)
+			return api.Admission{}, fmt.Errorf("client: readmit (attempt %d of %d): %w", i, attempts, err)
 		}
 		// Between half the backoff and the whole of it, or the server's
 		// Retry-After if longer.
@@ -226,7 +226,7 @@ func (p *Participant) readmit(old sessionmgr.Admission, n media.ReconnectNotice)
 		d = min(d, MaxReadmitBackoff)
 		p.c.readmitRetries.Add(1)
 		if !p.sleep(d) {
-			return sessionmgr.Admission{}, p.ctx.Err()
+			return api.Admission{}, p.ctx.Err()
 		}
 		backoff = min(2*backoff, MaxReadmitBackoff)
 	}
@@ -234,15 +234,10 @@ func (p *Participant) readmit(old sessionmgr.Admission, n media.ReconnectNotice)
 
 // switchTo moves the participant to the server of adm: see the steps at
 // the top of this file.
-func (p *Participant) switchTo(adm sessionmgr.Admission) error {
-	prof := adm.SRTP.Profile
-	out, err := media.NewOutbound(prof, adm.SRTP.ClientToServer)
+func (p *Participant) switchTo(adm api.Admission) error {
+	out, in, err := SRTPContexts(adm.SRTP)
 	if err != nil {
-		return fmt.Errorf("client: new admission: client-to-server keys: %w", err)
-	}
-	in, err := media.NewInbound(prof, adm.SRTP.ServerToClient)
-	if err != nil {
-		return fmt.Errorf("client: new admission: server-to-client keys: %w", err)
+		return fmt.Errorf("client: new admission: %w", err)
 	}
 	remote, err := resolveMedia(p.ctx, adm.Media, "")
 	if err != nil {

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/voxfleet/vox/api"
 	"github.com/voxfleet/vox/media"
-	"github.com/voxfleet/vox/sessionmgr"
 )
 
 const (
@@ -60,7 +60,7 @@ func latch(t *testing.T, s *fakeServer, p *Participant) {
 
 // readmitCall is one call of Options.Readmit.
 type readmitCall struct {
-	old    sessionmgr.Admission
+	old    api.Admission
 	notice media.ReconnectNotice
 }
 
@@ -69,10 +69,10 @@ type readmitCall struct {
 type recorder struct {
 	mu      sync.Mutex
 	calls   []readmitCall
-	answers []func(ctx context.Context) (sessionmgr.Admission, error)
+	answers []func(ctx context.Context) (api.Admission, error)
 }
 
-func (r *recorder) readmit(ctx context.Context, old sessionmgr.Admission, n media.ReconnectNotice) (sessionmgr.Admission, error) {
+func (r *recorder) readmit(ctx context.Context, old api.Admission, n media.ReconnectNotice) (api.Admission, error) {
 	r.mu.Lock()
 	r.calls = append(r.calls, readmitCall{old, n})
 	f := r.answers[min(len(r.calls), len(r.answers))-1]
@@ -86,8 +86,8 @@ func (r *recorder) n() int {
 	return len(r.calls)
 }
 
-func answer(adm sessionmgr.Admission, err error) func(context.Context) (sessionmgr.Admission, error) {
-	return func(context.Context) (sessionmgr.Admission, error) { return adm, err }
+func answer(adm api.Admission, err error) func(context.Context) (api.Admission, error) {
+	return func(context.Context) (api.Admission, error) { return adm, err }
 }
 
 var errUnavailable = &APIError{Status: 503, Code: "not_accepting", Message: "draining"}
@@ -98,14 +98,14 @@ func TestMoveOnNotice(t *testing.T) {
 		window = 200 * time.Millisecond
 		delay  = 120 * time.Millisecond
 	)
-	rec := &recorder{answers: []func(context.Context) (sessionmgr.Admission, error){answer(b.adm, nil)}}
+	rec := &recorder{answers: []func(context.Context) (api.Admission, error){answer(b.adm, nil)}}
 	var (
 		gotWindow  atomic.Int64
 		reconnects atomic.Int32
 		mu         sync.Mutex
 		rtpFrom    = map[uint32]int{}
 	)
-	moved := make(chan [2]sessionmgr.Admission, 1)
+	moved := make(chan [2]api.Admission, 1)
 	p := join(t, a, Options{
 		Readmit: rec.readmit,
 		ReconnectDelay: func(w time.Duration) time.Duration {
@@ -113,7 +113,7 @@ func TestMoveOnNotice(t *testing.T) {
 			return delay
 		},
 		OnReconnect: func(media.ReconnectNotice) { reconnects.Add(1) },
-		OnMoved:     func(o, n sessionmgr.Admission) { moved <- [2]sessionmgr.Admission{o, n} },
+		OnMoved:     func(o, n api.Admission) { moved <- [2]api.Admission{o, n} },
 		OnRTP: func(pk *Packet) {
 			mu.Lock()
 			rtpFrom[pk.Header.SSRC]++
@@ -193,7 +193,7 @@ func TestMoveOnNotice(t *testing.T) {
 		t.Error("no voice reached A before the BYE")
 	}
 
-	var pair [2]sessionmgr.Admission
+	var pair [2]api.Admission
 	select {
 	case pair = <-moved:
 	case <-time.After(2 * time.Second):
@@ -277,7 +277,7 @@ func TestMoveOnNotice(t *testing.T) {
 
 func TestMoveIgnoresForgedReplayedWrongSender(t *testing.T) {
 	a, _ := newServerPair(t, media.ProfileAEADAES128GCM)
-	rec := &recorder{answers: []func(context.Context) (sessionmgr.Admission, error){answer(sessionmgr.Admission{}, errors.New("must not be called"))}}
+	rec := &recorder{answers: []func(context.Context) (api.Admission, error){answer(api.Admission{}, errors.New("must not be called"))}}
 	var reconnects atomic.Int32
 	p := join(t, a, Options{
 		Readmit:        rec.readmit,
@@ -347,16 +347,16 @@ func TestMoveIgnoresForgedReplayedWrongSender(t *testing.T) {
 func TestMoveReadmitRetried(t *testing.T) {
 	a, b := newServerPair(t, media.DefaultProfile)
 	const retryAfter = 40 * time.Millisecond // longer than the backoff: waited instead
-	rec := &recorder{answers: []func(context.Context) (sessionmgr.Admission, error){
-		answer(sessionmgr.Admission{}, errUnavailable),
-		answer(sessionmgr.Admission{}, &APIError{Status: 503, Code: "not_accepting", RetryAfter: retryAfter}),
+	rec := &recorder{answers: []func(context.Context) (api.Admission, error){
+		answer(api.Admission{}, errUnavailable),
+		answer(api.Admission{}, &APIError{Status: 503, Code: "not_accepting", RetryAfter: retryAfter}),
 		answer(b.adm, nil),
 	}}
 	moved := make(chan struct{})
 	p := join(t, a, Options{
 		Readmit:        rec.readmit,
 		ReadmitBackoff: time.Millisecond,
-		OnMoved:        func(_, _ sessionmgr.Admission) { close(moved) },
+		OnMoved:        func(_, _ api.Admission) { close(moved) },
 	})
 	latch(t, a, p)
 	start := time.Now()
@@ -383,31 +383,31 @@ func TestMoveReadmitRetried(t *testing.T) {
 func TestMoveReadmitFails(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		ans   func(b sessionmgr.Admission) (sessionmgr.Admission, error)
+		ans   func(b api.Admission) (api.Admission, error)
 		calls int
 		want  error
 	}{
-		{"temporary", func(sessionmgr.Admission) (sessionmgr.Admission, error) {
-			return sessionmgr.Admission{}, errUnavailable
-		}, 3, sessionmgr.ErrNotAccepting},
-		{"permanent", func(sessionmgr.Admission) (sessionmgr.Admission, error) {
-			return sessionmgr.Admission{}, sessionmgr.ErrSessionFull
-		}, 1, sessionmgr.ErrSessionFull},
-		{"unusable", func(b sessionmgr.Admission) (sessionmgr.Admission, error) {
+		{"temporary", func(api.Admission) (api.Admission, error) {
+			return api.Admission{}, errUnavailable
+		}, 3, api.ErrNotAccepting},
+		{"permanent", func(api.Admission) (api.Admission, error) {
+			return api.Admission{}, api.ErrSessionFull
+		}, 1, api.ErrSessionFull},
+		{"unusable", func(b api.Admission) (api.Admission, error) {
 			b.SRTP.ServerToClient.Key = b.SRTP.ServerToClient.Key[:5]
 			return b, nil
 		}, 1, media.ErrBadKeys},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, b := newServerPair(t, media.DefaultProfile)
-			rec := &recorder{answers: []func(context.Context) (sessionmgr.Admission, error){answer(tc.ans(b.adm))}}
+			rec := &recorder{answers: []func(context.Context) (api.Admission, error){answer(tc.ans(b.adm))}}
 			failed := make(chan error, 1)
 			p := join(t, a, Options{
 				Readmit:         rec.readmit,
 				ReadmitAttempts: 3,
 				ReadmitBackoff:  time.Millisecond,
-				OnMoved:         func(_, _ sessionmgr.Admission) { t.Error("moved") },
-				OnMoveFailed: func(old sessionmgr.Admission, n media.ReconnectNotice, err error) {
+				OnMoved:         func(_, _ api.Admission) { t.Error("moved") },
+				OnMoveFailed: func(old api.Admission, n media.ReconnectNotice, err error) {
 					if old.SSRC != testSSRC || n.SSRC != testServerSSRC {
 						t.Errorf("OnMoveFailed(%+v, %+v)", old, n)
 					}
@@ -452,8 +452,8 @@ func TestMoveReadmitFails(t *testing.T) {
 
 func TestMoveCloseDuringWait(t *testing.T) {
 	a, _ := newServerPair(t, media.DefaultProfile)
-	rec := &recorder{answers: []func(context.Context) (sessionmgr.Admission, error){answer(sessionmgr.Admission{}, errors.New("must not be called"))}}
-	p := join(t, a, Options{Readmit: rec.readmit, OnMoveFailed: func(sessionmgr.Admission, media.ReconnectNotice, error) { t.Error("failed") }})
+	rec := &recorder{answers: []func(context.Context) (api.Admission, error){answer(api.Admission{}, errors.New("must not be called"))}}
+	p := join(t, a, Options{Readmit: rec.readmit, OnMoveFailed: func(api.Admission, media.ReconnectNotice, error) { t.Error("failed") }})
 	latch(t, a, p)
 	a.sendNotice(time.Hour) // the default random delay: almost surely long
 	waitFor(t, "move pending", p.Moving)
@@ -475,15 +475,15 @@ func TestMoveCloseDuringWait(t *testing.T) {
 func TestMoveCloseDuringReadmit(t *testing.T) {
 	a, _ := newServerPair(t, media.DefaultProfile)
 	inReadmit := make(chan struct{})
-	rec := &recorder{answers: []func(context.Context) (sessionmgr.Admission, error){
-		func(ctx context.Context) (sessionmgr.Admission, error) {
+	rec := &recorder{answers: []func(context.Context) (api.Admission, error){
+		func(ctx context.Context) (api.Admission, error) {
 			close(inReadmit)
 			<-ctx.Done()
-			return sessionmgr.Admission{}, ctx.Err()
+			return api.Admission{}, ctx.Err()
 		},
 	}}
 	p := join(t, a, Options{Readmit: rec.readmit, ReconnectDelay: func(time.Duration) time.Duration { return 0 },
-		OnMoveFailed: func(sessionmgr.Admission, media.ReconnectNotice, error) { t.Error("failed") }})
+		OnMoveFailed: func(api.Admission, media.ReconnectNotice, error) { t.Error("failed") }})
 	latch(t, a, p)
 	a.sendNotice(0)
 	<-inReadmit
@@ -519,9 +519,9 @@ func TestMoveTwice(t *testing.T) {
 	a, b := newServerPair(t, media.ProfileAESCM128HMACSHA1_32)
 	c := newFakeServer(t, media.ProfileAESCM128HMACSHA1_32)
 	c.adm.SSRC, c.adm.ServerSSRC = 0x7777_0003, 0x5E5E_0003
-	rec := &recorder{answers: []func(context.Context) (sessionmgr.Admission, error){answer(b.adm, nil), answer(c.adm, nil)}}
-	moved := make(chan sessionmgr.Admission, 2)
-	p := join(t, a, Options{Readmit: rec.readmit, RTCPInterval: 5 * time.Millisecond, OnMoved: func(_, n sessionmgr.Admission) { moved <- n }})
+	rec := &recorder{answers: []func(context.Context) (api.Admission, error){answer(b.adm, nil), answer(c.adm, nil)}}
+	moved := make(chan api.Admission, 2)
+	p := join(t, a, Options{Readmit: rec.readmit, RTCPInterval: 5 * time.Millisecond, OnMoved: func(_, n api.Admission) { moved <- n }})
 	a.recvRTCP() // the periodic report latches A
 	a.sendNotice(0)
 	if n := <-moved; n.SSRC != testSSRCB {

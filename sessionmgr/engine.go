@@ -12,17 +12,6 @@ import (
 	"github.com/voxfleet/vox/netio"
 )
 
-// Removal reasons, as counted and reported.
-const (
-	ReasonBye        = "bye"          // the client sent RTCP BYE
-	ReasonJoinTimout = "join_timeout" // no authenticated packet after admission
-	ReasonIdle       = "idle_timeout" // no authenticated packet for IdleTimeout
-	ReasonRemoved    = "removed"      // DELETE participant
-	ReasonSessionEnd = "session_end"  // DELETE session
-	// ReasonDrainDeadline: still there when the drain's deadline passed.
-	ReasonDrainDeadline = "drain_deadline"
-)
-
 // housekeepEvery is how often a shard sweeps its participants for timeouts
 // and due receiver reports.
 const housekeepEvery = 100 * time.Millisecond
@@ -414,7 +403,7 @@ func (e *engine) Tick(now int64, q *netio.SendQueue) {
 	for _, pt := range e.parts {
 		switch {
 		case pt.lastAuth == 0 && now-pt.admitted > join:
-			e.remove(pt, ReasonJoinTimout)
+			e.remove(pt, ReasonJoinTimeout)
 			continue
 		case pt.lastAuth != 0 && now-pt.lastAuth > idle:
 			e.remove(pt, ReasonIdle)

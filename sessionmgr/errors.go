@@ -1,35 +1,29 @@
 package sessionmgr
 
-import "errors"
+import "github.com/voxfleet/vox/api"
 
-// Errors callers match on (the admin plane maps each to an HTTP status).
+// Errors callers match on: package api's sentinels (the admin plane maps
+// each to its code and HTTP status with api.CodeOf).
 var (
 	// ErrInvalid: a malformed id or option (400).
-	ErrInvalid = errors.New("invalid request")
+	ErrInvalid = api.ErrInvalid
 	// ErrSessionNotFound: no session with that id (404).
-	ErrSessionNotFound = errors.New("session not found")
+	ErrSessionNotFound = api.ErrSessionNotFound
 	// ErrParticipantNotFound: no participant with that id in the session (404).
-	ErrParticipantNotFound = errors.New("participant not found")
+	ErrParticipantNotFound = api.ErrParticipantNotFound
 	// ErrParticipantExists: the participant id is taken in the session (409).
-	ErrParticipantExists = errors.New("participant already exists")
+	ErrParticipantExists = api.ErrParticipantExists
 	// ErrSessionFull: the session has its most participants (409).
-	ErrSessionFull = errors.New("session full")
+	ErrSessionFull = api.ErrSessionFull
 	// ErrSessionConflict: PUT of an existing session with different options (409).
-	ErrSessionConflict = errors.New("session exists with other options")
+	ErrSessionConflict = api.ErrSessionConflict
 	// ErrNotAccepting: the pod takes no new sessions or participants now
-	// (full, stopped or draining; 503 with Retry-After). Wrapped errors say
-	// which limit.
-	ErrNotAccepting = errors.New("not accepting")
+	// (503 with Retry-After).
+	ErrNotAccepting = api.ErrNotAccepting
 	// ErrClosed: the manager is shut down.
-	ErrClosed = errors.New("session manager closed")
-)
-
-// Drain errors.
-var (
-	// ErrDrainConflict: the drain cannot do that now (409): a drain is
-	// already running, it is past its grace period (cannot be cancelled),
-	// or accept-resume during a drain.
-	ErrDrainConflict = errors.New("drain conflict")
+	ErrClosed = api.ErrClosed
+	// ErrDrainConflict: the drain cannot do that now (409).
+	ErrDrainConflict = api.ErrDrainConflict
 	// ErrNoDrain: there is no drain to cancel (404).
-	ErrNoDrain = errors.New("no drain")
+	ErrNoDrain = api.ErrNoDrain
 )

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
-	"regexp"
 	"sort"
 	"sync"
 	"time"
@@ -71,11 +70,6 @@ type memberRec struct {
 	admittedAt time.Time
 	live       bool // inserted on the shard (an admission in flight is not)
 }
-
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-
-// ValidID reports whether s is a valid session or participant id.
-func ValidID(s string) bool { return idPattern.MatchString(s) }
 
 // New makes a Manager. Plug its NewHandler into netio.Listen, then call
 // Start with the server.
@@ -213,7 +207,7 @@ func (m *Manager) resolveLocked(opts SessionOptions) (int, media.Profile, error)
 		if !opts.Profile.Valid() {
 			return 0, 0, fmt.Errorf("%w: SRTP profile", ErrInvalid)
 		}
-		profile = *opts.Profile
+		profile = mediaProfile(*opts.Profile)
 	}
 	return max, profile, nil
 }
@@ -411,7 +405,7 @@ func (m *Manager) Admit(ctx context.Context, sessionID string, req AdmitRequest)
 		SSRC:                  mr.ssrc,
 		ServerSSRC:            mr.serverSSRC,
 		Media:                 m.mediaAddr(),
-		SRTP:                  SRTPKeys{Profile: mr.profile, ClientToServer: keys.ClientToServer, ServerToClient: keys.ServerToClient},
+		SRTP:                  apiKeys(keys),
 		AudioLevelExtensionID: m.cfg.AudioLevelExtensionID,
 		JoinTimeoutMS:         m.cfg.JoinTimeout.Milliseconds(),
 		IdleTimeoutMS:         m.cfg.IdleTimeout.Milliseconds(),
@@ -448,7 +442,7 @@ func (m *Manager) reserveLocked(sessionID string, req AdmitRequest) (*sessionRec
 	}
 	profile := s.profile
 	if req.Profile != nil {
-		profile = *req.Profile
+		profile = mediaProfile(*req.Profile)
 	}
 	mr := &memberRec{id: id, profile: profile, admittedAt: m.cfg.Now(),
 		ssrc:       m.newSSRCLocked(s.shard),
@@ -646,10 +640,10 @@ func (m *Manager) infoLocked(s *sessionRec) SessionInfo {
 		speakers = m.cfg.MaxSpeakers
 	}
 	info := SessionInfo{ID: s.id, CreatedAt: s.created, Shard: s.shard, MaxParticipants: s.max,
-		MaxSpeakers: speakers, Mix: s.mix, Profile: s.profile, Participants: make([]ParticipantInfo, 0, len(s.members))}
+		MaxSpeakers: speakers, Mix: s.mix, Profile: apiProfile(s.profile), Participants: make([]ParticipantInfo, 0, len(s.members))}
 	for _, mr := range s.members {
 		info.Participants = append(info.Participants, ParticipantInfo{ID: mr.id, SSRC: mr.ssrc,
-			Profile: mr.profile, AdmittedAt: mr.admittedAt, Channel: mixer.GlobalChannel,
+			Profile: apiProfile(mr.profile), AdmittedAt: mr.admittedAt, Channel: mixer.GlobalChannel,
 			Mutes: MuteList{Participants: []string{}, SSRCs: []uint32{}},
 			Stats: StreamStats{AudioLevel: -1, LastPacketAgoMS: -1}})
 	}
@@ -697,35 +691,10 @@ func (m *Manager) Status() Status {
 		c.DropTruncated, c.KernelDrops = ns.DropTruncated, ns.KernelDrops
 		c.SendErrors = ns.TxDropFull + ns.TxRefused + ns.TxUnreachable + ns.TxErrors + ns.TxBadAddr
 		st.Shards = append(st.Shards, ShardStatus{ID: i, Sessions: rooms[i], Participants: parts[i], Counters: c})
-		st.Totals = st.Totals.add(c)
+		st.Totals = st.Totals.Add(c)
 	}
 	st.Totals.Removed = removed
 	return st
-}
-
-func (c Counters) add(o Counters) Counters {
-	c.RxPackets += o.RxPackets
-	c.RxBytes += o.RxBytes
-	c.TxPackets += o.TxPackets
-	c.TxBytes += o.TxBytes
-	c.Forwarded += o.Forwarded
-	c.RTCPIn += o.RTCPIn
-	c.RTCPOut += o.RTCPOut
-	c.Rebinds += o.Rebinds
-	c.DropUnknownSSRC += o.DropUnknownSSRC
-	c.DropAuth += o.DropAuth
-	c.DropReplay += o.DropReplay
-	c.DropMalformed += o.DropMalformed
-	c.DropTooShort += o.DropTooShort
-	c.DropTooLong += o.DropTooLong
-	c.DropNotRTP += o.DropNotRTP
-	c.DropRateLimit += o.DropRateLimit
-	c.Withheld += o.Withheld
-	c.Mixed += o.Mixed
-	c.DropTruncated += o.DropTruncated
-	c.KernelDrops += o.KernelDrops
-	c.SendErrors += o.SendErrors
-	return c
 }
 
 // StopAccepting stops admitting new sessions and participants (reason is

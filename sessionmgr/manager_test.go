@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/voxfleet/vox/api"
 	"github.com/voxfleet/vox/media"
 	"github.com/voxfleet/vox/netio"
 )
@@ -63,10 +64,10 @@ func newRawClient(t *testing.T, adm Admission) *rawClient {
 	t.Helper()
 	c := &rawClient{t: t, adm: adm}
 	var err error
-	if c.out, err = media.NewOutbound(adm.SRTP.Profile, adm.SRTP.ClientToServer); err != nil {
+	if c.out, err = media.NewOutbound(mediaProfile(adm.SRTP.Profile), media.Keys(adm.SRTP.ClientToServer)); err != nil {
 		t.Fatal(err)
 	}
-	if c.in, err = media.NewInbound(adm.SRTP.Profile, adm.SRTP.ServerToClient); err != nil {
+	if c.in, err = media.NewInbound(mediaProfile(adm.SRTP.Profile), media.Keys(adm.SRTP.ServerToClient)); err != nil {
 		t.Fatal(err)
 	}
 	c.to = netip.MustParseAddrPort(fmt.Sprintf("%s:%d", adm.Media.Address, adm.Media.Port))
@@ -261,7 +262,7 @@ func TestForgedAndReplayedMoveNothing(t *testing.T) {
 	a.write(a.sent[0])
 	// A forgery for a's SSRC from another address (wrong key).
 	evil := newRawClient(t, a.adm)
-	evil.out, _ = media.NewOutbound(a.adm.SRTP.Profile, mustKeys(t, a.adm.SRTP.Profile))
+	evil.out, _ = media.NewOutbound(mediaProfile(a.adm.SRTP.Profile), mustKeys(t, mediaProfile(a.adm.SRTP.Profile)))
 	evil.seq = 5000
 	evil.send([]byte("hijack"))
 	// Garbage and an unknown SSRC.
@@ -317,7 +318,7 @@ func TestProbeRateLimit(t *testing.T) {
 	a.send(nil)
 	waitFor(t, "latched", func() bool { return m.Status().Totals.RxPackets >= 1 })
 	evil := newRawClient(t, a.adm)
-	evil.out, _ = media.NewOutbound(a.adm.SRTP.Profile, mustKeys(t, a.adm.SRTP.Profile))
+	evil.out, _ = media.NewOutbound(mediaProfile(a.adm.SRTP.Profile), mustKeys(t, mediaProfile(a.adm.SRTP.Profile)))
 	evil.seq = 9000 // ahead of a's window: rejected by authentication, not as replays
 	for range 20 {
 		evil.send([]byte("forged"))
@@ -352,7 +353,7 @@ func TestByeAndTimeoutsRemove(t *testing.T) {
 	bye, _ := media.AppendBye(nil, a.adm.SSRC)
 	a.sendRTCP(bye)
 	waitFor(t, "bye", func() bool { return m.Status().Totals.Removed[ReasonBye] == 1 })
-	waitFor(t, "join timeout", func() bool { return m.Status().Totals.Removed[ReasonJoinTimout] == 1 })
+	waitFor(t, "join timeout", func() bool { return m.Status().Totals.Removed[ReasonJoinTimeout] == 1 })
 	waitFor(t, "idle timeout", func() bool { return m.Status().Totals.Removed[ReasonIdle] == 1 })
 	if _, err := m.Session(context.Background(), "s"); !errors.Is(err, ErrSessionNotFound) {
 		t.Fatalf("empty session still there: %v", err)
@@ -463,7 +464,7 @@ func TestAPIErrors(t *testing.T) {
 	if _, created, err := m.PutSession(ctx, "s", SessionOptions{}); err != nil || created {
 		t.Fatalf("PUT existing same options: created=%v %v", created, err)
 	}
-	gcm := media.ProfileAEADAES128GCM
+	gcm := api.ProfileAEADAES128GCM
 	if _, _, err := m.PutSession(ctx, "s", SessionOptions{Profile: &gcm}); !errors.Is(err, ErrSessionConflict) {
 		t.Fatalf("PUT existing other options: %v", err)
 	}
@@ -490,7 +491,7 @@ func TestGCMParticipantsInterop(t *testing.T) {
 	// A GCM sender and an AES-CM listener in one session: the server
 	// decrypts with one profile and encrypts with the other.
 	m, _ := startManager(t, Config{}, 1)
-	gcm := media.ProfileAEADAES128GCM
+	gcm := api.ProfileAEADAES128GCM
 	admG, err := m.Admit(context.Background(), "mix", AdmitRequest{ParticipantID: "g", Profile: &gcm})
 	if err != nil {
 		t.Fatal(err)

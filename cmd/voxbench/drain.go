@@ -18,10 +18,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/voxfleet/vox/api"
 	"github.com/voxfleet/vox/client"
 	"github.com/voxfleet/vox/cmd/internal/envflag"
 	"github.com/voxfleet/vox/media"
-	"github.com/voxfleet/vox/sessionmgr"
 )
 
 // voxbench drain: the drain scenario across two pods.
@@ -168,9 +168,9 @@ func (c *drainConfig) validate() error {
 
 // drainRequest is what --grace, --rate, --window, --deadline and --exit
 // ask of A. Zero durations are the API's defaults, so 0 is sent as 1 ms.
-func (c *drainConfig) drainRequest() sessionmgr.DrainRequest {
-	atLeast := func(d time.Duration) sessionmgr.Duration { return sessionmgr.Duration(max(d, time.Millisecond)) }
-	req := sessionmgr.DrainRequest{Grace: atLeast(c.grace), Rate: c.rate, Window: atLeast(c.window), Deadline: atLeast(c.deadline)}
+func (c *drainConfig) drainRequest() api.DrainRequest {
+	atLeast := func(d time.Duration) api.Duration { return api.Duration(max(d, time.Millisecond)) }
+	req := api.DrainRequest{Grace: atLeast(c.grace), Rate: c.rate, Window: atLeast(c.window), Deadline: atLeast(c.deadline)}
 	if c.exit != "auto" {
 		exit := c.exit == "yes"
 		req.Exit = &exit
@@ -267,8 +267,8 @@ type DrainResult struct {
 	// cleanup): phase and counters (notices sent and repeated,
 	// reconnected, timed out, removed at the deadline, unreachable).
 	// AParticipantsEnd is A's participant count then.
-	ADrain           *sessionmgr.DrainStatus `json:"a_drain"`
-	AParticipantsEnd int                     `json:"a_participants_end"`
+	ADrain           *api.DrainStatus `json:"a_drain"`
+	AParticipantsEnd int              `json:"a_participants_end"`
 	// BParticipantsEnd is B's participant count at the end of the
 	// measured window (before the clients leave).
 	BParticipantsEnd int `json:"b_participants_end"`
@@ -483,10 +483,10 @@ func runDrain(ctx context.Context, c *drainConfig, progress, warn io.Writer) (*D
 		sem := make(chan struct{}, 8)
 		var wg sync.WaitGroup
 		for _, id := range sessionIDs {
-			for _, api := range []*client.API{apiB, apiA} {
+			for _, ac := range []*client.API{apiB, apiA} {
 				wg.Add(1)
 				sem <- struct{}{}
-				go func() { defer func() { <-sem; wg.Done() }(); api.DeleteSession(cctx, id) }()
+				go func() { defer func() { <-sem; wg.Done() }(); ac.DeleteSession(cctx, id) }()
 			}
 		}
 		wg.Wait()
@@ -496,14 +496,14 @@ func runDrain(ctx context.Context, c *drainConfig, progress, warn io.Writer) (*D
 	defer stopProgress()
 
 	// Admit and join on A, a bounded number at a time.
-	sessOpts := &sessionmgr.SessionOptions{MaxParticipants: c.size, MaxSpeakers: c.talkers}
-	readmit := func(ctx context.Context, old sessionmgr.Admission, _ media.ReconnectNotice) (sessionmgr.Admission, error) {
+	sessOpts := &api.SessionOptions{MaxParticipants: c.size, MaxSpeakers: c.talkers}
+	readmit := func(ctx context.Context, old api.Admission, _ media.ReconnectNotice) (api.Admission, error) {
 		// The routing service: the same participant into the same session, on B.
-		return apiB.Admit(ctx, old.SessionID, sessionmgr.AdmitRequest{ParticipantID: old.ParticipantID, Session: sessOpts})
+		return apiB.Admit(ctx, old.SessionID, api.AdmitRequest{ParticipantID: old.ParticipantID, Session: sessOpts})
 	}
 	if err := forEach(n, c.concurrency, func(g int) error {
 		dp := d.parts[g]
-		adm, err := apiA.Admit(ctx, sessionIDs[dp.session], sessionmgr.AdmitRequest{ParticipantID: fmt.Sprintf("p%d", g%c.size), Session: sessOpts})
+		adm, err := apiA.Admit(ctx, sessionIDs[dp.session], api.AdmitRequest{ParticipantID: fmt.Sprintf("p%d", g%c.size), Session: sessOpts})
 		var p *client.Participant
 		if err == nil {
 			p, err = client.Join(ctx, adm, d.options(dp, readmit))
@@ -548,7 +548,7 @@ func runDrain(ctx context.Context, c *drainConfig, progress, warn io.Writer) (*D
 	emptyAt, timedOut := d.awaitDrain(ctx, apiA, drainAt)
 
 	// Measure on B.
-	var stB1 sessionmgr.Status
+	var stB1 api.Status
 	measured := d.moved.Load() > 0 && ctx.Err() == nil
 	if measured {
 		d.setPhase("measuring on B")
@@ -583,7 +583,7 @@ func runDrain(ctx context.Context, c *drainConfig, progress, warn io.Writer) (*D
 }
 
 // options are participant dp's client options.
-func (d *drainRun) options(dp *drainPart, readmit func(context.Context, sessionmgr.Admission, media.ReconnectNotice) (sessionmgr.Admission, error)) client.Options {
+func (d *drainRun) options(dp *drainPart, readmit func(context.Context, api.Admission, media.ReconnectNotice) (api.Admission, error)) client.Options {
 	return client.Options{
 		RTCPInterval:    d.c.rtcpInterval,
 		Readmit:         readmit,
@@ -595,7 +595,7 @@ func (d *drainRun) options(dp *drainPart, readmit func(context.Context, sessionm
 			}
 			dp.state.CompareAndSwap(dpAdmitted, dpNotified)
 		},
-		OnMoved: func(_, _ sessionmgr.Admission) {
+		OnMoved: func(_, _ api.Admission) {
 			dp.movedAt.Store(int64(d.now()))
 			switch dp.state.Swap(dpMoved) {
 			case dpMoved:
@@ -610,7 +610,7 @@ func (d *drainRun) options(dp *drainPart, readmit func(context.Context, sessionm
 				p.SendRTCP()
 			}
 		},
-		OnMoveFailed: func(_ sessionmgr.Admission, _ media.ReconnectNotice, _ error) {
+		OnMoveFailed: func(_ api.Admission, _ media.ReconnectNotice, _ error) {
 			if dp.state.Swap(dpFailed) != dpFailed {
 				d.failed.Add(1)
 			}
@@ -723,14 +723,14 @@ func (d *drainRun) awaitDrain(ctx context.Context, apiA *client.API, drainAt tim
 // finalStatus reads A's status at the end. A empty pod finishes its
 // drain at its next check (every 50 ms): wait up to half a second for the
 // phase to read drained.
-func (d *drainRun) finalStatus(ctx context.Context, apiA *client.API) (sessionmgr.Status, error) {
+func (d *drainRun) finalStatus(ctx context.Context, apiA *client.API) (api.Status, error) {
 	for i := 0; ; i++ {
 		st, err := apiA.Status(ctx)
 		if err != nil {
 			d.statusErrs++
 			return st, err
 		}
-		if i >= 25 || st.Participants > 0 || st.Drain == nil || st.Drain.Phase != sessionmgr.DrainNotifying {
+		if i >= 25 || st.Participants > 0 || st.Drain == nil || st.Drain.Phase != api.DrainNotifying {
 			return st, nil
 		}
 		waitUntil(ctx, d.epoch, d.now()+drainPoll)

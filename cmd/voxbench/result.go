@@ -8,8 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/voxfleet/vox/api"
 	"github.com/voxfleet/vox/bench/stats"
-	"github.com/voxfleet/vox/sessionmgr"
 )
 
 // Result is a steady run's outcome, printed by --json as one object.
@@ -149,12 +149,12 @@ type ListenerResult struct {
 
 func usf(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
-func sumDrops(c sessionmgr.Counters) uint64 {
+func sumDrops(c api.Counters) uint64 {
 	return c.DropUnknownSSRC + c.DropAuth + c.DropReplay + c.DropMalformed + c.DropTooShort +
 		c.DropTooLong + c.DropNotRTP + c.DropRateLimit + c.DropTruncated + c.KernelDrops
 }
 
-func (b *bench) result(st0, st1 sessionmgr.Status, stWall time.Duration, stErr error, cpu time.Duration) *Result {
+func (b *bench) result(st0, st1 api.Status, stWall time.Duration, stErr error, cpu time.Duration) *Result {
 	c := b.c
 	r := &Result{
 		Sessions: c.sessions, Size: c.size, Talkers: c.talkers, Participants: c.sessions * c.size,

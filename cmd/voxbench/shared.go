@@ -10,9 +10,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/voxfleet/vox/api"
+	"github.com/voxfleet/vox/client"
 	"github.com/voxfleet/vox/media"
 	"github.com/voxfleet/vox/netio"
-	"github.com/voxfleet/vox/sessionmgr"
 )
 
 // The shared transport (--transport gso) carries many participants on a
@@ -108,12 +109,15 @@ type shared struct {
 
 // newShared opens size sockets towards the server and prepares every
 // participant's SRTP contexts from its admission.
-func newShared(b *bench, adms []sessionmgr.Admission, shards int) (*shared, error) {
+func newShared(b *bench, adms []api.Admission, shards int) (*shared, error) {
 	c := b.c
 	if len(adms) == 0 {
 		return nil, errors.New("no participants")
 	}
-	prof := adms[0].SRTP.Profile
+	prof, err := client.MediaProfile(adms[0].SRTP.Profile)
+	if err != nil {
+		return nil, err
+	}
 	t := &shared{b: b, members: make([]sharedMember, len(adms)), bySSRC: make(map[uint32]int, len(adms)),
 		byServ: make(map[uint32]int, len(adms)), shards: max(shards, 1)}
 	t.segOver = 12 + 8 + prof.RTPOverhead()          // header, audio level extension, tag
@@ -123,14 +127,10 @@ func newShared(b *bench, adms []sessionmgr.Admission, shards int) (*shared, erro
 		return nil, fmt.Errorf("media address: %w", err)
 	}
 	for g, adm := range adms {
-		if adm.SRTP.Profile != prof || adm.Media != adms[0].Media {
+		if adm.SRTP.Profile != adms[0].SRTP.Profile || adm.Media != adms[0].Media {
 			return nil, errors.New("--transport gso needs one SRTP profile and one media address for the whole run")
 		}
-		out, err := media.NewOutbound(adm.SRTP.Profile, adm.SRTP.ClientToServer)
-		if err != nil {
-			return nil, err
-		}
-		in, err := media.NewInbound(adm.SRTP.Profile, adm.SRTP.ServerToClient)
+		out, in, err := client.SRTPContexts(adm.SRTP)
 		if err != nil {
 			return nil, err
 		}

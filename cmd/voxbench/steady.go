@@ -17,11 +17,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/voxfleet/vox/api"
 	"github.com/voxfleet/vox/bench/stats"
 	"github.com/voxfleet/vox/client"
 	"github.com/voxfleet/vox/cmd/internal/envflag"
 	"github.com/voxfleet/vox/media"
-	"github.com/voxfleet/vox/sessionmgr"
 )
 
 // The payload every talker sends, inside the SRTP-encrypted RTP payload:
@@ -58,7 +58,7 @@ type steadyConfig struct {
 	serverPID      int // > 0: read the server's CPU time from /proc
 	transport      string
 	profileName    string
-	profile        *media.Profile // nil: the pod's default
+	profile        *api.Profile // nil: the pod's default
 	cpuProfile     string
 	rxPoll         time.Duration
 	sendTick       time.Duration
@@ -71,11 +71,11 @@ type steadyConfig struct {
 
 	// afterJoin, for tests, runs once every participant has joined and
 	// before anyone talks.
-	afterJoin func(ctx context.Context, api *client.API, sessionIDs []string) error
+	afterJoin func(ctx context.Context, ac *client.API, sessionIDs []string) error
 }
 
 // testAfterJoin, set by tests only, becomes steadyConfig.afterJoin.
-var testAfterJoin func(ctx context.Context, api *client.API, sessionIDs []string) error
+var testAfterJoin func(ctx context.Context, ac *client.API, sessionIDs []string) error
 
 func steadyFlags(c *steadyConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("voxbench steady", flag.ContinueOnError)
@@ -137,7 +137,8 @@ func (c *steadyConfig) validate() error {
 		if err != nil {
 			return err
 		}
-		c.profile = &p
+		ap := client.APIProfile(p)
+		c.profile = &ap
 	}
 	if !strings.Contains(c.admin, "://") {
 		c.admin = "http://" + c.admin
@@ -326,11 +327,11 @@ func (b *bench) deliver(r *receiver, pl []byte, arrival time.Time) {
 }
 
 func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Result, error) {
-	api, err := client.NewAPI(c.admin, c.token)
+	ac, err := client.NewAPI(c.admin, c.token)
 	if err != nil {
 		return nil, err
 	}
-	pod, err := api.Status(ctx)
+	pod, err := ac.Status(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("pod status: %w", err)
 	}
@@ -365,7 +366,7 @@ func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Resul
 
 	// Admit and join, a bounded number at a time.
 	parts := make([]*client.Participant, n)
-	adms := make([]sessionmgr.Admission, n)
+	adms := make([]api.Admission, n)
 	var tr *shared
 	defer func() {
 		if tr != nil {
@@ -382,13 +383,13 @@ func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Resul
 		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		for _, id := range sessionIDs {
-			api.DeleteSession(cctx, id)
+			ac.DeleteSession(cctx, id)
 		}
 	}()
-	sessOpts := &sessionmgr.SessionOptions{MaxParticipants: c.size, MaxSpeakers: c.talkers, Profile: c.profile}
+	sessOpts := &api.SessionOptions{MaxParticipants: c.size, MaxSpeakers: c.talkers, Profile: c.profile}
 	err = forEach(n, c.concurrency, func(g int) error {
 		s, p := g/c.size, g%c.size
-		adm, err := api.Admit(ctx, sessionIDs[s], sessionmgr.AdmitRequest{ParticipantID: fmt.Sprintf("p%d", p), Session: sessOpts})
+		adm, err := ac.Admit(ctx, sessionIDs[s], api.AdmitRequest{ParticipantID: fmt.Sprintf("p%d", p), Session: sessOpts})
 		adms[g] = adm
 		if err == nil && !gso {
 			parts[g], err = client.Join(ctx, adm, client.Options{RTCPInterval: c.rtcpInterval, OnRTP: b.onRTP(b.rx[g])})
@@ -413,7 +414,7 @@ func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Resul
 		}
 	}
 	if c.afterJoin != nil {
-		if err := c.afterJoin(ctx, api, sessionIDs); err != nil {
+		if err := c.afterJoin(ctx, ac, sessionIDs); err != nil {
 			return nil, err
 		}
 	}
@@ -451,7 +452,7 @@ func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Resul
 	}
 
 	// Server counters at the window's edges; progress meanwhile.
-	var st0, st1 sessionmgr.Status
+	var st0, st1 api.Status
 	var st0At, st1At time.Duration
 	var cpu0, cpu1 time.Duration
 	statusErr := error(nil)
@@ -459,18 +460,18 @@ func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Resul
 	cpu0 = processCPU()
 	srv0, srvErr := b.serverCPU()
 	st0At = time.Since(b.epoch)
-	st0, statusErr = api.Status(ctx)
+	st0, statusErr = ac.Status(ctx)
 	stopProfile, err := startCPUProfile(c.cpuProfile)
 	if err != nil {
 		return nil, err
 	}
 	stopProgress := b.progress(progress, wStart, wEnd)
-	stopSampling := b.sample(ctx, api, st0)
+	stopSampling := b.sample(ctx, ac, st0)
 	waitUntil(ctx, b.epoch, wEnd)
 	cpu1 = processCPU()
 	srv1, srvErr1 := b.serverCPU()
 	st1At = time.Since(b.epoch)
-	if st, err := api.Status(ctx); err == nil {
+	if st, err := ac.Status(ctx); err == nil {
 		st1 = st
 	} else if statusErr == nil {
 		statusErr = err
@@ -630,7 +631,7 @@ func (b *bench) talk(ctx context.Context, p *client.Participant, g int, tk *talk
 // sample polls the pod's status every c.sampleEvery (if positive) until
 // stopped, and returns the highest input and forwarding rates between two
 // polls.
-func (b *bench) sample(ctx context.Context, api *client.API, first sessionmgr.Status) (stop func() (rx, fwd float64)) {
+func (b *bench) sample(ctx context.Context, ac *client.API, first api.Status) (stop func() (rx, fwd float64)) {
 	if b.c.sampleEvery <= 0 {
 		return func() (float64, float64) { return 0, 0 }
 	}
@@ -650,7 +651,7 @@ func (b *bench) sample(ctx context.Context, api *client.API, first sessionmgr.St
 				return
 			case <-tick.C:
 			}
-			st, err := api.Status(ctx)
+			st, err := ac.Status(ctx)
 			if err != nil {
 				continue
 			}

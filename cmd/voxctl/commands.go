@@ -14,14 +14,14 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/voxfleet/vox/sessionmgr"
+	"github.com/voxfleet/vox/api"
 )
 
 // statusView is the body of GET /v1/status: the session manager's status
 // and the traffic rates (as admin.StatusResponse, without importing the
 // server).
 type statusView struct {
-	sessionmgr.Status
+	api.Status
 	Rates rates `json:"rates"`
 }
 
@@ -107,7 +107,7 @@ func writeStatus(out io.Writer, st *statusView, now time.Time) {
 }
 
 // writeDrain prints a drain's status as tabwriter rows.
-func writeDrain(w io.Writer, d *sessionmgr.DrainStatus, now time.Time) {
+func writeDrain(w io.Writer, d *api.DrainStatus, now time.Time) {
 	fmt.Fprintf(w, "drain:\t%s (%s), started %s ago\n", d.Phase, d.Reason, ago(now, d.StartedAt))
 	fmt.Fprintf(w, "\tleft: %d participants in %d sessions\n", d.ParticipantsLeft, d.SessionsLeft)
 	fmt.Fprintf(w, "\tnotices sent %d (+%d repeats); reconnected %d, timed out %d, unreachable %d, removed at deadline %d\n",
@@ -155,7 +155,7 @@ func bits(bps float64) string {
 	return fmt.Sprintf("%.0f bit/s", bps)
 }
 
-func dropped(t *sessionmgr.Counters) uint64 {
+func dropped(t *api.Counters) uint64 {
 	return t.DropUnknownSSRC + t.DropAuth + t.DropReplay + t.DropMalformed + t.DropTooShort +
 		t.DropTooLong + t.DropNotRTP + t.DropRateLimit + t.DropTruncated
 }
@@ -173,11 +173,11 @@ var sessionsCmd = command{
 			}
 			sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
 			if list == nil {
-				list = []sessionmgr.SessionInfo{}
+				list = []api.SessionInfo{}
 			}
 			if c.g.json {
 				return c.printJSON(struct {
-					Sessions []sessionmgr.SessionInfo `json:"sessions"`
+					Sessions []api.SessionInfo `json:"sessions"`
 				}{list})
 			}
 			now := c.now()
@@ -300,9 +300,9 @@ var drainCmd = command{
 				fmt.Fprintln(c.stderr, "voxctl drain: --interval must be positive")
 				return exitUsage
 			}
-			req := sessionmgr.DrainRequest{
-				Grace: sessionmgr.Duration(*grace), Rate: *rate, Deadline: sessionmgr.Duration(*deadline),
-				Window: sessionmgr.Duration(*window), Exit: exit.v,
+			req := api.DrainRequest{
+				Grace: api.Duration(*grace), Rate: *rate, Deadline: api.Duration(*deadline),
+				Window: api.Duration(*window), Exit: exit.v,
 			}
 			start := time.Now()
 			ds, err := c.api.Drain(ctx, req)
@@ -330,7 +330,7 @@ var drainCmd = command{
 
 // waitDrain polls the status every interval and prints the drain's
 // progress until it ends.
-func (c *cli) waitDrain(ctx context.Context, ds sessionmgr.DrainStatus, giveUp time.Time, interval time.Duration) int {
+func (c *cli) waitDrain(ctx context.Context, ds api.DrainStatus, giveUp time.Time, interval time.Duration) int {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -363,13 +363,13 @@ func (c *cli) waitDrain(ctx context.Context, ds sessionmgr.DrainStatus, giveUp t
 				d.NoticesSent, d.NoticesRepeated, d.Reconnected, d.TimedOut)
 		}
 		switch {
-		case d.Phase == sessionmgr.DrainDrained || st.State == sessionmgr.StateDrained:
+		case d.Phase == api.DrainDrained || st.State == api.StateDrained:
 			if !c.g.json {
 				fmt.Fprintf(c.stdout, "drained: %d notices sent, %d reconnected, %d timed out, %d removed at the deadline\n",
 					d.NoticesSent, d.Reconnected, d.TimedOut, d.RemovedAtDeadline)
 			}
 			return exitOK
-		case d.Phase == sessionmgr.DrainCancelled:
+		case d.Phase == api.DrainCancelled:
 			fmt.Fprintln(c.stderr, "voxctl drain: the drain was cancelled")
 			return exitFailed
 		case time.Now().After(giveUp):
@@ -431,8 +431,8 @@ var reconnectCmd = command{
 				fmt.Fprintln(c.stderr, "voxctl reconnect: --rate and --window must not be negative")
 				return exitUsage
 			}
-			ans, err := c.api.Reconnect(ctx, sessionmgr.ReconnectRequest{
-				Rate: *rate, Window: sessionmgr.Duration(*window), Sessions: sessions})
+			ans, err := c.api.Reconnect(ctx, api.ReconnectRequest{
+				Rate: *rate, Window: api.Duration(*window), Sessions: sessions})
 			if err != nil {
 				return c.fail(err)
 			}

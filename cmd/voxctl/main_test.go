@@ -18,8 +18,7 @@ import (
 	"time"
 
 	"github.com/voxfleet/vox/admin"
-	"github.com/voxfleet/vox/media"
-	"github.com/voxfleet/vox/sessionmgr"
+	"github.com/voxfleet/vox/api"
 )
 
 const testToken = "ctl-t0ken"
@@ -29,15 +28,15 @@ const testToken = "ctl-t0ken"
 // started (so that drain --wait sees progress).
 type fake struct {
 	mu       sync.Mutex // guards every field
-	status   sessionmgr.Status
-	sessions []sessionmgr.SessionInfo
+	status   api.Status
+	sessions []api.SessionInfo
 	err      error // returned by every Drainer method that can fail
 
-	drain      *sessionmgr.DrainStatus
-	drainReq   sessionmgr.DrainRequest
-	reconnect  *sessionmgr.ReconnectRequest
-	advance    func(d *sessionmgr.DrainStatus) // per Status() call during a drain
-	onStatus   func(calls int)                 // called (without the lock) on each Status()
+	drain      *api.DrainStatus
+	drainReq   api.DrainRequest
+	reconnect  *api.ReconnectRequest
+	advance    func(d *api.DrainStatus) // per Status() call during a drain
+	onStatus   func(calls int)          // called (without the lock) on each Status()
 	statusCall int
 }
 
@@ -47,50 +46,50 @@ var (
 )
 
 func newFake() *fake {
-	mk := func(id string, shard, members int, age time.Duration) sessionmgr.SessionInfo {
-		s := sessionmgr.SessionInfo{ID: id, CreatedAt: time.Now().Add(-age), Shard: shard, MaxParticipants: 16,
-			Profile: media.DefaultProfile, Participants: []sessionmgr.ParticipantInfo{}}
+	mk := func(id string, shard, members int, age time.Duration) api.SessionInfo {
+		s := api.SessionInfo{ID: id, CreatedAt: time.Now().Add(-age), Shard: shard, MaxParticipants: 16,
+			Profile: api.DefaultProfile, Participants: []api.ParticipantInfo{}}
 		for i := range members {
-			s.Participants = append(s.Participants, sessionmgr.ParticipantInfo{ID: fmt.Sprintf("%s-p%d", id, i), Profile: media.DefaultProfile})
+			s.Participants = append(s.Participants, api.ParticipantInfo{ID: fmt.Sprintf("%s-p%d", id, i), Profile: api.DefaultProfile})
 		}
 		return s
 	}
 	return &fake{
-		status: sessionmgr.Status{
-			State: sessionmgr.StateAccepting, Accepting: true, CPUPercent: 12.5, Sessions: 2, Participants: 5,
-			Limits:   sessionmgr.Limits{MaxSessions: 100, MaxParticipants: 1000, MaxSessionParticipants: 16},
+		status: api.Status{
+			State: api.StateAccepting, Accepting: true, CPUPercent: 12.5, Sessions: 2, Participants: 5,
+			Limits:   api.Limits{MaxSessions: 100, MaxParticipants: 1000, MaxSessionParticipants: 16},
 			Steering: true,
-			Shards: []sessionmgr.ShardStatus{
-				{ID: 0, Sessions: 1, Participants: 3, Counters: sessionmgr.Counters{RxPackets: 600, TxPackets: 1800}},
-				{ID: 1, Sessions: 1, Participants: 2, Counters: sessionmgr.Counters{RxPackets: 400, TxPackets: 1200}},
+			Shards: []api.ShardStatus{
+				{ID: 0, Sessions: 1, Participants: 3, Counters: api.Counters{RxPackets: 600, TxPackets: 1800}},
+				{ID: 1, Sessions: 1, Participants: 2, Counters: api.Counters{RxPackets: 400, TxPackets: 1200}},
 			},
-			Totals: sessionmgr.Counters{RxPackets: 1000, TxPackets: 3000, Forwarded: 2900, DropAuth: 2},
+			Totals: api.Counters{RxPackets: 1000, TxPackets: 3000, Forwarded: 2900, DropAuth: 2},
 		},
-		sessions: []sessionmgr.SessionInfo{mk("room-b", 1, 2, 90*time.Second), mk("room-a", 0, 3, time.Hour)},
+		sessions: []api.SessionInfo{mk("room-b", 1, 2, 90*time.Second), mk("room-a", 0, 3, time.Hour)},
 	}
 }
 
-func (f *fake) PutSession(context.Context, string, sessionmgr.SessionOptions) (sessionmgr.SessionInfo, bool, error) {
-	return sessionmgr.SessionInfo{}, false, errors.New("not in this fake")
+func (f *fake) PutSession(context.Context, string, api.SessionOptions) (api.SessionInfo, bool, error) {
+	return api.SessionInfo{}, false, errors.New("not in this fake")
 }
-func (f *fake) Session(context.Context, string) (sessionmgr.SessionInfo, error) {
-	return sessionmgr.SessionInfo{}, errors.New("not in this fake")
+func (f *fake) Session(context.Context, string) (api.SessionInfo, error) {
+	return api.SessionInfo{}, errors.New("not in this fake")
 }
 func (f *fake) DeleteSession(context.Context, string) error { return errors.New("not in this fake") }
-func (f *fake) Admit(context.Context, string, sessionmgr.AdmitRequest) (sessionmgr.Admission, error) {
-	return sessionmgr.Admission{}, errors.New("not in this fake")
+func (f *fake) Admit(context.Context, string, api.AdmitRequest) (api.Admission, error) {
+	return api.Admission{}, errors.New("not in this fake")
 }
 func (f *fake) RemoveParticipant(context.Context, string, string) error {
 	return errors.New("not in this fake")
 }
 
-func (f *fake) Sessions(context.Context) ([]sessionmgr.SessionInfo, error) {
+func (f *fake) Sessions(context.Context) ([]api.SessionInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]sessionmgr.SessionInfo(nil), f.sessions...), f.err
+	return append([]api.SessionInfo(nil), f.sessions...), f.err
 }
 
-func (f *fake) Status() sessionmgr.Status {
+func (f *fake) Status() api.Status {
 	f.mu.Lock()
 	f.statusCall++
 	calls, hook := f.statusCall, f.onStatus
@@ -101,8 +100,8 @@ func (f *fake) Status() sessionmgr.Status {
 		}
 		d := *f.drain
 		st.Drain = &d
-		if d.Phase == sessionmgr.DrainDrained {
-			st.State = sessionmgr.StateDrained
+		if d.Phase == api.DrainDrained {
+			st.State = api.StateDrained
 		}
 	}
 	f.mu.Unlock()
@@ -118,11 +117,11 @@ func (f *fake) StopAccepting(reason string) {
 	if reason == "" {
 		reason = "stopped by operator"
 	}
-	f.status.State, f.status.Accepting, f.status.Reason = sessionmgr.StateStopped, false, reason
+	f.status.State, f.status.Accepting, f.status.Reason = api.StateStopped, false, reason
 }
 
 func (f *fake) running() bool {
-	return f.drain != nil && (f.drain.Phase == sessionmgr.DrainGrace || f.drain.Phase == sessionmgr.DrainNotifying)
+	return f.drain != nil && (f.drain.Phase == api.DrainGrace || f.drain.Phase == api.DrainNotifying)
 }
 
 func (f *fake) ResumeAccepting() error {
@@ -132,23 +131,23 @@ func (f *fake) ResumeAccepting() error {
 		return f.err
 	}
 	if f.running() {
-		return fmt.Errorf("%w: a drain is running", sessionmgr.ErrDrainConflict)
+		return fmt.Errorf("%w: a drain is running", api.ErrDrainConflict)
 	}
-	f.status.State, f.status.Accepting, f.status.Reason = sessionmgr.StateAccepting, true, ""
+	f.status.State, f.status.Accepting, f.status.Reason = api.StateAccepting, true, ""
 	return nil
 }
 
-func (f *fake) StartDrain(reason string, req sessionmgr.DrainRequest) (sessionmgr.DrainStatus, error) {
+func (f *fake) StartDrain(reason string, req api.DrainRequest) (api.DrainStatus, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
-		return sessionmgr.DrainStatus{}, f.err
+		return api.DrainStatus{}, f.err
 	}
 	if f.running() {
-		return sessionmgr.DrainStatus{}, fmt.Errorf("%w: a drain is already running", sessionmgr.ErrDrainConflict)
+		return api.DrainStatus{}, fmt.Errorf("%w: a drain is already running", api.ErrDrainConflict)
 	}
 	f.drainReq = req
-	orDefault := func(d sessionmgr.Duration, def time.Duration) time.Duration {
+	orDefault := func(d api.Duration, def time.Duration) time.Duration {
 		if d == 0 {
 			return def
 		}
@@ -159,41 +158,41 @@ func (f *fake) StartDrain(reason string, req sessionmgr.DrainRequest) (sessionmg
 		rate = 200
 	}
 	now := time.Now()
-	f.drain = &sessionmgr.DrainStatus{
-		Phase: sessionmgr.DrainGrace, Reason: reason, StartedAt: now,
+	f.drain = &api.DrainStatus{
+		Phase: api.DrainGrace, Reason: reason, StartedAt: now,
 		GraceUntil: now.Add(orDefault(req.Grace, time.Minute)), Deadline: now.Add(orDefault(req.Deadline, 10*time.Minute)),
 		Rate: rate, WindowMS: orDefault(req.Window, 2*time.Second).Milliseconds(), Exit: req.Exit != nil && *req.Exit,
 		ParticipantsLeft: f.status.Participants, SessionsLeft: f.status.Sessions,
 	}
-	f.status.State, f.status.Accepting, f.status.Reason = sessionmgr.StateDraining, false, reason
+	f.status.State, f.status.Accepting, f.status.Reason = api.StateDraining, false, reason
 	return *f.drain, nil
 }
 
-func (f *fake) CancelDrain() (sessionmgr.DrainStatus, error) {
+func (f *fake) CancelDrain() (api.DrainStatus, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
-		return sessionmgr.DrainStatus{}, f.err
+		return api.DrainStatus{}, f.err
 	}
 	if !f.running() {
-		return sessionmgr.DrainStatus{}, fmt.Errorf("%w: nothing to cancel", sessionmgr.ErrNoDrain)
+		return api.DrainStatus{}, fmt.Errorf("%w: nothing to cancel", api.ErrNoDrain)
 	}
-	if f.drain.Phase != sessionmgr.DrainGrace {
-		return sessionmgr.DrainStatus{}, fmt.Errorf("%w: past the grace period", sessionmgr.ErrDrainConflict)
+	if f.drain.Phase != api.DrainGrace {
+		return api.DrainStatus{}, fmt.Errorf("%w: past the grace period", api.ErrDrainConflict)
 	}
-	f.drain.Phase = sessionmgr.DrainCancelled
-	f.status.State, f.status.Accepting, f.status.Reason = sessionmgr.StateAccepting, true, ""
+	f.drain.Phase = api.DrainCancelled
+	f.status.State, f.status.Accepting, f.status.Reason = api.StateAccepting, true, ""
 	return *f.drain, nil
 }
 
-func (f *fake) Reconnect(req sessionmgr.ReconnectRequest) (sessionmgr.ReconnectAnswer, error) {
+func (f *fake) Reconnect(req api.ReconnectRequest) (api.ReconnectAnswer, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reconnect = &req
 	if f.err != nil {
-		return sessionmgr.ReconnectAnswer{}, f.err
+		return api.ReconnectAnswer{}, f.err
 	}
-	var ans sessionmgr.ReconnectAnswer
+	var ans api.ReconnectAnswer
 	for _, s := range f.sessions {
 		if len(req.Sessions) > 0 && !slices.Contains(req.Sessions, s.ID) {
 			continue
@@ -203,10 +202,10 @@ func (f *fake) Reconnect(req sessionmgr.ReconnectRequest) (sessionmgr.ReconnectA
 	}
 	for _, id := range req.Sessions {
 		if !f.has(id) {
-			return sessionmgr.ReconnectAnswer{}, fmt.Errorf("%w: %q", sessionmgr.ErrSessionNotFound, id)
+			return api.ReconnectAnswer{}, fmt.Errorf("%w: %q", api.ErrSessionNotFound, id)
 		}
 	}
-	ans.ETA = sessionmgr.Duration(250 * time.Millisecond)
+	ans.ETA = api.Duration(250 * time.Millisecond)
 	return ans, nil
 }
 
@@ -294,7 +293,7 @@ func TestStatus(t *testing.T) {
 	// With a drain, its progress.
 	p.ctl(t, "drain", "--grace", "30s", "--rate", "50").want(t, 0, nil, nil)
 	p.fake.set(func(f *fake) {
-		f.drain.Phase, f.drain.NoticesSent, f.drain.NoticesRepeated, f.drain.Reconnected, f.drain.TimedOut = sessionmgr.DrainNotifying, 4, 1, 3, 1
+		f.drain.Phase, f.drain.NoticesSent, f.drain.NoticesRepeated, f.drain.Reconnected, f.drain.TimedOut = api.DrainNotifying, 4, 1, 3, 1
 		f.drain.ParticipantsLeft, f.drain.SessionsLeft = 2, 1
 	})
 	r = p.ctl(t, "status")
@@ -308,7 +307,7 @@ func TestStatus(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || strings.Count(r.stdout, "\n") != 1 {
 		t.Fatalf("json status %q: %v", r.stdout, err)
 	}
-	if st.State != sessionmgr.StateDraining || st.Drain == nil || st.Drain.NoticesSent != 4 || len(st.Shards) != 2 {
+	if st.State != api.StateDraining || st.Drain == nil || st.Drain.NoticesSent != 4 || len(st.Shards) != 2 {
 		t.Errorf("json status: %s", r.stdout)
 	}
 	var raw map[string]any
@@ -333,7 +332,7 @@ func TestSessions(t *testing.T) {
 	}
 	r = p.ctl(t, "sessions", "--json")
 	var body struct {
-		Sessions []sessionmgr.SessionInfo `json:"sessions"`
+		Sessions []api.SessionInfo `json:"sessions"`
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &body); err != nil || len(body.Sessions) != 2 || body.Sessions[0].ID != "room-a" ||
 		len(body.Sessions[0].Participants) != 3 {
@@ -352,12 +351,12 @@ func TestAcceptStopResume(t *testing.T) {
 	p.ctl(t, "accept-resume").want(t, 0, []string{"admission resumed: state accepting\n"}, nil)
 
 	r := p.ctl(t, "--json", "accept-stop", "--reason", "x")
-	var st sessionmgr.Status
-	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || st.State != sessionmgr.StateStopped || st.Reason != "x" {
+	var st api.Status
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || st.State != api.StateStopped || st.Reason != "x" {
 		t.Errorf("json accept-stop %q: %v", r.stdout, err)
 	}
 	r = p.ctl(t, "--json", "accept-resume")
-	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || st.State != sessionmgr.StateAccepting {
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || st.State != api.StateAccepting {
 		t.Errorf("json accept-resume %q: %v", r.stdout, err)
 	}
 
@@ -383,8 +382,8 @@ func TestDrain(t *testing.T) {
 	// Defaults are the server's: nothing but exit when asked.
 	p.fake.set(func(f *fake) { f.drain = nil })
 	r = p.ctl(t, "--json", "drain", "--exit")
-	var ds sessionmgr.DrainStatus
-	if err := json.Unmarshal([]byte(r.stdout), &ds); err != nil || ds.Phase != sessionmgr.DrainGrace || !ds.Exit || ds.Rate != 200 {
+	var ds api.DrainStatus
+	if err := json.Unmarshal([]byte(r.stdout), &ds); err != nil || ds.Phase != api.DrainGrace || !ds.Exit || ds.Rate != 200 {
 		t.Errorf("json drain %q: %v", r.stdout, err)
 	}
 	p.fake.set(func(f *fake) {
@@ -409,17 +408,17 @@ func TestDrainWait(t *testing.T) {
 	// Each status poll: the grace ends, then two participants leave per
 	// poll until none is left.
 	p.fake.set(func(f *fake) {
-		f.advance = func(d *sessionmgr.DrainStatus) {
+		f.advance = func(d *api.DrainStatus) {
 			switch {
-			case d.Phase == sessionmgr.DrainGrace:
-				d.Phase = sessionmgr.DrainNotifying
+			case d.Phase == api.DrainGrace:
+				d.Phase = api.DrainNotifying
 			case d.ParticipantsLeft > 0:
 				n := min(2, d.ParticipantsLeft)
 				d.NoticesSent += uint64(n)
 				d.Reconnected += uint64(n)
 				d.ParticipantsLeft -= n
 			default:
-				d.Phase, d.SessionsLeft = sessionmgr.DrainDrained, 0
+				d.Phase, d.SessionsLeft = api.DrainDrained, 0
 			}
 		}
 	})
@@ -433,9 +432,9 @@ func TestDrainWait(t *testing.T) {
 	p.fake.set(func(f *fake) { f.drain = nil })
 	r = p.ctl(t, "--json", "drain", "--wait", "--interval", "10ms")
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	var first, last sessionmgr.DrainStatus
+	var first, last api.DrainStatus
 	if r.code != 0 || len(lines) < 3 || json.Unmarshal([]byte(lines[0]), &first) != nil || json.Unmarshal([]byte(lines[len(lines)-1]), &last) != nil ||
-		first.Phase != sessionmgr.DrainGrace || last.Phase != sessionmgr.DrainDrained {
+		first.Phase != api.DrainGrace || last.Phase != api.DrainDrained {
 		t.Errorf("json wait: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }
@@ -443,7 +442,7 @@ func TestDrainWait(t *testing.T) {
 func TestDrainWaitCancelled(t *testing.T) {
 	p := newPod(t)
 	p.fake.set(func(f *fake) {
-		f.advance = func(d *sessionmgr.DrainStatus) { d.Phase = sessionmgr.DrainCancelled }
+		f.advance = func(d *api.DrainStatus) { d.Phase = api.DrainCancelled }
 	})
 	p.ctl(t, "drain", "--wait", "--interval", "10ms").want(t, 1, []string{"  cancelled  left 5"}, []string{"voxctl drain: the drain was cancelled"})
 }
@@ -451,8 +450,8 @@ func TestDrainWaitCancelled(t *testing.T) {
 func TestDrainWaitDeadline(t *testing.T) {
 	p := newPod(t)
 	p.fake.set(func(f *fake) {
-		f.advance = func(d *sessionmgr.DrainStatus) {
-			d.Phase = sessionmgr.DrainNotifying
+		f.advance = func(d *api.DrainStatus) {
+			d.Phase = api.DrainNotifying
 			d.Deadline = d.StartedAt // a drain past its deadline that never ends
 		}
 	})
@@ -475,7 +474,7 @@ func TestDrainWaitServerGone(t *testing.T) {
 		t.Run(fmt.Sprint("exit=", exit), func(t *testing.T) {
 			p := newPod(t)
 			p.fake.set(func(f *fake) {
-				f.advance = func(d *sessionmgr.DrainStatus) { d.Phase = sessionmgr.DrainNotifying }
+				f.advance = func(d *api.DrainStatus) { d.Phase = api.DrainNotifying }
 				f.onStatus = func(calls int) {
 					if calls == 2 {
 						go p.Close() // voxd exits
@@ -499,12 +498,12 @@ func TestDrainCancel(t *testing.T) {
 	p.ctl(t, "drain-cancel").want(t, 0, []string{"drain cancelled: 5 participants in 2 sessions stay\n"}, nil)
 
 	p.ctl(t, "drain").want(t, 0, nil, nil)
-	p.fake.set(func(f *fake) { f.drain.Phase = sessionmgr.DrainNotifying })
+	p.fake.set(func(f *fake) { f.drain.Phase = api.DrainNotifying })
 	p.ctl(t, "drain-cancel").want(t, 2, nil, []string{"(HTTP 409, drain_conflict)"})
-	p.fake.set(func(f *fake) { f.drain.Phase = sessionmgr.DrainGrace })
+	p.fake.set(func(f *fake) { f.drain.Phase = api.DrainGrace })
 	r := p.ctl(t, "drain-cancel", "--json")
-	var ds sessionmgr.DrainStatus
-	if err := json.Unmarshal([]byte(r.stdout), &ds); err != nil || ds.Phase != sessionmgr.DrainCancelled {
+	var ds api.DrainStatus
+	if err := json.Unmarshal([]byte(r.stdout), &ds); err != nil || ds.Phase != api.DrainCancelled {
 		t.Errorf("json drain-cancel %q: %v", r.stdout, err)
 	}
 }
@@ -526,7 +525,7 @@ func TestReconnect(t *testing.T) {
 		}
 	})
 	r := p.ctl(t, "--json", "reconnect")
-	var ans sessionmgr.ReconnectAnswer
+	var ans api.ReconnectAnswer
 	if err := json.Unmarshal([]byte(r.stdout), &ans); err != nil || ans.Participants != 5 || ans.Sessions != 2 {
 		t.Errorf("json reconnect %q: %v", r.stdout, err)
 	}
@@ -541,7 +540,7 @@ func TestServerErrors(t *testing.T) {
 	p.fake.set(func(f *fake) { f.err = errors.New("engine wedged") })
 	p.ctl(t, "drain").want(t, 1, nil, []string{"refused: internal error (HTTP 500, internal)"})
 	p.ctl(t, "sessions").want(t, 1, nil, []string{"(HTTP 500, internal)"})
-	p.fake.set(func(f *fake) { f.err = fmt.Errorf("%w: shutting down", sessionmgr.ErrClosed) })
+	p.fake.set(func(f *fake) { f.err = fmt.Errorf("%w: shutting down", api.ErrClosed) })
 	p.ctl(t, "reconnect").want(t, 1, nil, []string{"(HTTP 503, shutting_down)"})
 
 	// A backend that cannot drain.

@@ -210,7 +210,7 @@ func TestEndToEndAttacksMoveNothing(t *testing.T) {
 	// made independently and sent from another address
 	// (first: the forgeries below use up the probe budget of unlatched addresses).
 	seq, ts := a.p.NextRTP()
-	out, _ := media.NewOutbound(a.p.Admission().SRTP.Profile, a.p.Admission().SRTP.ClientToServer)
+	out, _, _ := client.SRTPContexts(a.p.Admission().SRTP)
 	plain := media.AppendRTPHeader(nil, media.RTPFields{PayloadType: 111, SequenceNumber: seq - 1, Timestamp: ts - 960, SSRC: a.p.SSRC()})
 	replay, _ := out.EncryptRTP(nil, append(plain, "hello"...))
 	raw, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
