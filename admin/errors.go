@@ -27,7 +27,8 @@ const (
 	CodeInvalidRequest       = "invalid_request"        // 400: a bad option (sessionmgr.ErrInvalid) or a field of the wrong type
 	CodeInvalidID            = "invalid_id"             // 400: an id is not 1-64 of [A-Za-z0-9._-]
 	CodeMalformedJSON        = "malformed_json"         // 400: not JSON, not an object, or data after the object
-	CodeUnknownField         = "unknown_field"          // 400: a field the endpoint does not know
+	CodeUnknownField         = "unknown_field"          // 400: a field the endpoint does not know (names are case-sensitive)
+	CodeDuplicateField       = "duplicate_field"        // 400: a key twice in one object of the body
 	CodeUnauthorized         = "unauthorized"           // 401: no bearer token, or a malformed Authorization header
 	CodeForbidden            = "forbidden"              // 403: wrong token
 	CodeForbiddenHost        = "forbidden_host"         // 403: open API (no token) and a non-loopback Host
