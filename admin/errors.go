@@ -43,6 +43,9 @@ const (
 	CodeDrainConflict        = "drain_conflict"         // 409: a drain runs already, is past its grace period, or accept-resume while draining
 	CodeNoDrain              = "no_drain"               // 404: no drain to cancel
 	CodeBodyTooLarge         = "body_too_large"         // 413
+	CodeHeaderTooLarge       = "header_too_large"       // 431: the request's header is over Config.MaxHeaderBytes
+	CodeMalformedRequest     = "malformed_request"      // 400: net/http could not parse the request (request line, a header, the Host)
+	CodeUnsupportedProtocol  = "unsupported_protocol"   // 501, 505, 417: a transfer encoding, HTTP version or Expect net/http does not support
 	CodeUnsupportedMediaType = "unsupported_media_type" // 415: a body that is not application/json
 	CodeInternal             = "internal"               // 500: details in the server log only
 	CodeNotImplemented       = "not_implemented"        // 501: the backend cannot drain (not a Drainer)

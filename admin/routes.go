@@ -10,15 +10,20 @@ import (
 	"net/http/pprof"
 	"runtime/debug"
 	runtimepprof "runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 )
 
 func (s *Server) routes(extra []RouteFunc) *chi.Mux {
 	r := chi.NewRouter()
 	r.Use(s.observe)
+	// HEAD works wherever GET does: the GET handler answers, net/http
+	// drops the body.
+	r.Use(middleware.GetHead)
 	r.NotFound(s.Wrap(s.notFound))
 	r.MethodNotAllowed(s.Wrap(s.methodNotAllowed))
 
@@ -53,15 +58,15 @@ func (s *Server) routes(extra []RouteFunc) *chi.Mux {
 				f(r, s)
 			}
 		})
-		r.Route("/debug/pprof", func(r chi.Router) {
-			r.Get("/", pprof.Index)
-			r.Get("/cmdline", pprof.Cmdline)
-			r.Get("/profile", pprof.Profile)
-			r.Get("/symbol", pprof.Symbol)
-			r.Post("/symbol", pprof.Symbol)
-			r.Get("/trace", pprof.Trace)
-			r.Get("/{profile}", s.Wrap(pprofNamed))
-		})
+		// Flat patterns here too: on a sub-router's "/", middleware.GetHead
+		// would find a HEAD route that is not there.
+		r.Get("/debug/pprof/", pprof.Index)
+		r.Get("/debug/pprof/cmdline", pprof.Cmdline)
+		r.Get("/debug/pprof/profile", pprof.Profile)
+		r.Get("/debug/pprof/symbol", pprof.Symbol)
+		r.Post("/debug/pprof/symbol", pprof.Symbol)
+		r.Get("/debug/pprof/trace", pprof.Trace)
+		r.Get("/debug/pprof/{profile}", s.Wrap(pprofNamed))
 	})
 	return r
 }
@@ -92,7 +97,8 @@ func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) error 
 	var allowed []string
 	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
 		http.MethodPatch, http.MethodDelete, http.MethodOptions} {
-		if s.router.Match(chi.NewRouteContext(), m, path) {
+		if s.router.Match(chi.NewRouteContext(), m, path) ||
+			m == http.MethodHead && slices.Contains(allowed, http.MethodGet) { // middleware.GetHead
 			allowed = append(allowed, m)
 		}
 	}
