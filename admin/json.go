@@ -36,7 +36,8 @@ func WriteJSON(w http.ResponseWriter, status int, v any) error {
 // DecodeJSON reads the request body, at most Config.MaxBodyBytes, into v
 // (a pointer to a struct): one JSON object, nothing after it, no unknown
 // field, field names in their exact case, no key twice in any object, and
-// not null (see strictJSON); a null field is an absent one. With
+// not null (see strictJSON); a null field is an absent one. Durations
+// must be within their bounds (MaxDrainGrace, ...). With
 // allowEmpty an empty body leaves v untouched; without it, an empty body
 // is malformed_json. The errors are *APIError with the status and code to
 // answer.
@@ -74,7 +75,7 @@ func (s *Server) DecodeJSON(w http.ResponseWriter, r *http.Request, v any, allow
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
 	}
-	return nil
+	return checkDurations(v)
 }
 
 func tooLarge(limit int64) *APIError {
