@@ -197,7 +197,7 @@ func recorderOf(w http.ResponseWriter) *recorder {
 	}
 }
 
-// observe logs every request (debug; error for a 5xx, with its cause),
+// observe logs every request (at requestLogLevel, a 5xx with its cause),
 // counts it by route and status, and turns a handler panic into a 500.
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -239,10 +239,7 @@ func (s *Server) finish(rec *recorder, r *http.Request, d time.Duration) {
 	s.metrics.GetOrCreateCounter(fmt.Sprintf(`vox_admin_requests_total{route=%q,method=%q,status="%d"}`,
 		route, method, status)).Inc()
 
-	level := slog.LevelDebug
-	if status >= 500 && !rec.quiet {
-		level = slog.LevelError
-	}
+	level := requestLogLevel(status, rec.code, rec.quiet)
 	if !s.log.Enabled(r.Context(), level) {
 		return
 	}
@@ -260,4 +257,29 @@ func (s *Server) finish(rec *recorder, r *http.Request, d time.Duration) {
 		attrs = append(attrs, slog.Any("err", rec.cause))
 	}
 	s.log.LogAttrs(r.Context(), level, "admin request", attrs...)
+}
+
+// expectedRefusals are the 5xx answers that are the server's state, not
+// its failure, with the level of their log line: the pod takes nothing new
+// (full, stopped, draining), is shutting down, or its session manager is
+// too busy to answer in time (worth a look, hence warn).
+var expectedRefusals = map[string]slog.Level{
+	CodeNotAccepting:   slog.LevelInfo,
+	CodeShuttingDown:   slog.LevelInfo,
+	CodeTimeout:        slog.LevelWarn,
+	CodeNotImplemented: slog.LevelDebug, // a caller's mistake: this backend cannot drain
+}
+
+// requestLogLevel is the level of a request's log line: debug for an
+// answer below 500 and for a quiet one (a not-ready /readyz), the
+// expectedRefusals level for those, error for any other 5xx (an internal
+// error, a panic).
+func requestLogLevel(status int, code string, quiet bool) slog.Level {
+	if status < 500 || quiet {
+		return slog.LevelDebug
+	}
+	if l, ok := expectedRefusals[code]; ok {
+		return l
+	}
+	return slog.LevelError
 }
