@@ -231,7 +231,12 @@ func TestHead(t *testing.T) {
 		if ct := head.header.Get("Content-Type"); ct != get.header.Get("Content-Type") || ct == "" {
 			t.Errorf("HEAD %s: Content-Type %q, GET's %q", path, ct, get.header.Get("Content-Type"))
 		}
-		if strings.HasPrefix(get.header.Get("Content-Type"), "application/json") {
+		switch {
+		case path == "/v1/status": // its rates change from call to call
+			if head.header.Get("Content-Length") == "" {
+				t.Errorf("HEAD %s: no Content-Length", path)
+			}
+		case strings.HasPrefix(get.header.Get("Content-Type"), "application/json"):
 			if cl := head.header.Get("Content-Length"); cl != fmt.Sprint(len(get.body)) {
 				t.Errorf("HEAD %s: Content-Length %q, GET's body is %d bytes", path, cl, len(get.body))
 			}
