@@ -34,8 +34,10 @@ type Config struct {
 	// Token is the bearer token every /v1 and /debug/pprof request must
 	// carry. Empty leaves the API open, which is allowed only on loopback.
 	Token string
-	// Logger receives one debug line per request and one error line per
-	// 5xx; default slog.Default(). Tokens and keys are never logged.
+	// Logger receives one line per request: debug, or info for a 503
+	// not_accepting or shutting_down, warn for a 503 timeout, error for
+	// any other 5xx (with its cause); default slog.Default(). Tokens and
+	// keys are never logged.
 	Logger *slog.Logger
 	// RetryAfter is the Retry-After of a 503 not_accepting, rounded up to
 	// whole seconds.

@@ -145,6 +145,12 @@ func (s *Server) reconnect(w http.ResponseWriter, r *http.Request) error {
 	if err := checkRate(req.Rate); err != nil {
 		return err
 	}
+	// Absent (or null) means every session; an empty list names none,
+	// which is almost certainly a caller's bug, not "all".
+	if req.Sessions != nil && len(req.Sessions) == 0 {
+		return apiErrorf(http.StatusBadRequest, CodeInvalidRequest,
+			`field "sessions" is an empty list: name at least one session, or leave the field out for every session`)
+	}
 	for _, id := range req.Sessions {
 		if !ValidID(id) {
 			return invalidID("session", id)

@@ -29,6 +29,10 @@ const (
 	CodeInvalidID            = api.CodeInvalidID
 	CodeMalformedJSON        = api.CodeMalformedJSON
 	CodeUnknownField         = api.CodeUnknownField
+	CodeDuplicateField       = api.CodeDuplicateField
+	CodeMalformedRequest     = api.CodeMalformedRequest
+	CodeHeaderTooLarge       = api.CodeHeaderTooLarge
+	CodeUnsupportedProtocol  = api.CodeUnsupportedProtocol
 	CodeUnauthorized         = api.CodeUnauthorized
 	CodeForbidden            = api.CodeForbidden
 	CodeForbiddenHost        = api.CodeForbiddenHost

@@ -29,6 +29,7 @@ type fakeBackend struct {
 	drainReq     sessionmgr.DrainRequest
 	reconnectReq *sessionmgr.ReconnectRequest
 	drainCalls   int // calls of the Drainer methods
+	routeCalls   int // calls of the Router methods
 }
 
 type fakeSession struct {
@@ -39,6 +40,7 @@ type fakeSession struct {
 var (
 	_ Backend = (*fakeBackend)(nil)
 	_ Drainer = (*fakeBackend)(nil)
+	_ Router  = (*fakeBackend)(nil)
 )
 
 var fakeNow = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
@@ -335,4 +337,41 @@ func (f *fakeBackend) Reconnect(req sessionmgr.ReconnectRequest) (sessionmgr.Rec
 	}
 	ans.ETA = sessionmgr.Duration(time.Duration(float64(ans.Participants) / rate * float64(time.Second)))
 	return ans, nil
+}
+
+// The Router methods only count their calls; the participant must exist.
+
+func (f *fakeBackend) route(sessionID, participantID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.routeCalls++
+	if err := f.fail(); err != nil {
+		return err
+	}
+	s, ok := f.sessions[sessionID]
+	if !ok {
+		return fmt.Errorf("%w: %q", sessionmgr.ErrSessionNotFound, sessionID)
+	}
+	for _, p := range s.info.Participants {
+		if p.ID == participantID {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %q", sessionmgr.ErrParticipantNotFound, participantID)
+}
+
+func (f *fakeBackend) SetMuted(_ context.Context, sessionID, participantID string, _ bool) error {
+	return f.route(sessionID, participantID)
+}
+
+func (f *fakeBackend) SetMutes(_ context.Context, sessionID, participantID string, _ sessionmgr.MuteList) error {
+	return f.route(sessionID, participantID)
+}
+
+func (f *fakeBackend) SetChannel(_ context.Context, sessionID, participantID, _ string) error {
+	return f.route(sessionID, participantID)
+}
+
+func (f *fakeBackend) SetMix(_ context.Context, sessionID, participantID string, _ bool) error {
+	return f.route(sessionID, participantID)
 }

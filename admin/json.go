@@ -34,10 +34,13 @@ func WriteJSON(w http.ResponseWriter, status int, v any) error {
 }
 
 // DecodeJSON reads the request body, at most Config.MaxBodyBytes, into v
-// (a pointer to a struct): one JSON object, no unknown fields, nothing
-// after it. With allowEmpty an empty body leaves v untouched; without it,
-// an empty body is malformed_json. The errors are *APIError with the
-// status and code to answer.
+// (a pointer to a struct): one JSON object, nothing after it, no unknown
+// field, field names in their exact case, no key twice in any object, and
+// not null (see strictJSON); a null field is an absent one. Durations
+// must be within their bounds (MaxDrainGrace, ...). With
+// allowEmpty an empty body leaves v untouched; without it, an empty body
+// is malformed_json. The errors are *APIError with the status and code to
+// answer.
 func (s *Server) DecodeJSON(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) error {
 	if r.ContentLength > s.cfg.MaxBodyBytes {
 		return tooLarge(s.cfg.MaxBodyBytes)
@@ -63,15 +66,16 @@ func (s *Server) DecodeJSON(w http.ResponseWriter, r *http.Request, v any, allow
 		}
 		return apiErrorf(http.StatusBadRequest, CodeMalformedJSON, "the request body is empty; a JSON object is required")
 	}
+	body, err = strictJSON(body, reflect.TypeOf(v))
+	if err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return apiErrorf(http.StatusBadRequest, CodeMalformedJSON, "unexpected data after the JSON object")
-	}
-	return nil
+	return checkDurations(v)
 }
 
 func tooLarge(limit int64) *APIError {

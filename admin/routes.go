@@ -10,15 +10,20 @@ import (
 	"net/http/pprof"
 	"runtime/debug"
 	runtimepprof "runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 )
 
 func (s *Server) routes(extra []RouteFunc) *chi.Mux {
 	r := chi.NewRouter()
 	r.Use(s.observe)
+	// HEAD works wherever GET does: the GET handler answers, net/http
+	// drops the body.
+	r.Use(middleware.GetHead)
 	r.NotFound(s.Wrap(s.notFound))
 	r.MethodNotAllowed(s.Wrap(s.methodNotAllowed))
 
@@ -53,15 +58,15 @@ func (s *Server) routes(extra []RouteFunc) *chi.Mux {
 				f(r, s)
 			}
 		})
-		r.Route("/debug/pprof", func(r chi.Router) {
-			r.Get("/", pprof.Index)
-			r.Get("/cmdline", pprof.Cmdline)
-			r.Get("/profile", pprof.Profile)
-			r.Get("/symbol", pprof.Symbol)
-			r.Post("/symbol", pprof.Symbol)
-			r.Get("/trace", pprof.Trace)
-			r.Get("/{profile}", s.Wrap(pprofNamed))
-		})
+		// Flat patterns here too: on a sub-router's "/", middleware.GetHead
+		// would find a HEAD route that is not there.
+		r.Get("/debug/pprof/", pprof.Index)
+		r.Get("/debug/pprof/cmdline", pprof.Cmdline)
+		r.Get("/debug/pprof/profile", pprof.Profile)
+		r.Get("/debug/pprof/symbol", pprof.Symbol)
+		r.Post("/debug/pprof/symbol", pprof.Symbol)
+		r.Get("/debug/pprof/trace", pprof.Trace)
+		r.Get("/debug/pprof/{profile}", s.Wrap(pprofNamed))
 	})
 	return r
 }
@@ -92,7 +97,8 @@ func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) error 
 	var allowed []string
 	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
 		http.MethodPatch, http.MethodDelete, http.MethodOptions} {
-		if s.router.Match(chi.NewRouteContext(), m, path) {
+		if s.router.Match(chi.NewRouteContext(), m, path) ||
+			m == http.MethodHead && slices.Contains(allowed, http.MethodGet) { // middleware.GetHead
 			allowed = append(allowed, m)
 		}
 	}
@@ -191,7 +197,7 @@ func recorderOf(w http.ResponseWriter) *recorder {
 	}
 }
 
-// observe logs every request (debug; error for a 5xx, with its cause),
+// observe logs every request (at requestLogLevel, a 5xx with its cause),
 // counts it by route and status, and turns a handler panic into a 500.
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -233,10 +239,7 @@ func (s *Server) finish(rec *recorder, r *http.Request, d time.Duration) {
 	s.metrics.GetOrCreateCounter(fmt.Sprintf(`vox_admin_requests_total{route=%q,method=%q,status="%d"}`,
 		route, method, status)).Inc()
 
-	level := slog.LevelDebug
-	if status >= 500 && !rec.quiet {
-		level = slog.LevelError
-	}
+	level := requestLogLevel(status, rec.code, rec.quiet)
 	if !s.log.Enabled(r.Context(), level) {
 		return
 	}
@@ -254,4 +257,29 @@ func (s *Server) finish(rec *recorder, r *http.Request, d time.Duration) {
 		attrs = append(attrs, slog.Any("err", rec.cause))
 	}
 	s.log.LogAttrs(r.Context(), level, "admin request", attrs...)
+}
+
+// expectedRefusals are the 5xx answers that are the server's state, not
+// its failure, with the level of their log line: the pod takes nothing new
+// (full, stopped, draining), is shutting down, or its session manager is
+// too busy to answer in time (worth a look, hence warn).
+var expectedRefusals = map[string]slog.Level{
+	CodeNotAccepting:   slog.LevelInfo,
+	CodeShuttingDown:   slog.LevelInfo,
+	CodeTimeout:        slog.LevelWarn,
+	CodeNotImplemented: slog.LevelDebug, // a caller's mistake: this backend cannot drain
+}
+
+// requestLogLevel is the level of a request's log line: debug for an
+// answer below 500 and for a quiet one (a not-ready /readyz), the
+// expectedRefusals level for those, error for any other 5xx (an internal
+// error, a panic).
+func requestLogLevel(status int, code string, quiet bool) slog.Level {
+	if status < 500 || quiet {
+		return slog.LevelDebug
+	}
+	if l, ok := expectedRefusals[code]; ok {
+		return l
+	}
+	return slog.LevelError
 }

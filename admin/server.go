@@ -115,6 +115,7 @@ func (s *Server) Start() error {
 		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	ln = jsonErrorListener{Listener: ln, s: s}
 	done := make(chan struct{})
 	s.srv, s.ln, s.done = srv, ln, done
 	go func() {

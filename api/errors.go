@@ -41,7 +41,11 @@ const (
 	CodeInvalidRequest       = "invalid_request"        // 400: a bad option (ErrInvalid) or a field of the wrong type
 	CodeInvalidID            = "invalid_id"             // 400: an id is not 1-64 of [A-Za-z0-9._-] (ValidID)
 	CodeMalformedJSON        = "malformed_json"         // 400: not JSON, not an object, or data after the object
-	CodeUnknownField         = "unknown_field"          // 400: a field the endpoint does not know
+	CodeUnknownField         = "unknown_field"          // 400: a field the endpoint does not know (names are case-sensitive)
+	CodeDuplicateField       = "duplicate_field"        // 400: a key twice in one object of the body
+	CodeMalformedRequest     = "malformed_request"      // 400: net/http could not parse the request (request line, a header, the Host)
+	CodeHeaderTooLarge       = "header_too_large"       // 431: the request's header is over the server's limit
+	CodeUnsupportedProtocol  = "unsupported_protocol"   // 501, 505, 417: a transfer encoding, HTTP version or Expect the server does not support
 	CodeUnauthorized         = "unauthorized"           // 401: no bearer token, or a malformed Authorization header
 	CodeForbidden            = "forbidden"              // 403: wrong token
 	CodeForbiddenHost        = "forbidden_host"         // 403: open API (no token) and a non-loopback Host
@@ -106,6 +110,8 @@ var codes = []ErrorCode{
 	{CodeInvalidID, http.StatusBadRequest, ErrInvalid},
 	{CodeMalformedJSON, http.StatusBadRequest, ErrInvalid},
 	{CodeUnknownField, http.StatusBadRequest, ErrInvalid},
+	{CodeDuplicateField, http.StatusBadRequest, ErrInvalid},
+	{CodeMalformedRequest, http.StatusBadRequest, ErrInvalid},
 
 	{CodeUnauthorized, http.StatusUnauthorized, nil},
 	{CodeForbidden, http.StatusForbidden, nil},
@@ -114,6 +120,8 @@ var codes = []ErrorCode{
 	{CodeNotFound, http.StatusNotFound, nil},
 	{CodeMethodNotAllowed, http.StatusMethodNotAllowed, nil},
 	{CodeBodyTooLarge, http.StatusRequestEntityTooLarge, nil},
+	{CodeHeaderTooLarge, http.StatusRequestHeaderFieldsTooLarge, nil},
+	{CodeUnsupportedProtocol, http.StatusNotImplemented, nil},
 	{CodeUnsupportedMediaType, http.StatusUnsupportedMediaType, nil},
 	{CodeInternal, http.StatusInternalServerError, nil},
 	{CodeNotImplemented, http.StatusNotImplemented, nil},

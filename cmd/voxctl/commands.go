@@ -37,10 +37,10 @@ type rates struct {
 func (c *cli) printJSON(v any) int {
 	b, err := json.Marshal(v)
 	if err != nil {
-		fmt.Fprintf(c.stderr, "voxctl %s: %v\n", c.cmd, err)
+		printf(c.stderr, "voxctl %s: %v\n", c.cmd, err)
 		return exitFailed
 	}
-	fmt.Fprintf(c.stdout, "%s\n", b)
+	_, _ = c.stdout.Write(append(jsonSafe(b), '\n'))
 	return exitOK
 }
 
@@ -67,29 +67,29 @@ var statusCmd = command{
 // writeStatus prints the status for a human.
 func writeStatus(out io.Writer, st *statusView, now time.Time) {
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(w, "state:\t%s\n", st.State)
+	printf(w, "state:\t%s\n", st.State)
 	if st.Reason != "" {
-		fmt.Fprintf(w, "reason:\t%s\n", st.Reason)
+		printf(w, "reason:\t%s\n", st.Reason)
 	}
-	fmt.Fprintf(w, "sessions:\t%d / %d\n", st.Sessions, st.Limits.MaxSessions)
-	fmt.Fprintf(w, "participants:\t%d / %d (at most %d per session)\n", st.Participants, st.Limits.MaxParticipants, st.Limits.MaxSessionParticipants)
-	fmt.Fprintf(w, "cpu:\t%.1f%%\n", st.CPUPercent)
+	printf(w, "sessions:\t%d / %d\n", st.Sessions, st.Limits.MaxSessions)
+	printf(w, "participants:\t%d / %d (at most %d per session)\n", st.Participants, st.Limits.MaxParticipants, st.Limits.MaxSessionParticipants)
+	printf(w, "cpu:\t%.1f%%\n", st.CPUPercent)
 	if st.Rates.WindowMS > 0 {
-		fmt.Fprintf(w, "traffic:\tin %.0f pps %s, out %.0f pps %s (over %s)\n",
+		printf(w, "traffic:\tin %.0f pps %s, out %.0f pps %s (over %s)\n",
 			st.Rates.PPSIn, bits(st.Rates.BPSIn), st.Rates.PPSOut, bits(st.Rates.BPSOut),
 			(time.Duration(st.Rates.WindowMS) * time.Millisecond).Round(100*time.Millisecond))
 	} else {
-		fmt.Fprintf(w, "traffic:\tno rate yet (first sample)\n")
+		printf(w, "traffic:\tno rate yet (first sample)\n")
 	}
-	fmt.Fprintf(w, "packets:\trx %d, tx %d, forwarded %d, dropped %d\n",
+	printf(w, "packets:\trx %d, tx %d, forwarded %d, dropped %d\n",
 		st.Totals.RxPackets, st.Totals.TxPackets, st.Totals.Forwarded, dropped(&st.Totals))
 	steering := "off (address hash)"
 	if st.Steering {
 		steering = "on (SSRC)"
 	}
-	fmt.Fprintf(w, "steering:\t%s\n", steering)
+	printf(w, "steering:\t%s\n", steering)
 	if st.ReconnectNotices > 0 {
-		fmt.Fprintf(w, "reconnect notices:\t%d (outside drains)\n", st.ReconnectNotices)
+		printf(w, "reconnect notices:\t%d (outside drains)\n", st.ReconnectNotices)
 	}
 	if d := st.Drain; d != nil {
 		writeDrain(w, d, now)
@@ -100,7 +100,7 @@ func writeStatus(out io.Writer, st *statusView, now time.Time) {
 		w = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(w, "  SHARD\tSESSIONS\tPARTICIPANTS\tRX PKTS\tTX PKTS\t")
 		for _, sh := range st.Shards {
-			fmt.Fprintf(w, "  %d\t%d\t%d\t%d\t%d\t\n", sh.ID, sh.Sessions, sh.Participants, sh.Counters.RxPackets, sh.Counters.TxPackets)
+			printf(w, "  %d\t%d\t%d\t%d\t%d\t\n", sh.ID, sh.Sessions, sh.Participants, sh.Counters.RxPackets, sh.Counters.TxPackets)
 		}
 		_ = w.Flush()
 	}
@@ -108,9 +108,9 @@ func writeStatus(out io.Writer, st *statusView, now time.Time) {
 
 // writeDrain prints a drain's status as tabwriter rows.
 func writeDrain(w io.Writer, d *api.DrainStatus, now time.Time) {
-	fmt.Fprintf(w, "drain:\t%s (%s), started %s ago\n", d.Phase, d.Reason, ago(now, d.StartedAt))
-	fmt.Fprintf(w, "\tleft: %d participants in %d sessions\n", d.ParticipantsLeft, d.SessionsLeft)
-	fmt.Fprintf(w, "\tnotices sent %d (+%d repeats); reconnected %d, timed out %d, unreachable %d, removed at deadline %d\n",
+	printf(w, "drain:\t%s (%s), started %s ago\n", d.Phase, d.Reason, ago(now, d.StartedAt))
+	printf(w, "\tleft: %d participants in %d sessions\n", d.ParticipantsLeft, d.SessionsLeft)
+	printf(w, "\tnotices sent %d (+%d repeats); reconnected %d, timed out %d, unreachable %d, removed at deadline %d\n",
 		d.NoticesSent, d.NoticesRepeated, d.Reconnected, d.TimedOut, d.Unreachable, d.RemovedAtDeadline)
 	when := func(t time.Time) string {
 		s := t.UTC().Format(time.RFC3339)
@@ -119,8 +119,8 @@ func writeDrain(w io.Writer, d *api.DrainStatus, now time.Time) {
 		}
 		return s
 	}
-	fmt.Fprintf(w, "\tgrace until %s; deadline %s\n", when(d.GraceUntil), when(d.Deadline))
-	fmt.Fprintf(w, "\trate %s notices/s, window %s, exit when drained: %s\n",
+	printf(w, "\tgrace until %s; deadline %s\n", when(d.GraceUntil), when(d.Deadline))
+	printf(w, "\trate %s notices/s, window %s, exit when drained: %s\n",
 		strconv.FormatFloat(d.Rate, 'f', -1, 64), time.Duration(d.WindowMS)*time.Millisecond, yesNo(d.Exit))
 }
 
@@ -184,7 +184,7 @@ var sessionsCmd = command{
 			w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(w, "ID\tMEMBERS\tMAX\tSHARD\tAGE")
 			for _, s := range list {
-				fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%s\n", s.ID, len(s.Participants), s.MaxParticipants, s.Shard, ago(now, s.CreatedAt))
+				printf(w, "%s\t%d\t%d\t%d\t%s\n", s.ID, len(s.Participants), s.MaxParticipants, s.Shard, ago(now, s.CreatedAt))
 			}
 			_ = w.Flush()
 			return exitOK
@@ -208,7 +208,7 @@ var acceptStopCmd = command{
 			if c.g.json {
 				return c.printJSON(st)
 			}
-			fmt.Fprintf(c.stdout, "admission stopped: state %s%s\n", st.State, reasonSuffix(st.Reason))
+			printf(c.stdout, "admission stopped: state %s%s\n", st.State, reasonSuffix(st.Reason))
 			return exitOK
 		}
 	},
@@ -236,7 +236,7 @@ var acceptResumeCmd = command{
 			if c.g.json {
 				return c.printJSON(st)
 			}
-			fmt.Fprintf(c.stdout, "admission resumed: state %s%s\n", st.State, reasonSuffix(st.Reason))
+			printf(c.stdout, "admission resumed: state %s%s\n", st.State, reasonSuffix(st.Reason))
 			return exitOK
 		}
 	},
@@ -288,7 +288,7 @@ var drainCmd = command{
 				v    time.Duration
 			}{{"grace", *grace}, {"deadline", *deadline}, {"window", *window}} {
 				if d.v < 0 {
-					fmt.Fprintf(c.stderr, "voxctl drain: --%s must not be negative\n", d.name)
+					printf(c.stderr, "voxctl drain: --%s must not be negative\n", d.name)
 					return exitUsage
 				}
 			}
@@ -312,7 +312,7 @@ var drainCmd = command{
 			if c.g.json {
 				c.printJSON(ds)
 			} else {
-				fmt.Fprintf(c.stdout, "drain started: %d participants in %d sessions; notices from %s at %s/s; deadline %s; exit when drained: %s\n",
+				printf(c.stdout, "drain started: %d participants in %d sessions; notices from %s at %s/s; deadline %s; exit when drained: %s\n",
 					ds.ParticipantsLeft, ds.SessionsLeft, ds.GraceUntil.UTC().Format(time.RFC3339),
 					strconv.FormatFloat(ds.Rate, 'f', -1, 64), ds.Deadline.UTC().Format(time.RFC3339), yesNo(ds.Exit))
 			}
@@ -344,7 +344,7 @@ func (c *cli) waitDrain(ctx context.Context, ds api.DrainStatus, giveUp time.Tim
 		_, err := c.api.Do(ctx, http.MethodGet, "/v1/status", nil, &st)
 		switch {
 		case err != nil && ds.Exit && (isUnreachable(err) || isShuttingDown(err)):
-			fmt.Fprintf(c.stderr, "voxctl drain: %s went away: the pod was drained and exited\n", c.base)
+			printf(c.stderr, "voxctl drain: %s went away: the pod was drained and exited\n", c.base)
 			return exitOK
 		case err != nil:
 			return c.fail(err)
@@ -358,14 +358,14 @@ func (c *cli) waitDrain(ctx context.Context, ds api.DrainStatus, giveUp time.Tim
 		if c.g.json {
 			c.printJSON(d)
 		} else {
-			fmt.Fprintf(c.stdout, "%s  %-9s  left %d participants / %d sessions  notices %d (+%d)  reconnected %d  timed out %d\n",
+			printf(c.stdout, "%s  %-9s  left %d participants / %d sessions  notices %d (+%d)  reconnected %d  timed out %d\n",
 				c.now().UTC().Format("15:04:05"), d.Phase, d.ParticipantsLeft, d.SessionsLeft,
 				d.NoticesSent, d.NoticesRepeated, d.Reconnected, d.TimedOut)
 		}
 		switch {
 		case d.Phase == api.DrainDrained || st.State == api.StateDrained:
 			if !c.g.json {
-				fmt.Fprintf(c.stdout, "drained: %d notices sent, %d reconnected, %d timed out, %d removed at the deadline\n",
+				printf(c.stdout, "drained: %d notices sent, %d reconnected, %d timed out, %d removed at the deadline\n",
 					d.NoticesSent, d.Reconnected, d.TimedOut, d.RemovedAtDeadline)
 			}
 			return exitOK
@@ -373,7 +373,7 @@ func (c *cli) waitDrain(ctx context.Context, ds api.DrainStatus, giveUp time.Tim
 			fmt.Fprintln(c.stderr, "voxctl drain: the drain was cancelled")
 			return exitFailed
 		case time.Now().After(giveUp):
-			fmt.Fprintf(c.stderr, "voxctl drain: not drained %s after its deadline; giving up waiting (the drain goes on)\n", waitMargin)
+			printf(c.stderr, "voxctl drain: not drained %s after its deadline; giving up waiting (the drain goes on)\n", waitMargin)
 			return exitFailed
 		}
 	}
@@ -394,7 +394,7 @@ var drainCancelCmd = command{
 			if c.g.json {
 				return c.printJSON(ds)
 			}
-			fmt.Fprintf(c.stdout, "drain %s: %d participants in %d sessions stay\n", ds.Phase, ds.ParticipantsLeft, ds.SessionsLeft)
+			printf(c.stdout, "drain %s: %d participants in %d sessions stay\n", ds.Phase, ds.ParticipantsLeft, ds.SessionsLeft)
 			return exitOK
 		}
 	},
@@ -439,7 +439,7 @@ var reconnectCmd = command{
 			if c.g.json {
 				return c.printJSON(ans)
 			}
-			fmt.Fprintf(c.stdout, "reconnect notices queued for %d participants in %d sessions (about %s at the rate)\n",
+			printf(c.stdout, "reconnect notices queued for %d participants in %d sessions (about %s at the rate)\n",
 				ans.Participants, ans.Sessions, time.Duration(ans.ETA).Round(time.Millisecond))
 			return exitOK
 		}

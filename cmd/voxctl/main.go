@@ -129,7 +129,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 			return exitOK
 		}
 		if strings.HasPrefix(err.Error(), "environment") { // the flag package reported its own errors
-			fmt.Fprintf(stderr, "voxctl: %v\n", err)
+			printf(stderr, "voxctl: %v\n", err)
 		}
 		fmt.Fprintln(stderr, "run 'voxctl --help' for usage")
 		return exitUsage
@@ -153,7 +153,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	}
 	cmd, ok := commands()[name]
 	if !ok {
-		fmt.Fprintf(stderr, "voxctl: unknown command %q (run 'voxctl --help')\n", name)
+		printf(stderr, "voxctl: unknown command %q (run 'voxctl --help')\n", name)
 		return exitUsage
 	}
 
@@ -170,7 +170,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 			commandUsage(cfs, cmd)
 			return exitOK
 		}
-		fmt.Fprintf(stderr, "run 'voxctl %s --help' for usage\n", name)
+		printf(stderr, "run 'voxctl %s --help' for usage\n", name)
 		return exitUsage
 	}
 	cfs.Visit(func(f *flag.Flag) {
@@ -208,7 +208,7 @@ func commandUsage(fs *flag.FlagSet, cmd command) {
 func (c *cli) connect() int {
 	base, err := baseURL(c.g.addr)
 	if err != nil {
-		fmt.Fprintf(c.stderr, "voxctl: --addr: %v\n", err)
+		printf(c.stderr, "voxctl: --addr: %v\n", err)
 		return exitUsage
 	}
 	token := c.g.token
@@ -219,12 +219,12 @@ func (c *cli) connect() int {
 	if token == "" && c.g.tokenFile != "" {
 		b, err := os.ReadFile(c.g.tokenFile)
 		if err != nil {
-			fmt.Fprintf(c.stderr, "voxctl: token file: %v\n", err)
+			printf(c.stderr, "voxctl: token file: %v\n", err)
 			return exitUsage
 		}
 		token = strings.TrimSpace(string(b))
 		if token == "" {
-			fmt.Fprintf(c.stderr, "voxctl: token file %s is empty\n", c.g.tokenFile)
+			printf(c.stderr, "voxctl: token file %s is empty\n", c.g.tokenFile)
 			return exitUsage
 		}
 	}
@@ -234,7 +234,7 @@ func (c *cli) connect() int {
 	}
 	api, err := client.NewAPI(base, token)
 	if err != nil {
-		fmt.Fprintf(c.stderr, "voxctl: --addr: %v\n", err)
+		printf(c.stderr, "voxctl: --addr: %v\n", err)
 		return exitUsage
 	}
 	api.HTTPClient = client.NewHTTPClient(c.g.timeout)
@@ -283,7 +283,7 @@ func baseURL(addr string) (string, error) {
 // reached, 2 for a 4xx, 1 for a 5xx or anything else.
 func (c *cli) fail(err error) int {
 	if errors.Is(err, context.Canceled) {
-		fmt.Fprintf(c.stderr, "voxctl %s: interrupted\n", c.cmd)
+		printf(c.stderr, "voxctl %s: interrupted\n", c.cmd)
 		return exitInterrupted
 	}
 	if ae, ok := errors.AsType[*client.APIError](err); ok {
@@ -291,7 +291,7 @@ func (c *cli) fail(err error) int {
 		if code == "" {
 			code = "no code"
 		}
-		fmt.Fprintf(c.stderr, "voxctl %s: %s refused: %s (HTTP %d, %s)\n", c.cmd, c.base, ae.Message, ae.Status, code)
+		printf(c.stderr, "voxctl %s: %s refused: %s (HTTP %d, %s)\n", c.cmd, c.base, ae.Message, ae.Status, code)
 		switch ae.Status {
 		case 401, 403:
 			fmt.Fprintln(c.stderr, "  (the admin API needs its token: --token, --token-file, $VOX_ADMIN_TOKEN or $VOX_ADMIN_TOKEN_FILE)")
@@ -304,10 +304,10 @@ func (c *cli) fail(err error) int {
 		return exitFailed
 	}
 	if ue, ok := errors.AsType[*url.Error](err); ok {
-		fmt.Fprintf(c.stderr, "voxctl %s: cannot reach vox at %s: %v\n", c.cmd, c.base, unreachableCause(ue))
+		printf(c.stderr, "voxctl %s: cannot reach vox at %s: %v\n", c.cmd, c.base, unreachableCause(ue))
 		return exitUnreachable
 	}
-	fmt.Fprintf(c.stderr, "voxctl %s: %v\n", c.cmd, err)
+	printf(c.stderr, "voxctl %s: %v\n", c.cmd, err)
 	return exitFailed
 }
 
@@ -340,7 +340,7 @@ func isShuttingDown(err error) bool {
 // noArgs refuses positional arguments.
 func (c *cli) noArgs() int {
 	if len(c.args) > 0 {
-		fmt.Fprintf(c.stderr, "voxctl %s: unexpected argument %q (run 'voxctl %s --help')\n", c.cmd, c.args[0], c.cmd)
+		printf(c.stderr, "voxctl %s: unexpected argument %q (run 'voxctl %s --help')\n", c.cmd, c.args[0], c.cmd)
 		return exitUsage
 	}
 	return exitOK

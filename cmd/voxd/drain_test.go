@@ -141,3 +141,67 @@ func TestSecondSignalForcesExit(t *testing.T) {
 		t.Fatalf("exit %d, want %d", code, exitForced)
 	}
 }
+
+// TestSignalAfterAPIDrainStaysUp: a drain asked over the API with exit
+// false leaves voxd up once drained; a signal then is a plain stop (exit
+// 0), not a "second signal during a drain" (exit 3).
+func TestSignalAfterAPIDrainStaysUp(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			c := startChild(t)
+			stay := false
+			if _, err := c.api.Drain(context.Background(), sessionmgr.DrainRequest{
+				Grace: sessionmgr.Duration(time.Millisecond), Deadline: sessionmgr.Duration(time.Second), Exit: &stay}); err != nil {
+				t.Fatal(err)
+			}
+			waitUntil(t, "drained and staying up", func() bool { return strings.Contains(c.logs.String(), "staying up") })
+			if st, err := c.api.Status(context.Background()); err != nil || st.State != sessionmgr.StateDrained {
+				t.Fatalf("status after the drain: %+v %v", st, err)
+			}
+			c.cmd.Process.Signal(sig)
+			if code := c.wait(t, 10*time.Second); code != exitOK {
+				t.Fatalf("exit %d, want %d:\n%s", code, exitOK, c.logs.String())
+			}
+			if logs := c.logs.String(); strings.Contains(logs, "forced") || !strings.Contains(logs, `"cause":"signal `+sig.String()) {
+				t.Fatalf("not a plain stop by the signal:\n%s", logs)
+			}
+		})
+	}
+}
+
+// TestSecondSignalDuringAPIDrainForcesExit: during a running drain asked
+// over the API, the first SIGTERM makes voxd exit when drained and a
+// second signal forces the exit (3).
+func TestSecondSignalDuringAPIDrainForcesExit(t *testing.T) {
+	c := startChild(t)
+	joinOne(t, c.api)
+	stay := false
+	if _, err := c.api.Drain(context.Background(), sessionmgr.DrainRequest{
+		Grace: sessionmgr.Duration(10 * time.Second), Deadline: sessionmgr.Duration(30 * time.Second), Exit: &stay}); err != nil {
+		t.Fatal(err)
+	}
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	waitUntil(t, "the signal seen", func() bool { return strings.Contains(c.logs.String(), "will exit when drained") })
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	if code := c.wait(t, 10*time.Second); code != exitForced {
+		t.Fatalf("exit %d, want %d:\n%s", code, exitForced, c.logs.String())
+	}
+}
+
+// TestSignalDrainCancelledOverAPI: a SIGTERM drain cancelled over the API
+// during its grace period leaves voxd serving; a later SIGINT is a plain
+// stop (exit 0), not a forced one.
+func TestSignalDrainCancelledOverAPI(t *testing.T) {
+	c := startChild(t, "VOX_DRAIN_DEADLINE=30s", "VOX_DRAIN_GRACE=10s")
+	joinOne(t, c.api)
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	waitUntil(t, "draining", func() bool { return strings.Contains(c.logs.String(), "drain started") })
+	if _, err := c.api.CancelDrain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the cancel seen", func() bool { return strings.Contains(c.logs.String(), "cancelled over the API") })
+	c.cmd.Process.Signal(syscall.SIGINT)
+	if code := c.wait(t, 10*time.Second); code != exitOK {
+		t.Fatalf("exit %d, want %d:\n%s", code, exitOK, c.logs.String())
+	}
+}

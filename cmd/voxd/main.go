@@ -302,7 +302,14 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	lastSessions := 0
 	var (
 		stopCause string
-		draining  bool // a drain voxd itself started (signal, deletion): exit when drained
+		// draining: voxd waits for a running drain (one it started on a
+		// signal or deletion, or an API drain a signal arrived during) and
+		// exits when drained; a signal now forces the exit.
+		draining bool
+		// drainedUp: a drain that did not ask to exit (an API drain with
+		// exit false) is over and voxd stayed up; nothing runs any more,
+		// so a signal or deletion now is a plain stop.
+		drainedUp bool
 	)
 	drained := s.sessions.Drained()
 	startDrain := func(why string) {
@@ -322,6 +329,9 @@ wait:
 		select {
 		case sig := <-sigs:
 			switch {
+			case drainedUp: // drained already: no drain to wait for, no drain to force
+				stopCause = "signal " + sig.String() + " (already drained)"
+				break wait
 			case draining:
 				log.Warn("second signal during the drain: stopping now", "signal", sig.String(),
 					"participants", s.sessions.Status().Participants)
@@ -335,6 +345,10 @@ wait:
 				break wait
 			}
 		case <-deleting:
+			if drainedUp {
+				stopCause = "GameServer deleted (already drained)"
+				break wait
+			}
 			startDrain("GameServer deleted")
 		case <-drained:
 			drained = nil // closed for good: handle it once
@@ -342,8 +356,8 @@ wait:
 				stopCause = "drained"
 				break wait
 			}
-			log.Info("drained; staying up (the drain did not ask to exit)")
-			draining = true // no second exit decision; a signal now stops at once
+			log.Info("drained; staying up (the drain did not ask to exit); SIGINT or SIGTERM stops voxd")
+			drainedUp = true
 		case <-ctx.Done():
 			stopCause = context.Cause(ctx).Error()
 			break wait
@@ -356,6 +370,12 @@ wait:
 				lc.ReportSoon() // the first session: report (and self-allocate) now
 			}
 			lastSessions = s.sessions.Status().Sessions
+			if d := s.sessions.Status().Drain; draining && d != nil && d.Phase == sessionmgr.DrainCancelled {
+				// DELETE /v1/drain during the grace period of the drain voxd
+				// waited for: it will never be drained; back to serving.
+				log.Info("the drain was cancelled over the API; staying up (SIGTERM drains again)")
+				draining = false
+			}
 			pct, err := cpu.Sample(now)
 			if err != nil && !cpuErrLogged {
 				log.Warn("cannot measure CPU use; admission by CPU is off", "err", err)

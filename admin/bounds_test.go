@@ -1,0 +1,94 @@
+package admin
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/voxfleet/vox/sessionmgr"
+)
+
+// TestDurationBounds: every duration of a request is bounded at decode
+// time, with a message that names the field and its bound.
+func TestDurationBounds(t *testing.T) {
+	ts := newHTTPTestServer(t, Config{Token: testToken})
+	for _, tt := range []struct {
+		path, body string
+		msg        string // "" for accepted
+	}{
+		{"/v1/drain", `{"deadline":"100000h"}`, `field "deadline" must be at most 24h0m0s, not 100000h0m0s`},
+		{"/v1/drain", `{"grace":"24h0m1s","deadline":"1h"}`, `field "grace" must be at most 24h0m0s`},
+		{"/v1/drain", `{"window":"61m"}`, `field "window" must be at most 1h0m0s, not 1h1m0s`},
+		{"/v1/reconnect", `{"window":"2h"}`, `field "window" must be at most 1h0m0s`},
+		{"/v1/reconnect", `{"window":"1h"}`, ""},
+		{"/v1/drain", `{"grace":"23h","deadline":"24h","window":"1h"}`, ""},
+	} {
+		resp := ts.doHTTP(t, request{method: "POST", path: tt.path, body: tt.body})
+		if tt.msg == "" {
+			if resp.status != 202 {
+				t.Errorf("%s %s: %d %s, want 202", tt.path, tt.body, resp.status, resp.body)
+			}
+			continue
+		}
+		if resp.status != 400 {
+			t.Errorf("%s %s: %d %s, want 400", tt.path, tt.body, resp.status, resp.body)
+			continue
+		}
+		if e := resp.errorBody(t); e.Code != CodeInvalidRequest || !strings.Contains(e.Error, tt.msg) {
+			t.Errorf("%s %s: %+v, want invalid_request with %q", tt.path, tt.body, e, tt.msg)
+		}
+	}
+	ts.fake.set(func(f *fakeBackend) {
+		if f.drainCalls != 2 {
+			t.Errorf("%d calls reached the manager, want the 2 accepted", f.drainCalls)
+		}
+	})
+}
+
+// TestCheckDurations: nested fields, the empty_timeout bounds, other
+// duration fields (sessionmgr.Duration or time.Duration) at MaxDuration.
+func TestCheckDurations(t *testing.T) {
+	type opts struct {
+		EmptyTimeout sessionmgr.Duration `json:"empty_timeout,omitempty"`
+	}
+	type body struct {
+		Session *opts         `json:"session"`
+		List    []opts        `json:"list"`
+		Other   time.Duration `json:"other_ns"`
+		Plain   sessionmgr.Duration
+	}
+	d := func(s string) sessionmgr.Duration {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sessionmgr.Duration(v)
+	}
+	for _, tt := range []struct {
+		in   body
+		want string
+	}{
+		{body{}, ""},
+		{body{Session: &opts{}}, ""},
+		{body{Session: &opts{EmptyTimeout: d("1s")}}, ""},
+		{body{Session: &opts{EmptyTimeout: d("24h")}}, ""},
+		{body{Session: &opts{EmptyTimeout: d("999ms")}}, `field "session.empty_timeout" must be at least 1s`},
+		{body{Session: &opts{EmptyTimeout: d("25h")}}, `field "session.empty_timeout" must be at most 24h0m0s`},
+		{body{List: []opts{{}, {EmptyTimeout: d("48h")}}}, `field "list[1].empty_timeout"`},
+		{body{Other: 25 * time.Hour}, `field "other_ns" must be at most 24h0m0s`},
+		{body{Other: -time.Second}, `field "other_ns" must not be negative`},
+		{body{Plain: d("100h")}, `field "Plain" must be at most 24h0m0s`},
+	} {
+		err := checkDurations(&tt.in)
+		if tt.want == "" {
+			if err != nil {
+				t.Errorf("%+v: %v", tt.in, err)
+			}
+			continue
+		}
+		ae, ok := err.(*APIError)
+		if !ok || ae.Code != CodeInvalidRequest || ae.Status != 400 || !strings.Contains(ae.Message, tt.want) {
+			t.Errorf("%+v: %v, want invalid_request with %q", tt.in, err, tt.want)
+		}
+	}
+}
