@@ -87,14 +87,20 @@ type SRTPKeys struct {
 
 // SessionInfo describes a session.
 type SessionInfo struct {
-	ID              string            `json:"id"`
-	CreatedAt       time.Time         `json:"created_at"`
-	Shard           int               `json:"shard"`
-	MaxParticipants int               `json:"max_participants"`
-	MaxSpeakers     int               `json:"max_speakers"`
-	Mix             bool              `json:"mix"`
-	Profile         Profile           `json:"profile"`
-	Participants    []ParticipantInfo `json:"participants"`
+	ID              string    `json:"id"`
+	CreatedAt       time.Time `json:"created_at"`
+	Shard           int       `json:"shard"`
+	MaxParticipants int       `json:"max_participants"`
+	MaxSpeakers     int       `json:"max_speakers"`
+	Mix             bool      `json:"mix"`
+	Profile         Profile   `json:"profile"`
+	// EmptyTimeout is set for a session created (or confirmed) by PUT:
+	// it ends once it has had no participant for this long. A session
+	// created by an admission has none: it ends with its last participant.
+	EmptyTimeout Duration `json:"empty_timeout,omitempty"`
+	// Participants are the members admitted and on the pod (an admission
+	// still in flight is not listed), each with its live statistics.
+	Participants []ParticipantInfo `json:"participants"`
 }
 
 // ParticipantInfo describes a participant and its streams.
@@ -249,7 +255,11 @@ const (
 	ReasonJoinTimeout = "join_timeout" // no authenticated packet after admission
 	ReasonIdle        = "idle_timeout" // no authenticated packet for the idle timeout
 	ReasonRemoved     = "removed"      // DELETE participant
-	ReasonSessionEnd  = "session_end"  // DELETE session
+	ReasonSessionEnd  = "session_end"  // DELETE session, or a session ended by its empty_timeout
+	// ReasonAdmissionCancelled: the admission's caller went away (its
+	// request ended) after the participant was inserted: nobody has its
+	// keys, so it is removed at once instead of waiting for its join timeout.
+	ReasonAdmissionCancelled = "admission_cancelled"
 	// ReasonDrainDeadline: still there when the drain's deadline passed.
 	ReasonDrainDeadline = "drain_deadline"
 )

@@ -36,7 +36,9 @@ type Closer interface {
 }
 
 // NewHandler makes the Handler of one shard. It runs on the shard's goroutine
-// before the first packet is received.
+// before the first packet is received, and Listen returns only after every
+// shard's NewHandler has returned. The shard tells the handler its limits
+// (Shard.MaxDatagram, Shard.NumShards).
 type NewHandler func(sh *Shard) Handler
 
 // epoch anchors Now; time.Since reads the monotonic clock only.

@@ -69,8 +69,10 @@ type Options struct {
 }
 
 // Listen opens the shards' sockets on cfg.Addr and starts one goroutine per
-// shard, each with its own Handler from newHandler. cfg is validated (and its
-// defaults filled in) first.
+// shard, each with its own Handler from newHandler. It returns once every
+// shard has built its Handler (and not before), so whatever newHandler set
+// up is complete when Listen returns. cfg is validated (and its defaults
+// filled in) first.
 func Listen(cfg Config, newHandler NewHandler, opts Options) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -104,9 +106,16 @@ func Listen(cfg Config, newHandler NewHandler, opts Options) (*Server, error) {
 		s.log.Warn("GOMAXPROCS is not above the shard count: every shard holds a P while it waits for packets, so the rest of the process (admin API, GC) only runs when a shard yields; give it GOMAXPROCS = shards + 1",
 			"gomaxprocs", runtime.GOMAXPROCS(0), "shards", len(s.shards))
 	}
+	// Each shard builds its handler on its own goroutine; Listen returns
+	// only once every handler exists, so a caller never sees a shard
+	// serving packets with a handler still being made.
+	built := make(chan struct{}, len(s.shards))
 	s.wg.Add(len(s.shards))
 	for _, sh := range s.shards {
-		go sh.run(newHandler)
+		go sh.run(newHandler, built)
+	}
+	for range s.shards {
+		<-built
 	}
 	go func() { s.wg.Wait(); close(s.stopped) }()
 	s.log.Info("udp listening", "addr", s.local.String(), "shards", len(s.shards),
@@ -182,6 +191,13 @@ func (s *Server) Close() error {
 // ID is the shard's index, the value ShardOf returns for its SSRCs.
 func (sh *Shard) ID() int { return sh.id }
 
+// NumShards is the number of shards of the shard's server.
+func (sh *Shard) NumShards() int { return len(sh.srv.shards) }
+
+// MaxDatagram is the largest datagram the shard receives or sends
+// (Config.MaxDatagram): a handler sizes what it builds by it.
+func (sh *Shard) MaxDatagram() int { return sh.srv.cfg.MaxDatagram }
+
 // Stats returns a snapshot of the shard's counters, without locking.
 func (sh *Shard) Stats() Stats { return sh.c.snapshot() }
 
@@ -227,7 +243,7 @@ func (sh *Shard) Do(ctx context.Context, m Mail) error {
 
 // run is the shard's loop: receive a batch, hand it to the handler, run the
 // mailbox and timers, flush the send queue; until the server closes.
-func (sh *Shard) run(newHandler NewHandler) {
+func (sh *Shard) run(newHandler NewHandler, built chan<- struct{}) {
 	defer sh.srv.wg.Done()
 	cfg := &sh.srv.cfg
 	if !cfg.NoLockOSThread && !sh.srv.portable {
@@ -235,6 +251,7 @@ func (sh *Shard) run(newHandler NewHandler) {
 		defer runtime.UnlockOSThread()
 	}
 	h := newHandler(sh)
+	built <- struct{}{}
 	pkts := make([]Packet, cfg.BatchSize)
 	tick := int64(cfg.TickInterval)
 	lastTick := Now()

@@ -33,7 +33,7 @@ func newBenchRoom(tb testing.TB, profile media.Profile, listeners int) *benchRoo
 		tb.Fatal(err)
 	}
 	r := &benchRoom{payload: make([]byte, 100), from: netip.MustParseAddrPort("127.0.0.1:40000"), level: -1}
-	r.e = newEngine(m, nil, netio.DefaultMaxDatagram)
+	r.e = m.newEngine(nil, netio.DefaultMaxDatagram)
 	r.q = netio.NewDetachedQueue(512, netio.DefaultMaxDatagram, func(pkts [][]byte, _ []netip.AddrPort) { r.sent += len(pkts) })
 	for i := range listeners + 1 {
 		keys, err := media.GenerateSessionKeys(profile)
@@ -43,7 +43,7 @@ func newBenchRoom(tb testing.TB, profile media.Profile, listeners int) *benchRoo
 		in, _ := media.NewInbound(profile, keys.ClientToServer)
 		out, _ := media.NewOutbound(profile, keys.ServerToClient)
 		pt := &participant{id: fmt.Sprint(i), ssrc: uint32(1000 + i), serverSSRC: uint32(9000 + i), in: in, out: out}
-		r.e.add(pt, "room", 1)
+		r.e.admit(1, pt, testRoom("room", false), false)
 		pt.addr = netip.AddrPortFrom(r.from.Addr(), uint16(40000+i))
 		if i == 0 {
 			r.sender = pt
@@ -285,7 +285,7 @@ func newBenchRooms(tb testing.TB, profile media.Profile, rooms int) *benchRooms 
 		tb.Fatal(err)
 	}
 	r := &benchRooms{payload: make([]byte, 100), pkts: make([]netio.Packet, 1)}
-	r.e = newEngine(m, nil, netio.DefaultMaxDatagram)
+	r.e = m.newEngine(nil, netio.DefaultMaxDatagram)
 	r.q = netio.NewDetachedQueue(512, netio.DefaultMaxDatagram, func(pkts [][]byte, _ []netip.AddrPort) { r.sent += len(pkts) })
 	base := netip.MustParseAddr("127.0.0.1")
 	for i := range rooms * 4 {
@@ -297,7 +297,7 @@ func newBenchRooms(tb testing.TB, profile media.Profile, rooms int) *benchRooms 
 		out, _ := media.NewOutbound(profile, keys.ServerToClient)
 		enc, _ := media.NewOutbound(profile, keys.ClientToServer)
 		pt := &participant{id: fmt.Sprint(i), ssrc: uint32(1000 + i), serverSSRC: uint32(1_000_000 + i), in: in, out: out}
-		r.e.add(pt, fmt.Sprint("room", i/4), 1)
+		r.e.admit(1, pt, testRoom(fmt.Sprint("room", i/4), false), false)
 		pt.addr = netip.AddrPortFrom(base, uint16(10000+i))
 		r.members = append(r.members, pt)
 		r.encs = append(r.encs, enc)

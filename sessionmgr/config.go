@@ -17,7 +17,12 @@ const (
 	DefaultJoinTimeout            = 30 * time.Second
 	DefaultIdleTimeout            = 30 * time.Second
 	DefaultReportInterval         = 5 * time.Second
-	DefaultAudioLevelExtensionID  = 1
+	// DefaultEmptyTimeout is how long a session made by PUT stays without
+	// participants (SessionOptions.EmptyTimeout bounded by Min/Max).
+	DefaultEmptyTimeout          = 5 * time.Minute
+	MinEmptyTimeout              = time.Second
+	MaxEmptyTimeout              = 24 * time.Hour
+	DefaultAudioLevelExtensionID = 1
 	// DefaultMaxSpeakers is how many of the loudest speakers of a
 	// channel are forwarded; MaxMaxSpeakers bounds the setting.
 	DefaultMaxSpeakers = mixer.DefaultMaxSpeakers
@@ -37,6 +42,8 @@ const (
 	DefaultDrainRate     = 200
 	DefaultDrainDeadline = 10 * time.Minute
 	DefaultNoticeWindow  = 2 * time.Second
+	// MaxDrainDuration bounds a drain's grace period and deadline.
+	MaxDrainDuration = 24 * time.Hour
 	// Reconnect notices are sent once, then repeated NoticeRepeats times
 	// every NoticeRepeatEvery until the participant leaves.
 	NoticeRepeats     = 3
@@ -53,6 +60,9 @@ type Config struct {
 	// ReportInterval is how often the server sends each participant an
 	// RTCP receiver report about its stream.
 	ReportInterval time.Duration
+	// EmptyTimeout is the default of SessionOptions.EmptyTimeout: how
+	// long a session made by PUT stays without participants. Default 5 min.
+	EmptyTimeout time.Duration
 	// PublicAddr and PublicPort are what admissions tell clients to send
 	// to. Port 0 means the UDP core's own port.
 	PublicAddr string
@@ -124,6 +134,12 @@ func (c *Config) Validate() error {
 	}
 	if err := dur(&c.DrainDeadline, DefaultDrainDeadline, "drain deadline"); err != nil {
 		return err
+	}
+	if err := dur(&c.EmptyTimeout, DefaultEmptyTimeout, "empty timeout"); err != nil {
+		return err
+	}
+	if c.EmptyTimeout < MinEmptyTimeout || c.EmptyTimeout > MaxEmptyTimeout {
+		return fmt.Errorf("%w: empty timeout %v outside %v..%v", ErrInvalid, c.EmptyTimeout, MinEmptyTimeout, MaxEmptyTimeout)
 	}
 	if c.AudioLevelExtensionID == 0 {
 		c.AudioLevelExtensionID = DefaultAudioLevelExtensionID

@@ -6,7 +6,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/voxfleet/vox/media"
 	"github.com/voxfleet/vox/netio"
 )
 
@@ -103,6 +102,8 @@ func (m *Manager) StartDrain(reason string, req DrainRequest) (DrainStatus, erro
 		return DrainStatus{}, fmt.Errorf("%w: deadline %v must be after the grace period %v", ErrInvalid, deadline, grace)
 	case window > time.Hour:
 		return DrainStatus{}, fmt.Errorf("%w: window %v longer than an hour", ErrInvalid, window)
+	case grace > MaxDrainDuration || deadline > MaxDrainDuration:
+		return DrainStatus{}, fmt.Errorf("%w: grace %v and deadline %v must be at most %v", ErrInvalid, grace, deadline, MaxDrainDuration)
 	}
 	if reason == "" {
 		reason = "operator"
@@ -220,19 +221,11 @@ func (m *Manager) finishDrain(d *drainState, why string) {
 // last notice with reason shutdown and no window. It returns how many.
 func (m *Manager) removeAll() int {
 	total := 0
-	for _, e := range m.engines {
+	for k := range m.engines {
 		var n int
-		err := e.shard.Do(context.Background(), func(now int64, q *netio.SendQueue) {
-			for _, pt := range e.parts {
-				if pt.addr.IsValid() {
-					e.sendNotice(pt, media.ReconnectShutdown, 0, q)
-				}
-				e.c.atDeadline.Add(1)
-				e.remove(pt, ReasonDrainDeadline)
-				n++
-			}
-		})
-		if err == nil {
+		if m.onShard(context.Background(), k, func(_ int64, e *engine, q *netio.SendQueue) {
+			n = e.removeAllAtDeadline(q)
+		}) == nil {
 			total += n
 		}
 	}
@@ -254,6 +247,9 @@ func (m *Manager) Reconnect(req ReconnectRequest) (ReconnectAnswer, error) {
 	}
 	if rate < 0.1 || rate > 1e6 || window < 0 || window > time.Hour {
 		return ReconnectAnswer{}, fmt.Errorf("%w: rate %g (0.1..1e6) or window %v (0..1h)", ErrInvalid, rate, window)
+	}
+	if req.Sessions != nil && len(req.Sessions) == 0 {
+		return ReconnectAnswer{}, fmt.Errorf("%w: an empty sessions list names no session (leave it out for every session)", ErrInvalid)
 	}
 	var only map[string]bool
 	if len(req.Sessions) > 0 {
@@ -286,6 +282,7 @@ func (m *Manager) notifyAll(only map[string]bool, rate float64, window time.Dura
 	m.mu.Lock()
 	type item struct {
 		id      string
+		key     uint64
 		created int64
 		n       int
 	}
@@ -295,8 +292,9 @@ func (m *Manager) notifyAll(only map[string]bool, rate float64, window time.Dura
 		if only != nil && !only[id] {
 			continue
 		}
-		perShard[s.shard] = append(perShard[s.shard], item{id, s.createdNs, len(s.members)})
-		total += len(s.members)
+		n := len(s.liveMembers())
+		perShard[s.shard] = append(perShard[s.shard], item{id, s.key, s.createdNs, n})
+		total += n
 	}
 	m.mu.Unlock()
 	if total == 0 {
@@ -309,16 +307,15 @@ func (m *Manager) notifyAll(only map[string]bool, rate float64, window time.Dura
 		sort.Slice(items, func(i, j int) bool {
 			return items[i].created < items[j].created || (items[i].created == items[j].created && items[i].id < items[j].id)
 		})
-		ids := make([]string, len(items))
+		keys := make([]uint64, len(items))
 		n := 0
 		for i, it := range items {
-			ids[i] = it.id
+			keys[i] = it.key
 			n += it.n
 		}
 		share := rate * float64(n) / float64(total)
-		e := m.engines[k]
-		_ = e.shard.Do(context.Background(), func(now int64, _ *netio.SendQueue) {
-			e.startNotices(now, ids, share, window, drain)
+		_ = m.onShard(context.Background(), k, func(now int64, e *engine, _ *netio.SendQueue) {
+			e.startNotices(now, keys, share, window, drain)
 		})
 	}
 	return total

@@ -19,6 +19,7 @@ const housekeepEvery = 100 * time.Millisecond
 // participant is one client's state. It belongs to its shard's engine.
 type participant struct {
 	id         string
+	serial     uint64 // its booking's: tells this admission from a later one under the same id
 	ssrc       uint32
 	serverSSRC uint32
 	room       *room
@@ -63,6 +64,7 @@ type participant struct {
 
 // room is one session's members on the shard.
 type room struct {
+	key     uint64 // the session record's key (a session id may be reused after it ends)
 	id      string
 	members []*participant
 
@@ -85,8 +87,8 @@ type room struct {
 	mixers  int
 }
 
-func newRoom(id string, maxSpeakers int) *room {
-	return &room{id: id, maxSpeakers: maxSpeakers, chans: map[string]uint16{mixer.GlobalChannel: 0},
+func newRoom(key uint64, id string, maxSpeakers int) *room {
+	return &room{key: key, id: id, maxSpeakers: maxSpeakers, chans: map[string]uint16{mixer.GlobalChannel: 0},
 		sels: []*mixer.Selector{mixer.NewSelector(mixer.SelectorConfig{MaxSpeakers: maxSpeakers})}}
 }
 
@@ -105,15 +107,17 @@ func (r *room) channelID(name string) uint16 {
 }
 
 // engine is a shard's data plane (a netio.Handler): it owns the shard's
-// participants and rooms. Only its own goroutine touches them.
+// participants and rooms. Only its own goroutine touches them: every
+// engine method runs on the shard goroutine only (the packet path, Tick,
+// and the functions the Manager runs there through onShard).
 type engine struct {
-	m     *Manager
+	cfg   engineConfig // fixed when the shard builds the engine
 	shard *netio.Shard
 	parts map[uint32]*participant // by SSRC
-	rooms map[string]*room
-
-	extID    uint8
-	maxPlain int // largest plaintext that still fits a datagram once re-encrypted
+	rooms map[uint64]*room        // by session key
+	// removed tells the Manager that a participant left the shard (every
+	// removal of a committed admission, whatever its cause).
+	removed func(ssrc uint32, serial uint64, reason string)
 
 	rtcpBuf       []byte // scratch for plaintext RTCP the server builds
 	nextHousekeep int64
@@ -122,14 +126,14 @@ type engine struct {
 	mixRooms []*room // the rooms with a Mixer
 	mixBuf   []byte  // scratch for a mixed packet's plaintext
 
-	// Reconnect notices to send: whole sessions, in order, paced.
+	// Reconnect notices to send: whole sessions (by key), in order, paced.
 	notify   noticeQueue
 	notified []*participant // got a notice and may be due a repeat
 }
 
 // noticeQueue is a shard's paced list of sessions to notify.
 type noticeQueue struct {
-	sessions []string
+	sessions []uint64
 	rate     float64 // first notices per second for this shard
 	tokens   float64
 	last     int64
@@ -142,23 +146,48 @@ type noticeQueue struct {
 type engineCounters struct {
 	forwarded, rtcpIn, rtcpOut, rebinds                     atomic.Uint64
 	unknownSSRC, auth, replay, malformed, tooShort, tooLong atomic.Uint64
-	notRTP, rateLimit, withheld, mixed                      atomic.Uint64
+	notRTP, rateLimit, withheld, noAddress, mixed           atomic.Uint64
+	encryptErrors                                           atomic.Uint64
 	participants, rooms                                     atomic.Int64
 
 	noticesSent, noticesRepeated, reconnectNotices atomic.Uint64
 	reconnected, timedOut, atDeadline, unreachable atomic.Uint64
 }
 
-func newEngine(m *Manager, sh *netio.Shard, maxDatagram int) *engine {
+// engineConfig is an engine's configuration, fixed when its shard builds
+// it (Manager.newEngine): nothing changes it afterwards, so the packet path
+// reads it without synchronisation. Durations in nanoseconds of netio.Now.
+type engineConfig struct {
+	probeRate, probeBurst                    int
+	joinTimeout, idleTimeout, reportInterval int64
+	maxSpeakers                              int   // a room's default
+	extID                                    uint8 // RFC 6464 audio level extension id
+	maxPlain                                 int   // largest plaintext that still fits a datagram once re-encrypted
+}
+
+func newEngine(cfg engineConfig, sh *netio.Shard, removed func(ssrc uint32, serial uint64, reason string)) *engine {
 	return &engine{
-		m:        m,
-		shard:    sh,
-		parts:    make(map[uint32]*participant),
-		rooms:    make(map[string]*room),
-		extID:    m.cfg.AudioLevelExtensionID,
-		maxPlain: maxDatagram - maxSRTPOverhead,
-		rtcpBuf:  make([]byte, 0, 512),
+		cfg:     cfg,
+		shard:   sh,
+		removed: removed,
+		parts:   make(map[uint32]*participant),
+		rooms:   make(map[uint64]*room),
+		rtcpBuf: make([]byte, 0, 512),
 	}
+}
+
+// newParticipant makes an admitted participant's state with its SRTP
+// contexts (on the caller's goroutine: it touches no shard state).
+func newParticipant(id string, serial uint64, ssrc, serverSSRC uint32, profile media.Profile, keys media.SessionKeys) (*participant, error) {
+	in, err := media.NewInbound(profile, keys.ClientToServer)
+	if err != nil {
+		return nil, err
+	}
+	out, err := media.NewOutbound(profile, keys.ServerToClient)
+	if err != nil {
+		return nil, err
+	}
+	return &participant{id: id, serial: serial, ssrc: ssrc, serverSSRC: serverSSRC, in: in, out: out}, nil
 }
 
 // maxSRTPOverhead is the most any profile adds to a packet (SRTCP with GCM:
@@ -197,7 +226,7 @@ func (e *engine) lookup(now int64, ssrc uint32, from netip.AddrPort) *participan
 		e.c.unknownSSRC.Add(1)
 		return nil
 	}
-	if from != pt.addr && !pt.probe(now, e.m.cfg.ProbeRate, e.m.cfg.ProbeBurst) {
+	if from != pt.addr && !pt.probe(now, e.cfg.probeRate, e.cfg.probeBurst) {
 		e.c.rateLimit.Add(1)
 		return nil
 	}
@@ -249,7 +278,7 @@ func (e *engine) countDecryptError(pt *participant, err error) {
 // rtp handles one RTP packet and returns how many copies it forwarded.
 func (e *engine) rtp(now int64, p *netio.Packet, q *netio.SendQueue) uint64 {
 	b := p.Data
-	if len(b) > e.maxPlain+maxSRTPOverhead {
+	if len(b) > e.cfg.maxPlain+maxSRTPOverhead {
 		e.c.tooLong.Add(1)
 		return 0
 	}
@@ -265,11 +294,11 @@ func (e *engine) rtp(now int64, p *netio.Packet, q *netio.SendQueue) uint64 {
 	e.authenticated(now, pt, p.From)
 	pt.stats.Update(hdr.SequenceNumber, hdr.Timestamp, len(plain), now)
 	level := -1
-	if lvl, _, ok := media.AudioLevel(plain, hdr, e.extID); ok {
+	if lvl, _, ok := media.AudioLevel(plain, hdr, e.cfg.extID); ok {
 		pt.level = int16(lvl)
 		level = int(lvl)
 	}
-	if len(plain) > e.maxPlain {
+	if len(plain) > e.cfg.maxPlain {
 		e.c.tooLong.Add(1)
 		return 0
 	}
@@ -298,7 +327,7 @@ func (e *engine) rtp(now int64, p *netio.Packet, q *netio.SendQueue) uint64 {
 		selected = sel.Selected(pt.ssrc)
 	}
 	seq := hdr.SequenceNumber
-	var n, withheld uint64
+	var n, withheld, noAddr uint64
 	for _, l := range r.members {
 		if l == pt {
 			continue
@@ -308,10 +337,15 @@ func (e *engine) rtp(now int64, p *netio.Packet, q *netio.SendQueue) uint64 {
 			rw.Skip(seq) // it hears the mix instead
 			continue
 		}
-		if !selected || !l.addr.IsValid() || !mixer.Hears(&l.mem, &pt.mem) {
-			rw.Skip(seq)
+		if !selected || !mixer.Hears(&l.mem, &pt.mem) {
+			rw.Skip(seq) // policy: not selected, muted, other channel
 			l.withheld++
 			withheld++
+			continue
+		}
+		if !l.addr.IsValid() {
+			rw.Skip(seq) // the listener has not sent an authenticated packet yet
+			noAddr++
 			continue
 		}
 		out, ok := rw.Forward(seq)
@@ -319,19 +353,15 @@ func (e *engine) rtp(now int64, p *netio.Packet, q *netio.SendQueue) uint64 {
 			continue
 		}
 		binary.BigEndian.PutUint16(plain[2:4], out)
-		buf := q.Buffer()
-		enc, err := l.out.EncryptRTP(buf[:0], plain)
-		if err != nil {
-			e.c.malformed.Add(1)
-			continue
+		if e.sendRTP(l, plain, q) {
+			n++
 		}
-		q.Send(enc, l.addr)
-		l.packetsOut++
-		l.bytesOut += uint64(len(enc))
-		n++
 	}
 	if withheld != 0 {
 		e.c.withheld.Add(withheld)
+	}
+	if noAddr != 0 {
+		e.c.noAddress.Add(noAddr)
 	}
 	return n
 }
@@ -348,7 +378,7 @@ func (l *participant) rewriter(idx int) *mixer.SeqRewriter {
 // rtcp handles one (compound) SRTCP packet from a client.
 func (e *engine) rtcp(now int64, p *netio.Packet, q *netio.SendQueue) {
 	b := p.Data
-	if len(b) > e.maxPlain+maxSRTPOverhead {
+	if len(b) > e.cfg.maxPlain+maxSRTPOverhead {
 		e.c.tooLong.Add(1)
 		return
 	}
@@ -399,7 +429,7 @@ func (e *engine) Tick(now int64, q *netio.SendQueue) {
 		return
 	}
 	e.nextHousekeep = now + int64(housekeepEvery)
-	join, idle := int64(e.m.cfg.JoinTimeout), int64(e.m.cfg.IdleTimeout)
+	join, idle := e.cfg.joinTimeout, e.cfg.idleTimeout
 	for _, pt := range e.parts {
 		switch {
 		case pt.lastAuth == 0 && now-pt.admitted > join:
@@ -410,7 +440,7 @@ func (e *engine) Tick(now int64, q *netio.SendQueue) {
 			continue
 		}
 		if pt.addr.IsValid() && pt.stats.Packets() > 0 && now >= pt.nextReport {
-			pt.nextReport = now + int64(e.m.cfg.ReportInterval)
+			pt.nextReport = now + e.cfg.reportInterval
 			e.sendReport(now, pt, q)
 		}
 	}
@@ -426,6 +456,21 @@ func (e *engine) sendReport(now int64, pt *participant, q *netio.SendQueue) {
 	e.sendRTCP(pt, plain, q)
 }
 
+// sendRTP encrypts plaintext RTP for listener l into the send queue and
+// queues it to l's latched address (which the caller checked): the one
+// per-listener send of forward and mix mode.
+func (e *engine) sendRTP(l *participant, plain []byte, q *netio.SendQueue) bool {
+	enc, err := l.out.EncryptRTP(q.Buffer()[:0], plain)
+	if err != nil {
+		e.c.encryptErrors.Add(1)
+		return false
+	}
+	q.Send(enc, l.addr)
+	l.packetsOut++
+	l.bytesOut += uint64(len(enc))
+	return true
+}
+
 // sendRTCP encrypts plaintext RTCP for pt and queues it.
 func (e *engine) sendRTCP(pt *participant, plain []byte, q *netio.SendQueue) bool {
 	if !pt.addr.IsValid() {
@@ -434,179 +479,12 @@ func (e *engine) sendRTCP(pt *participant, plain []byte, q *netio.SendQueue) boo
 	buf := q.Buffer()
 	enc, err := pt.out.EncryptRTCP(buf[:0], plain)
 	if err != nil {
+		e.c.encryptErrors.Add(1)
 		return false
 	}
 	q.Send(enc, pt.addr)
 	e.c.rtcpOut.Add(1)
 	return true
-}
-
-// add inserts an admitted participant (on the shard's goroutine). In a mix
-// room it fails if the participant cannot join the Mixer (an empty room is
-// then ended).
-func (e *engine) add(pt *participant, sessionID string, now int64) error {
-	r := e.room(sessionID, 0)
-	if r.mix != nil {
-		if err := pt.addMix(r); err != nil && r.mixAll {
-			if len(r.members) == 0 {
-				e.dropRoom(r)
-			}
-			return err
-		}
-		// In a forward room a member the Mixer cannot take (full) is
-		// forwarded as usual but not in the mixes.
-	}
-	pt.room = r
-	pt.mem.SSRC = pt.ssrc
-	pt.mem.Channel = r.channelID(pt.channel)
-	if n := len(r.free); n > 0 {
-		pt.idx = r.free[n-1]
-		r.free = r.free[:n-1]
-	} else {
-		pt.idx = r.slots
-		r.slots++
-	}
-	pt.admitted = now
-	pt.probeAt = now
-	pt.probeTokens = float64(e.m.cfg.ProbeBurst)
-	pt.level = -1
-	pt.nextReport = now + int64(e.m.cfg.ReportInterval)
-	r.members = append(r.members, pt)
-	e.parts[pt.ssrc] = pt
-	e.c.participants.Add(1)
-	for _, m := range r.members {
-		m.resolveMutes()
-	}
-	return nil
-}
-
-// room returns session id's room, making it (with maxSpeakers, 0 meaning
-// the pod default) if needed.
-func (e *engine) room(id string, maxSpeakers int) *room {
-	r := e.rooms[id]
-	if r == nil {
-		if maxSpeakers <= 0 {
-			maxSpeakers = e.m.cfg.MaxSpeakers
-		}
-		r = newRoom(id, maxSpeakers)
-		e.rooms[id] = r
-		e.c.rooms.Add(1)
-	}
-	return r
-}
-
-// resolveMutes recomputes l's mute list: its SSRCs, and those of the
-// members it muted by id.
-func (l *participant) resolveMutes() {
-	l.mem.Mutes = append(l.mem.Mutes[:0], l.muteSSRCs...)
-	if len(l.muteIDs) == 0 {
-		return
-	}
-	for _, m := range l.room.members {
-		for _, id := range l.muteIDs {
-			if m.id == id {
-				l.mem.Mutes = append(l.mem.Mutes, m.ssrc)
-			}
-		}
-	}
-}
-
-// setChannel moves pt to a channel ("" or "global": the global one).
-func (pt *participant) setChannel(name string) {
-	if name == mixer.GlobalChannel {
-		name = ""
-	}
-	r := pt.room
-	r.sels[pt.mem.Channel].Remove(pt.ssrc)
-	pt.channel = name
-	pt.mem.Channel = r.channelID(name)
-}
-
-// setMuted mutes or unmutes pt for everybody.
-func (pt *participant) setMuted(muted bool) {
-	if muted {
-		pt.room.sels[pt.mem.Channel].Remove(pt.ssrc)
-	}
-	pt.mem.Muted = muted
-}
-
-// remove deletes pt from the shard and tells the Manager.
-func (e *engine) remove(pt *participant, reason string) {
-	if pt.notices > 0 {
-		switch reason {
-		case ReasonBye:
-			e.c.reconnected.Add(1)
-		case ReasonIdle:
-			e.c.timedOut.Add(1)
-		}
-	}
-	e.detach(pt)
-	e.m.removed(pt.room.id, pt.id, reason)
-}
-
-// detach deletes pt from the shard's maps and its room (ending an empty room).
-func (e *engine) detach(pt *participant) {
-	if e.parts[pt.ssrc] != pt {
-		return
-	}
-	delete(e.parts, pt.ssrc)
-	e.c.participants.Add(-1)
-	r := pt.room
-	for i, m := range r.members {
-		if m == pt {
-			r.members = append(r.members[:i], r.members[i+1:]...)
-			break
-		}
-	}
-	r.sels[pt.mem.Channel].Remove(pt.ssrc)
-	if pt.mix.mm != nil {
-		r.mix.Remove(pt.mix.mm)
-		pt.mix.mm = nil
-	}
-	if pt.mix.want {
-		pt.mix.want = false
-		r.mixers--
-		if r.mixers == 0 && !r.mixAll && len(r.members) > 0 {
-			e.closeMix(r)
-		}
-	}
-	for _, m := range r.members {
-		if pt.idx < len(m.rw) {
-			m.rw[pt.idx].Reset()
-		}
-		m.resolveMutes()
-	}
-	r.free = append(r.free, pt.idx)
-	if len(r.members) == 0 {
-		e.dropRoom(r)
-	}
-}
-
-// info reports pt for the API (on the shard's goroutine).
-func (pt *participant) info(now int64) (addr string, st StreamStats) {
-	if pt.addr.IsValid() {
-		addr = pt.addr.String()
-	}
-	st = StreamStats{
-		PacketsIn:       pt.stats.Packets(),
-		BytesIn:         pt.stats.Bytes(),
-		RTCPIn:          pt.rtcpIn,
-		PacketsOut:      pt.packetsOut,
-		BytesOut:        pt.bytesOut,
-		Lost:            pt.stats.CumulativeLost(),
-		LossRatio:       pt.stats.LossRatio(),
-		JitterMS:        float64(pt.stats.Jitter()) * 1000 / media.DefaultClockRate,
-		Rebinds:         pt.rebinds,
-		AuthFailures:    pt.authFailures,
-		Replays:         pt.replays,
-		Withheld:        pt.withheld,
-		AudioLevel:      int(pt.level),
-		LastPacketAgoMS: -1,
-	}
-	if pt.lastAuth != 0 {
-		st.LastPacketAgoMS = (now - pt.lastAuth) / int64(time.Millisecond)
-	}
-	return addr, st
 }
 
 func (e *engine) counters() Counters {
@@ -625,87 +503,8 @@ func (e *engine) counters() Counters {
 		DropNotRTP:      c.notRTP.Load(),
 		DropRateLimit:   c.rateLimit.Load(),
 		Withheld:        c.withheld.Load(),
+		NoAddress:       c.noAddress.Load(),
+		EncryptErrors:   c.encryptErrors.Load(),
 		Mixed:           c.mixed.Load(),
 	}
-}
-
-// startNotices queues reconnect notices for sessions (in order) at rate
-// first notices per second (on the shard's goroutine). A new request
-// replaces the queue of an older one.
-func (e *engine) startNotices(now int64, sessions []string, rate float64, window time.Duration, drain bool) {
-	e.notify = noticeQueue{sessions: sessions, rate: rate, tokens: 1, last: now, window: window, drain: drain,
-		gen: e.notify.gen + 1}
-}
-
-// sendNotices sends what the token bucket allows of the queued sessions,
-// one whole session at a time (the bucket may go negative to pay for the
-// group: the average rate holds, and no burst exceeds one session), then
-// the repeats that are due.
-func (e *engine) sendNotices(now int64, q *netio.SendQueue) {
-	n := &e.notify
-	if len(n.sessions) > 0 {
-		n.tokens += float64(now-n.last) * n.rate / float64(time.Second)
-		n.last = now
-		if n.tokens > 1 {
-			n.tokens = 1
-		}
-		for n.tokens > 0 && len(n.sessions) > 0 {
-			r := e.rooms[n.sessions[0]]
-			n.sessions = n.sessions[1:]
-			if r == nil { // ended meanwhile
-				continue
-			}
-			for _, pt := range r.members {
-				if pt.noticeGen == n.gen {
-					continue // notified by this request already
-				}
-				if !e.sendNotice(pt, media.ReconnectDrain, n.window, q) {
-					e.c.unreachable.Add(1)
-					continue
-				}
-				n.tokens--
-				if pt.noticeGen == 0 || pt.genCopies > NoticeRepeats {
-					e.notified = append(e.notified, pt) // not already in the repeat list
-				}
-				pt.noticeGen, pt.genCopies = n.gen, 1
-				pt.nextNotice = now + int64(NoticeRepeatEvery)
-				if n.drain {
-					e.c.noticesSent.Add(1)
-				} else {
-					e.c.reconnectNotices.Add(1)
-				}
-			}
-		}
-		if len(n.sessions) == 0 {
-			n.sessions = nil
-		}
-	}
-	// Repeats, until the participant leaves (UDP loses packets).
-	kept := e.notified[:0]
-	for _, pt := range e.notified {
-		if e.parts[pt.ssrc] != pt || pt.genCopies > NoticeRepeats {
-			continue // gone, or done repeating
-		}
-		if now >= pt.nextNotice {
-			e.sendNotice(pt, media.ReconnectDrain, time.Duration(pt.window)*time.Millisecond, q)
-			pt.genCopies++
-			pt.nextNotice = now + int64(NoticeRepeatEvery)
-			e.c.noticesRepeated.Add(1)
-		}
-		kept = append(kept, pt)
-	}
-	clear(e.notified[len(kept):])
-	e.notified = kept
-}
-
-// sendNotice sends pt one VOX1 reconnect notice; false when pt has no
-// address yet.
-func (e *engine) sendNotice(pt *participant, reason media.ReconnectReason, window time.Duration, q *netio.SendQueue) bool {
-	pt.window = uint32(window / time.Millisecond)
-	plain := media.AppendReconnectNotice(e.rtcpBuf[:0], media.ReconnectNotice{SSRC: pt.serverSSRC, Reason: reason, WindowMS: pt.window})
-	if !e.sendRTCP(pt, plain, q) {
-		return false
-	}
-	pt.notices++
-	return true
 }

@@ -42,7 +42,7 @@ func newFwdRoom(t *testing.T, n int, cfg Config) *fwdRoom {
 		t.Fatal(err)
 	}
 	r := &fwdRoom{t: t, byAddr: map[netip.AddrPort]*fwdClient{}, now: int64(time.Second)}
-	r.e = newEngine(m, nil, netio.DefaultMaxDatagram)
+	r.e = m.newEngine(nil, netio.DefaultMaxDatagram)
 	r.q = netio.NewDetachedQueue(512, netio.DefaultMaxDatagram, func(pkts [][]byte, to []netip.AddrPort) {
 		for i, b := range pkts {
 			c := r.byAddr[to[i]]
@@ -63,8 +63,7 @@ func newFwdRoom(t *testing.T, n int, cfg Config) *fwdRoom {
 		in, _ := media.NewInbound(p, keys.ClientToServer)
 		out, _ := media.NewOutbound(p, keys.ServerToClient)
 		pt := &participant{id: fmt.Sprint("p", i), ssrc: uint32(1000 + i), serverSSRC: uint32(9000 + i), in: in, out: out}
-		r.e.room("room", 0)
-		r.e.add(pt, "room", r.now)
+		r.e.admit(r.now, pt, testRoom("room", false), false)
 		pt.addr = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(40000+i))
 		c := &fwdClient{pt: pt, level: -2, seq: uint16(65500 + 3*i), got: map[uint32][]uint16{}}
 		c.out, _ = media.NewOutbound(p, keys.ClientToServer)

@@ -102,7 +102,7 @@ func TestListenerMixInForwardSession(t *testing.T) {
 			t.Fatalf("before the mix: SSRC %d forwarded %d / %d times", s, got[mixL].fwd[s], got[fwdL].fwd[s])
 		}
 	}
-	if r.e.rooms["room"].mix != nil || len(r.e.mixRooms) != 0 {
+	if r.e.rooms[testRoom("room", false).key].mix != nil || len(r.e.mixRooms) != 0 {
 		t.Fatal("a forward room without mix listeners has a Mixer")
 	}
 
@@ -148,7 +148,7 @@ func TestListenerMixInForwardSession(t *testing.T) {
 			t.Errorf("mix listener hears %.0f Hz at only %.3f (want ≥ 0.4)", f, a)
 		}
 	}
-	st := r.e.rooms["room"].mix.Stats()
+	st := r.e.rooms[testRoom("room", false).key].mix.Stats()
 	if st.Ticks != frames || st.Encodes > st.Ticks {
 		t.Errorf("mixer: %d ticks, %d encodes in %d frames (want one encode a tick at most)", st.Ticks, st.Encodes, frames)
 	}
@@ -157,7 +157,7 @@ func TestListenerMixInForwardSession(t *testing.T) {
 	if err := r.e.setMix(r.now, mixL.pt, false); err != nil {
 		t.Fatal(err)
 	}
-	if r.e.rooms["room"].mix != nil || len(r.e.mixRooms) != 0 {
+	if r.e.rooms[testRoom("room", false).key].mix != nil || len(r.e.mixRooms) != 0 {
 		t.Fatal("the Mixer outlived the last mix listener")
 	}
 	mixed := got[mixL].mixed

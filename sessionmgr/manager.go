@@ -3,39 +3,51 @@ package sessionmgr
 import (
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/netip"
-	"sort"
 	"sync"
 	"time"
 
-	"github.com/voxfleet/vox/media"
-	"github.com/voxfleet/vox/mixer"
+	"github.com/voxfleet/vox/api"
 	"github.com/voxfleet/vox/netio"
 )
 
 // Manager is the control plane of the sessions on one pod: it admits and
 // removes participants, keeps the books (who is where, counts, limits),
 // assigns SSRCs and keys, and hands every change to the owning shard.
+//
+// Lock order: Manager.mu is never held across a shard call (onShard waits
+// for a shard; a shard's goroutine takes mu, e.g. in removed or to commit
+// an admission). Shard state is touched only by functions run on the shard
+// (engine methods, "shard goroutine only"); Manager files never read or
+// write engine fields.
 type Manager struct {
 	cfg Config
-	srv *netio.Server
 
-	enginesMu sync.Mutex // guards engines until Start returns
+	// enginesMu guards engines while the shards build them (NewHandler);
+	// Start freezes the slice, which is read without a lock afterwards
+	// (published by closing started).
+	enginesMu sync.Mutex
 	engines   []*engine
 	started   chan struct{}
 
 	mu sync.Mutex // guards everything below
-	// sessions by id; a session is on one shard with all its members.
+	// srv is the UDP core, set by Start.
+	srv *netio.Server
+	// The books. sessions by id; a session is on one shard with all its
+	// members. bySSRC holds every booking whose SSRC is taken (pending,
+	// live, leaving): participants and shardParts count them.
 	sessions        map[string]*sessionRec
+	bySSRC          map[uint32]*booking
 	ssrcs           map[uint32]struct{} // every SSRC in use (participant and server)
 	participants    int
-	shardParts      []int             // participants per shard
+	shardParts      []int             // bookings per shard
 	shardRooms      []int             // sessions per shard
+	nextKey         uint64            // last session key / booking serial given out
 	removedBy       map[string]uint64 // participants removed, by reason
-	expiredSessions uint64            // sessions created empty that nobody joined
+	expiredSessions uint64            // PUT sessions ended by their empty timeout
 	stopped         string            // non-empty: operator stopped admission, with why
 	closed          bool
 	cpu             float64 // last CPU percentage given to SetCPU
@@ -45,30 +57,6 @@ type Manager struct {
 	drainedCh       chan struct{} // closed when a drain completes
 	lastState       State         // last admission state logged
 	lastReason      string
-}
-
-type sessionRec struct {
-	id        string
-	created   time.Time
-	createdNs int64
-	shard     int
-	max       int
-	profile   media.Profile
-	speakers  int  // max_speakers as given (0: the pod default)
-	mix       bool // mix mode
-	explicit  bool // created by PUT with these options (PUT again must agree)
-	members   map[string]*memberRec
-	joined    bool // has had a member
-	deleted   bool
-}
-
-type memberRec struct {
-	id         string
-	ssrc       uint32
-	serverSSRC uint32
-	profile    media.Profile
-	admittedAt time.Time
-	live       bool // inserted on the shard (an admission in flight is not)
 }
 
 // New makes a Manager. Plug its NewHandler into netio.Listen, then call
@@ -83,14 +71,17 @@ func New(cfg Config) (*Manager, error) {
 		drainedCh: make(chan struct{}),
 		started:   make(chan struct{}),
 		sessions:  make(map[string]*sessionRec),
+		bySSRC:    make(map[uint32]*booking),
 		ssrcs:     make(map[uint32]struct{}),
 		removedBy: make(map[string]uint64),
 	}, nil
 }
 
-// NewHandler is the netio.NewHandler of the Manager's shards.
+// NewHandler is the netio.NewHandler of the Manager's shards: it builds
+// the shard's engine with its fixed configuration (the shard's datagram
+// limit included).
 func (m *Manager) NewHandler(sh *netio.Shard) netio.Handler {
-	e := newEngine(m, sh, netio.DefaultMaxDatagram)
+	e := m.newEngine(sh, sh.MaxDatagram())
 	m.enginesMu.Lock()
 	defer m.enginesMu.Unlock()
 	for len(m.engines) <= sh.ID() {
@@ -100,32 +91,43 @@ func (m *Manager) NewHandler(sh *netio.Shard) netio.Handler {
 	return e
 }
 
-// Start binds the Manager to the UDP core serving its handlers. It waits
-// (briefly) until every shard has made its engine.
+// newEngine builds an engine with the Manager's settings for a shard whose
+// datagrams are at most maxDatagram bytes (sh may be nil in tests that
+// drive an engine without sockets).
+func (m *Manager) newEngine(sh *netio.Shard, maxDatagram int) *engine {
+	c := m.cfg
+	return newEngine(engineConfig{
+		probeRate:      c.ProbeRate,
+		probeBurst:     c.ProbeBurst,
+		joinTimeout:    int64(c.JoinTimeout),
+		idleTimeout:    int64(c.IdleTimeout),
+		reportInterval: int64(c.ReportInterval),
+		maxSpeakers:    c.MaxSpeakers,
+		extID:          c.AudioLevelExtensionID,
+		maxPlain:       maxDatagram - maxSRTPOverhead,
+	}, sh, m.removed)
+}
+
+// Start binds the Manager to the UDP core serving its handlers
+// (netio.Listen has returned, so every shard has built its engine).
 func (m *Manager) Start(srv *netio.Server) error {
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		m.enginesMu.Lock()
-		n := 0
-		for _, e := range m.engines {
-			if e != nil {
-				n++
-			}
-		}
-		m.enginesMu.Unlock()
-		if n == srv.NumShards() {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("sessionmgr: only %d of %d shards started", n, srv.NumShards())
-		}
-		time.Sleep(time.Millisecond)
-	}
-	maxDatagram := srv.Config().MaxDatagram
+	m.enginesMu.Lock()
+	n := 0
 	for _, e := range m.engines {
-		e.maxPlain = maxDatagram - maxSRTPOverhead
+		if e != nil && e.shard != nil && e.shard == srv.Shard(e.shard.ID()) {
+			n++
+		}
+	}
+	ok := n == srv.NumShards() && len(m.engines) == n
+	m.enginesMu.Unlock()
+	if !ok {
+		return fmt.Errorf("sessionmgr: %d of the server's %d shards run this Manager's handlers", n, srv.NumShards())
 	}
 	m.mu.Lock()
+	if m.srv != nil {
+		m.mu.Unlock()
+		return errors.New("sessionmgr: already started")
+	}
 	m.srv = srv
 	m.shardParts = make([]int, srv.NumShards())
 	m.shardRooms = make([]int, srv.NumShards())
@@ -146,512 +148,43 @@ func (m *Manager) ready() error {
 	}
 }
 
-// PutSession creates session id with opts, or confirms it exists with the
-// same options (created false). Existing with other options: ErrSessionConflict.
-func (m *Manager) PutSession(ctx context.Context, id string, opts SessionOptions) (SessionInfo, bool, error) {
-	if err := m.ready(); err != nil {
-		return SessionInfo{}, false, err
-	}
-	if !ValidID(id) {
-		return SessionInfo{}, false, fmt.Errorf("%w: session id %q", ErrInvalid, id)
-	}
-	m.mu.Lock()
-	s, ok := m.sessions[id]
-	if ok {
-		max, profile, err := m.resolveLocked(opts)
-		if err == nil && (max != s.max || profile != s.profile || opts.MaxSpeakers != s.speakers || opts.Mix != s.mix) {
-			err = fmt.Errorf("%w: %q has max_participants %d, profile %s, max_speakers %d, mix %t", ErrSessionConflict, id, s.max, s.profile, s.speakers, s.mix)
-		}
-		m.mu.Unlock()
-		if err != nil {
-			return SessionInfo{}, false, err
-		}
-		info, err := m.Session(ctx, id)
-		return info, false, err
-	}
-	s, err := m.createLocked(id, opts)
-	if s != nil {
-		s.explicit = true
-	}
-	m.mu.Unlock()
-	if err != nil {
-		return SessionInfo{}, false, err
-	}
-	info, err := m.Session(ctx, id)
-	return info, true, err
-}
+// errNotPosted marks a shard call whose function was never queued (the
+// mailbox was full or the server is closing): it will not run.
+var errNotPosted = errors.New("not queued on the shard")
 
-// resolveLocked applies defaults and limits to session options.
-func (m *Manager) resolveLocked(opts SessionOptions) (int, media.Profile, error) {
-	if opts.Mix && !mixer.OpusAvailable {
-		return 0, 0, fmt.Errorf("%w: mix: %v", ErrInvalid, mixer.ErrNoOpus)
+// onShard runs f on shard k's goroutine with its engine and waits for it,
+// for ctx, or for the server to close. An error wrapping errNotPosted means
+// f will never run; any other error means f may still run later. It is the
+// only way Manager code reaches shard state. Never call it holding m.mu.
+func (m *Manager) onShard(ctx context.Context, k int, f func(now int64, e *engine, q *netio.SendQueue)) error {
+	e := m.engines[k]
+	done := make(chan struct{})
+	if err := e.shard.Post(func(now int64, q *netio.SendQueue) {
+		defer close(done)
+		f(now, e, q)
+	}); err != nil {
+		return fmt.Errorf("%w: shard %d: %w", errNotPosted, k, err)
 	}
-	max := opts.MaxParticipants
-	if max == 0 {
-		max = m.cfg.Limits.MaxSessionParticipants
-		if opts.Mix {
-			max = min(max, mixer.MaxMixMembers)
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-m.srv.Done():
+		select {
+		case <-done:
+			return nil
+		default:
+			return netio.ErrClosed
 		}
 	}
-	if opts.Mix && max > mixer.MaxMixMembers {
-		return 0, 0, fmt.Errorf("%w: max_participants %d: a mix session has at most %d", ErrInvalid, max, mixer.MaxMixMembers)
-	}
-	if max < 2 || max > m.cfg.Limits.MaxSessionParticipants {
-		return 0, 0, fmt.Errorf("%w: max_participants %d outside 2..%d", ErrInvalid, opts.MaxParticipants, m.cfg.Limits.MaxSessionParticipants)
-	}
-	if opts.MaxSpeakers < 0 || opts.MaxSpeakers > MaxMaxSpeakers {
-		return 0, 0, fmt.Errorf("%w: max_speakers %d outside 0..%d", ErrInvalid, opts.MaxSpeakers, MaxMaxSpeakers)
-	}
-	profile := m.cfg.DefaultProfile
-	if opts.Profile != nil {
-		if !opts.Profile.Valid() {
-			return 0, 0, fmt.Errorf("%w: SRTP profile", ErrInvalid)
-		}
-		profile = mediaProfile(*opts.Profile)
-	}
-	return max, profile, nil
 }
 
-// createLocked makes a new session on the least loaded shard.
-func (m *Manager) createLocked(id string, opts SessionOptions) (*sessionRec, error) {
-	if m.closed {
-		return nil, ErrClosed
-	}
-	max, profile, err := m.resolveLocked(opts)
-	if err != nil {
-		return nil, err
-	}
-	if err := m.admitCheckLocked(true); err != nil {
-		return nil, err
-	}
-	shard := 0
-	for i := range m.shardParts {
-		if m.shardParts[i] < m.shardParts[shard] ||
-			(m.shardParts[i] == m.shardParts[shard] && m.shardRooms[i] < m.shardRooms[shard]) {
-			shard = i
-		}
-	}
-	s := &sessionRec{id: id, created: m.cfg.Now(), createdNs: netio.Now(), shard: shard, max: max,
-		profile: profile, speakers: opts.MaxSpeakers, mix: opts.Mix, members: make(map[string]*memberRec)}
-	m.sessions[id] = s
-	m.shardRooms[shard]++
-	m.noteStateLocked()
-	return s, nil
-}
-
-// admitCheckLocked is the admission decision: may a new session
-// (newSession) or a participant of an existing session join? A pod full by
-// session count still takes joins to existing sessions; full by
-// participants or CPU, it takes nothing new. Operator stop and drain refuse
-// everything.
-func (m *Manager) admitCheckLocked(newSession bool) error {
-	if m.closed {
-		return ErrClosed
-	}
-	if m.draining {
-		return fmt.Errorf("%w: draining (%s)", ErrNotAccepting, m.drain.status.Reason)
-	}
-	if m.stopped != "" {
-		return fmt.Errorf("%w: %s", ErrNotAccepting, m.stopped)
-	}
-	if m.cpuFull {
-		return fmt.Errorf("%w: CPU %.0f%% passed the high mark %.0f%% (admitting again below %.0f%%)",
-			ErrNotAccepting, m.cpu, m.cfg.CPUHigh, m.cfg.CPULow)
-	}
-	if m.participants >= m.cfg.Limits.MaxParticipants {
-		return fmt.Errorf("%w: pod has its most participants (%d)", ErrNotAccepting, m.cfg.Limits.MaxParticipants)
-	}
-	if newSession && len(m.sessions) >= m.cfg.Limits.MaxSessions {
-		return fmt.Errorf("%w: pod has its most sessions (%d)", ErrNotAccepting, m.cfg.Limits.MaxSessions)
-	}
-	return nil
-}
-
-// stateLocked is the pod's admission state as reported (accepting means
-// it takes new sessions).
-func (m *Manager) stateLocked() (State, string) {
-	err := m.admitCheckLocked(true)
-	switch {
-	case err == nil:
-		return StateAccepting, ""
-	case m.draining && (m.participants == 0 || m.drain.status.Phase == DrainDrained):
-		return StateDrained, m.drain.status.Reason
-	case m.draining:
-		return StateDraining, m.drain.status.Reason
-	case m.closed:
-		return StateStopped, "shutting down"
-	case m.stopped != "":
-		return StateStopped, m.stopped
-	default:
-		return StateFull, err.Error()
-	}
-}
-
-// noteStateLocked logs each admission state transition once, with why.
-func (m *Manager) noteStateLocked() {
-	st, reason := m.stateLocked()
-	if st == m.lastState && reason == m.lastReason {
-		return
-	}
-	if st != m.lastState || st != StateFull {
-		m.cfg.Logger.Info("admission state", "state", string(st), "reason", reason, "sessions", len(m.sessions),
-			"participants", m.participants, "cpu_percent", int(m.cpu))
-	}
-	m.lastState, m.lastReason = st, reason
-}
-
-// SetCPU gives the Manager the process's smoothed CPU use in percent of its
-// allowance (CPUSampler). Admission stops at or above Config.CPUHigh and
-// resumes below Config.CPULow.
-func (m *Manager) SetCPU(percent float64) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.cpu = percent
-	switch {
-	case !m.cpuFull && percent >= m.cfg.CPUHigh:
-		m.cpuFull = true
-	case m.cpuFull && percent < m.cfg.CPULow:
-		m.cpuFull = false
-	}
-	m.noteStateLocked()
-}
-
-// Admit admits a participant to session sessionID, creating the session if
-// needed, and returns what the client needs to talk.
-func (m *Manager) Admit(ctx context.Context, sessionID string, req AdmitRequest) (Admission, error) {
-	if err := m.ready(); err != nil {
-		return Admission{}, err
-	}
-	if !ValidID(sessionID) {
-		return Admission{}, fmt.Errorf("%w: session id %q", ErrInvalid, sessionID)
-	}
-	if req.ParticipantID != "" && !ValidID(req.ParticipantID) {
-		return Admission{}, fmt.Errorf("%w: participant id %q", ErrInvalid, req.ParticipantID)
-	}
-	if req.Profile != nil && !req.Profile.Valid() {
-		return Admission{}, fmt.Errorf("%w: SRTP profile", ErrInvalid)
-	}
-	if req.Mix && !mixer.OpusAvailable {
-		return Admission{}, fmt.Errorf("%w: mix: %v", ErrInvalid, mixer.ErrNoOpus)
-	}
-
-	// Reserve: every limit is checked and the member booked under one lock,
-	// so parallel admissions can never overshoot.
-	m.mu.Lock()
-	s, mr, err := m.reserveLocked(sessionID, req)
-	m.mu.Unlock()
-	if err != nil {
-		return Admission{}, err
-	}
-
-	keys, err := media.GenerateSessionKeys(mr.profile)
-	var in *media.Inbound
-	var out *media.Outbound
-	if err == nil {
-		in, err = media.NewInbound(mr.profile, keys.ClientToServer)
-	}
-	if err == nil {
-		out, err = media.NewOutbound(mr.profile, keys.ServerToClient)
-	}
-	if err == nil {
-		pt := &participant{id: mr.id, ssrc: mr.ssrc, serverSSRC: mr.serverSSRC, in: in, out: out}
-		e := m.engines[s.shard]
-		var addErr error
-		err = e.shard.Do(ctx, func(now int64, _ *netio.SendQueue) {
-			// Still booked? A DELETE may have come in meanwhile.
-			m.mu.Lock()
-			ok := !s.deleted && s.members[mr.id] == mr
-			m.mu.Unlock()
-			if !ok {
-				return
-			}
-			// A DELETE that books out now runs its shard work after
-			// this function: it finds pt on the shard.
-			if _, addErr = e.join(s.id, s.speakers, s.mix); addErr == nil {
-				addErr = e.add(pt, s.id, now)
-				if addErr == nil && req.Mix {
-					if addErr = e.setMix(now, pt, true); addErr != nil {
-						e.detach(pt)
-					}
-				}
-			}
-			if addErr == nil {
-				m.mu.Lock()
-				mr.live = true
-				m.mu.Unlock()
-			}
-		})
-		if err == nil && addErr != nil {
-			err = addErr
-		} else if err == nil {
-			m.mu.Lock()
-			if !mr.live {
-				err = fmt.Errorf("%w: %q ended during admission", ErrSessionNotFound, sessionID)
-			}
-			m.mu.Unlock()
-		}
-	}
-	if err != nil {
-		m.mu.Lock()
-		if s.members[mr.id] == mr && !mr.live {
-			m.unbookLocked(s, mr)
-		}
-		m.mu.Unlock()
-		return Admission{}, err
-	}
-	return Admission{
-		SessionID:             s.id,
-		ParticipantID:         mr.id,
-		SSRC:                  mr.ssrc,
-		ServerSSRC:            mr.serverSSRC,
-		Media:                 m.mediaAddr(),
-		SRTP:                  apiKeys(keys),
-		AudioLevelExtensionID: m.cfg.AudioLevelExtensionID,
-		JoinTimeoutMS:         m.cfg.JoinTimeout.Milliseconds(),
-		IdleTimeoutMS:         m.cfg.IdleTimeout.Milliseconds(),
-	}, nil
-}
-
-func (m *Manager) reserveLocked(sessionID string, req AdmitRequest) (*sessionRec, *memberRec, error) {
-	if m.closed {
-		return nil, nil, ErrClosed
-	}
-	s := m.sessions[sessionID]
-	if s == nil {
-		var opts SessionOptions
-		if req.Session != nil {
-			opts = *req.Session
-		}
-		var err error
-		if s, err = m.createLocked(sessionID, opts); err != nil {
-			return nil, nil, err
-		}
-	} else if err := m.admitCheckLocked(false); err != nil {
-		return nil, nil, err
-	}
-	if len(s.members) >= s.max {
-		m.dropIfUnusedLocked(s)
-		return nil, nil, fmt.Errorf("%w: %q has %d participants", ErrSessionFull, sessionID, s.max)
-	}
-	id := req.ParticipantID
-	if id == "" {
-		id = randomID()
-	}
-	if _, dup := s.members[id]; dup {
-		return nil, nil, fmt.Errorf("%w: %q in %q", ErrParticipantExists, id, sessionID)
-	}
-	profile := s.profile
-	if req.Profile != nil {
-		profile = mediaProfile(*req.Profile)
-	}
-	mr := &memberRec{id: id, profile: profile, admittedAt: m.cfg.Now(),
-		ssrc:       m.newSSRCLocked(s.shard),
-		serverSSRC: m.newSSRCLocked(-1)}
-	s.members[id] = mr
-	s.joined = true
-	m.participants++
-	m.shardParts[s.shard]++
-	m.noteStateLocked()
-	return s, mr, nil
-}
-
-// newSSRCLocked picks an unused random SSRC that steers to shard (any shard
-// when shard < 0). Zero is never used.
-func (m *Manager) newSSRCLocked(shard int) uint32 {
-	n := uint32(len(m.shardParts))
-	for {
-		var b [4]byte
-		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-		v := binary.BigEndian.Uint32(b[:])
-		if shard >= 0 && n > 1 {
-			base := v - v%n
-			if uint64(base)+uint64(shard) > 0xFFFFFFFF {
-				continue
-			}
-			v = base + uint32(shard)
-		}
-		if _, used := m.ssrcs[v]; v == 0 || used {
-			continue
-		}
-		m.ssrcs[v] = struct{}{}
-		return v
-	}
-}
-
-func (m *Manager) unbookLocked(s *sessionRec, mr *memberRec) {
-	delete(s.members, mr.id)
-	delete(m.ssrcs, mr.ssrc)
-	delete(m.ssrcs, mr.serverSSRC)
-	m.participants--
-	m.shardParts[s.shard]--
-	m.dropIfUnusedLocked(s)
-	m.noteStateLocked()
-}
-
-// dropIfUnusedLocked ends a session whose members have all gone. A session
-// created empty (PUT) that never had a member waits for the janitor.
-func (m *Manager) dropIfUnusedLocked(s *sessionRec) {
-	if len(s.members) == 0 && s.joined && !s.deleted {
-		s.deleted = true
-		delete(m.sessions, s.id)
-		m.shardRooms[s.shard]--
-	}
-}
-
-// removed is called by an engine (on its shard) after it removed a member.
-func (m *Manager) removed(sessionID, participantID, reason string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.removedBy[reason]++
-	s := m.sessions[sessionID]
-	if s == nil {
-		return
-	}
-	if mr := s.members[participantID]; mr != nil {
-		m.unbookLocked(s, mr)
-	}
-}
-
-// memberLocked finds a participant's booking: ErrSessionNotFound or
-// ErrParticipantNotFound when there is none.
-func (m *Manager) memberLocked(sessionID, participantID string) (*sessionRec, *memberRec, error) {
-	s := m.sessions[sessionID]
-	if s == nil {
-		return nil, nil, fmt.Errorf("%w: %q", ErrSessionNotFound, sessionID)
-	}
-	mr := s.members[participantID]
-	if mr == nil {
-		return nil, nil, fmt.Errorf("%w: %q in %q", ErrParticipantNotFound, participantID, sessionID)
-	}
-	return s, mr, nil
-}
-
-// RemoveParticipant removes a participant now.
-func (m *Manager) RemoveParticipant(ctx context.Context, sessionID, participantID string) error {
-	if err := m.ready(); err != nil {
-		return err
-	}
-	if !ValidID(sessionID) || !ValidID(participantID) {
-		return fmt.Errorf("%w: id", ErrInvalid)
-	}
-	m.mu.Lock()
-	s, mr, err := m.memberLocked(sessionID, participantID)
-	if err != nil {
-		m.mu.Unlock()
-		return err
-	}
-	m.unbookLocked(s, mr)
-	m.removedBy[ReasonRemoved]++
-	e := m.engines[s.shard]
-	m.mu.Unlock()
-	return e.shard.Do(ctx, func(int64, *netio.SendQueue) {
-		if pt := e.parts[mr.ssrc]; pt != nil && pt.id == participantID {
-			e.detach(pt)
-		}
-	})
-}
-
-// DeleteSession ends a session and removes its members now.
-func (m *Manager) DeleteSession(ctx context.Context, id string) error {
-	if err := m.ready(); err != nil {
-		return err
-	}
-	if !ValidID(id) {
-		return fmt.Errorf("%w: session id %q", ErrInvalid, id)
-	}
-	m.mu.Lock()
-	s := m.sessions[id]
-	if s == nil {
-		m.mu.Unlock()
-		return fmt.Errorf("%w: %q", ErrSessionNotFound, id)
-	}
-	for _, mr := range s.members {
-		delete(m.ssrcs, mr.ssrc)
-		delete(m.ssrcs, mr.serverSSRC)
-		m.participants--
-		m.shardParts[s.shard]--
-		m.removedBy[ReasonSessionEnd]++
-	}
-	s.members = map[string]*memberRec{}
-	s.deleted = true
-	delete(m.sessions, id)
-	m.shardRooms[s.shard]--
-	m.noteStateLocked()
-	e := m.engines[s.shard]
-	m.mu.Unlock()
-	return e.shard.Do(ctx, func(int64, *netio.SendQueue) {
-		if r := e.rooms[id]; r != nil {
-			for _, pt := range append([]*participant(nil), r.members...) {
-				e.detach(pt)
-			}
-		}
-	})
-}
-
-// Session describes one session with its members' live statistics (read on
-// the owning shard).
-func (m *Manager) Session(ctx context.Context, id string) (SessionInfo, error) {
-	if err := m.ready(); err != nil {
-		return SessionInfo{}, err
-	}
-	if !ValidID(id) {
-		return SessionInfo{}, fmt.Errorf("%w: session id %q", ErrInvalid, id)
-	}
-	m.mu.Lock()
-	s := m.sessions[id]
-	if s == nil {
-		m.mu.Unlock()
-		return SessionInfo{}, fmt.Errorf("%w: %q", ErrSessionNotFound, id)
-	}
-	info := m.infoLocked(s)
-	e := m.engines[s.shard]
-	m.mu.Unlock()
-	err := e.shard.Do(ctx, func(now int64, _ *netio.SendQueue) {
-		for i := range info.Participants {
-			p := &info.Participants[i]
-			if pt := e.parts[p.SSRC]; pt != nil && pt.id == p.ID {
-				p.Address, p.Stats = pt.info(now)
-				pt.routing(p)
-			}
-		}
-	})
-	return info, err
-}
-
-// Sessions lists every session with its members (without live statistics),
-// sorted by id.
-func (m *Manager) Sessions(ctx context.Context) ([]SessionInfo, error) {
-	if err := m.ready(); err != nil {
-		return nil, err
-	}
-	m.mu.Lock()
-	out := make([]SessionInfo, 0, len(m.sessions))
-	for _, s := range m.sessions {
-		out = append(out, m.infoLocked(s))
-	}
-	m.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out, ctx.Err()
-}
-
-func (m *Manager) infoLocked(s *sessionRec) SessionInfo {
-	speakers := s.speakers
-	if speakers == 0 {
-		speakers = m.cfg.MaxSpeakers
-	}
-	info := SessionInfo{ID: s.id, CreatedAt: s.created, Shard: s.shard, MaxParticipants: s.max,
-		MaxSpeakers: speakers, Mix: s.mix, Profile: apiProfile(s.profile), Participants: make([]ParticipantInfo, 0, len(s.members))}
-	for _, mr := range s.members {
-		info.Participants = append(info.Participants, ParticipantInfo{ID: mr.id, SSRC: mr.ssrc,
-			Profile: apiProfile(mr.profile), AdmittedAt: mr.admittedAt, Channel: mixer.GlobalChannel,
-			Mutes: MuteList{Participants: []string{}, SSRCs: []uint32{}},
-			Stats: StreamStats{AudioLevel: -1, LastPacketAgoMS: -1}})
-	}
-	sort.Slice(info.Participants, func(i, j int) bool {
-		return info.Participants[i].AdmittedAt.Before(info.Participants[j].AdmittedAt) ||
-			(info.Participants[i].AdmittedAt.Equal(info.Participants[j].AdmittedAt) && info.Participants[i].ID < info.Participants[j].ID)
-	})
-	return info
+// postShard queues f on shard k without waiting; false if it could not be
+// queued (the janitor retries what must happen).
+func (m *Manager) postShard(k int, f func(now int64, e *engine, q *netio.SendQueue)) bool {
+	e := m.engines[k]
+	return e.shard.Post(func(now int64, q *netio.SendQueue) { f(now, e, q) }) == nil
 }
 
 // Status is a snapshot of the pod: admission state, counts, per-shard load
@@ -697,88 +230,6 @@ func (m *Manager) Status() Status {
 	return st
 }
 
-// StopAccepting stops admitting new sessions and participants (reason is
-// reported); ResumeAccepting undoes it. The drain work builds on these.
-func (m *Manager) StopAccepting(reason string) {
-	if reason == "" {
-		reason = "stopped by operator"
-	}
-	m.mu.Lock()
-	m.stopped = reason
-	m.noteStateLocked()
-	m.mu.Unlock()
-}
-
-// ResumeAccepting undoes StopAccepting. It cannot undo a drain
-// (ErrDrainConflict): cancel the drain instead, during its grace period.
-func (m *Manager) ResumeAccepting() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.draining {
-		return fmt.Errorf("%w: the pod is draining (cancel the drain during its grace period instead)", ErrDrainConflict)
-	}
-	m.stopped = ""
-	m.noteStateLocked()
-	return nil
-}
-
-// Members returns the participant ids of a session, in admission order.
-func (m *Manager) Members(id string) ([]string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s := m.sessions[id]
-	if s == nil {
-		return nil, fmt.Errorf("%w: %q", ErrSessionNotFound, id)
-	}
-	info := m.infoLocked(s)
-	ids := make([]string, len(info.Participants))
-	for i, p := range info.Participants {
-		ids[i] = p.ID
-	}
-	return ids, nil
-}
-
-// SendControl builds a plaintext RTCP packet for one participant with build
-// (given the participant's server SSRC and a scratch buffer), then encrypts
-// and sends it on the owning shard. It reports whether it was sent (false:
-// the participant has no latched address yet).
-func (m *Manager) SendControl(ctx context.Context, sessionID, participantID string, build func(dst []byte, serverSSRC uint32) []byte) (bool, error) {
-	m.mu.Lock()
-	s, mr, err := m.memberLocked(sessionID, participantID)
-	if err != nil {
-		m.mu.Unlock()
-		return false, err
-	}
-	e := m.engines[s.shard]
-	m.mu.Unlock()
-	sent := false
-	err = e.shard.Do(ctx, func(_ int64, q *netio.SendQueue) {
-		pt := e.parts[mr.ssrc]
-		if pt == nil || pt.id != participantID {
-			return
-		}
-		sent = e.sendRTCP(pt, build(e.rtcpBuf[:0], pt.serverSSRC), q)
-	})
-	return sent, err
-}
-
-// Janitor ends sessions created empty (PUT) that nobody joined within the
-// join timeout. Call it periodically; voxd runs it every second.
-func (m *Manager) Janitor() { m.janitor(netio.Now()) }
-
-func (m *Manager) janitor(now int64) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for id, s := range m.sessions {
-		if !s.joined && len(s.members) == 0 && now-s.createdNs > int64(m.cfg.JoinTimeout) {
-			s.deleted = true
-			delete(m.sessions, id)
-			m.shardRooms[s.shard]--
-			m.expiredSessions++
-		}
-	}
-}
-
 // Close stops admitting for good. The UDP core is closed by its owner.
 func (m *Manager) Close() {
 	m.mu.Lock()
@@ -804,8 +255,8 @@ func (m *Manager) SetMediaAddr(addr string, port int) {
 func (m *Manager) mediaAddr() MediaAddr {
 	m.mu.Lock()
 	addr, port := m.cfg.PublicAddr, m.cfg.PublicPort
-	m.mu.Unlock()
 	local := m.srv.LocalAddr()
+	m.mu.Unlock()
 	if port == 0 {
 		port = int(local.Port())
 	}
@@ -819,8 +270,53 @@ func (m *Manager) mediaAddr() MediaAddr {
 	return MediaAddr{Address: addr, Port: port}
 }
 
+// Members returns the participant ids of a session's live members, in
+// admission order.
+func (m *Manager) Members(id string) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.sessions[id]
+	if s == nil {
+		return nil, fmt.Errorf("%w: %q", ErrSessionNotFound, id)
+	}
+	var ids []string
+	for _, b := range s.liveMembers() {
+		ids = append(ids, b.id)
+	}
+	return ids, nil
+}
+
+// SendControl builds a plaintext RTCP packet for one participant with build
+// (given the participant's server SSRC and a scratch buffer), then encrypts
+// and sends it on the owning shard. It reports whether it was sent (false:
+// the participant has no latched address yet).
+func (m *Manager) SendControl(ctx context.Context, sessionID, participantID string, build func(dst []byte, serverSSRC uint32) []byte) (bool, error) {
+	m.mu.Lock()
+	s, b, err := m.memberLocked(sessionID, participantID)
+	m.mu.Unlock()
+	if err != nil {
+		return false, err
+	}
+	sent, found := false, false
+	err = m.onShard(ctx, s.shard, func(_ int64, e *engine, q *netio.SendQueue) {
+		found, sent = e.sendControl(b.ssrc, b.serial, build, q)
+	})
+	if err == nil && !found {
+		err = fmt.Errorf("%w: %q in %q", ErrParticipantNotFound, participantID, sessionID)
+	}
+	return sent, err
+}
+
 func randomID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return "p-" + hex.EncodeToString(b[:])
+}
+
+// durationOr returns d, or def when d is 0.
+func durationOr(d api.Duration, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return time.Duration(d)
 }

@@ -563,29 +563,76 @@ func TestSendControlReachesOneParticipant(t *testing.T) {
 	}
 }
 
-func TestJanitorEndsSessionsNobodyJoined(t *testing.T) {
+// A session made by PUT stays until deleted or until it has been empty for
+// its empty timeout (its own, or the pod default); one made by an
+// admission ends with its last member; an admission never changes an
+// existing session's options.
+func TestPutSessionLifetime(t *testing.T) {
 	m, _ := startManager(t, Config{JoinTimeout: 30 * time.Second}, 1)
 	ctx := context.Background()
 	created := netio.Now()
-	if _, created, err := m.PutSession(ctx, "empty", SessionOptions{}); err != nil || !created {
+	if _, created, err := m.PutSession(ctx, "empty", SessionOptions{EmptyTimeout: Duration(10 * time.Second)}); err != nil || !created {
 		t.Fatalf("created=%v %v", created, err)
 	}
-	if _, _, err := m.PutSession(ctx, "joined", SessionOptions{}); err != nil {
-		t.Fatal(err)
+	info, _, err := m.PutSession(ctx, "joined", SessionOptions{})
+	if err != nil || time.Duration(info.EmptyTimeout) != DefaultEmptyTimeout {
+		t.Fatalf("PUT: %+v %v", info, err)
 	}
 	admit(t, m, "joined", "a")
-	m.janitor(created + int64(29*time.Second))
+	m.janitor(created + int64(9*time.Second))
 	if st := m.Status(); st.Sessions != 2 {
 		t.Fatalf("janitor ended a fresh session: %d sessions", st.Sessions)
 	}
-	m.janitor(netio.Now() + int64(31*time.Second))
+	m.janitor(netio.Now() + int64(11*time.Second))
 	if _, err := m.Session(ctx, "empty"); !errors.Is(err, ErrSessionNotFound) {
-		t.Fatalf("empty session kept: %v", err)
+		t.Fatalf("empty session kept past its empty timeout: %v", err)
 	}
 	if _, err := m.Session(ctx, "joined"); err != nil {
 		t.Fatalf("session with a member ended: %v", err)
 	}
-	if st := m.Status(); st.ExpiredSessions != 1 || len(st.Totals.Removed) != 0 {
-		t.Fatalf("not counted as expired: %d, removed %+v", st.ExpiredSessions, st.Totals.Removed)
+	// Its last member gone, a PUT session stays for its empty timeout.
+	if err := m.RemoveParticipant(ctx, "joined", "a"); err != nil {
+		t.Fatal(err)
+	}
+	left := netio.Now()
+	m.janitor(left + int64(DefaultEmptyTimeout) - int64(time.Second))
+	if _, err := m.Session(ctx, "joined"); err != nil {
+		t.Fatalf("PUT session ended before its empty timeout: %v", err)
+	}
+	m.janitor(netio.Now() + int64(DefaultEmptyTimeout) + int64(time.Second))
+	if _, err := m.Session(ctx, "joined"); !errors.Is(err, ErrSessionNotFound) {
+		t.Fatalf("PUT session kept past its empty timeout: %v", err)
+	}
+	if st := m.Status(); st.ExpiredSessions != 2 || st.Totals.Removed[ReasonRemoved] != 1 {
+		t.Fatalf("expired %d, removed %+v", st.ExpiredSessions, st.Totals.Removed)
+	}
+
+	// An admission's session ends with its last member.
+	admit(t, m, "implicit", "a")
+	if err := m.RemoveParticipant(ctx, "implicit", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Session(ctx, "implicit"); !errors.Is(err, ErrSessionNotFound) {
+		t.Fatalf("an admission's session outlived its last member: %v", err)
+	}
+
+	// Options: an admission naming other options than the session's is a
+	// conflict; the same options (or none) join.
+	if _, _, err := m.PutSession(ctx, "opts", SessionOptions{MaxParticipants: 4}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Admit(ctx, "opts", AdmitRequest{ParticipantID: "x", Session: &SessionOptions{MaxParticipants: 8}}); !errors.Is(err, ErrSessionConflict) {
+		t.Fatalf("admission with other options: %v", err)
+	}
+	if _, err := m.Admit(ctx, "opts", AdmitRequest{ParticipantID: "x", Session: &SessionOptions{MaxParticipants: 4}}); err != nil {
+		t.Fatalf("admission with the same options: %v", err)
+	}
+	if _, err := m.Admit(ctx, "opts", AdmitRequest{ParticipantID: "y"}); err != nil {
+		t.Fatalf("admission without options: %v", err)
+	}
+	for _, d := range []time.Duration{time.Millisecond, 25 * time.Hour} {
+		if _, _, err := m.PutSession(ctx, "bad", SessionOptions{EmptyTimeout: Duration(d)}); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("empty_timeout %v: %v", d, err)
+		}
 	}
 }

@@ -41,17 +41,17 @@ type mixListener struct {
 	gap  bool   // the last tick sent nothing: the next packet gets the marker
 }
 
-// join returns session id's room, making it if needed (with maxSpeakers,
-// 0 meaning the pod default, and a Mixer when mix is set).
-func (e *engine) join(id string, maxSpeakers int, mix bool) (*room, error) {
-	if r := e.rooms[id]; r != nil || !mix {
-		return e.room(id, maxSpeakers), nil
+// join returns the room of spec's session, making it if needed (with a
+// Mixer for a mix session).
+func (e *engine) join(spec roomSpec) (*room, error) {
+	if r := e.rooms[spec.key]; r != nil || !spec.mix {
+		return e.room(spec), nil
 	}
 	mx, err := mixer.NewMixer(mixer.MixOptions{})
 	if err != nil {
 		return nil, err
 	}
-	r := e.room(id, maxSpeakers)
+	r := e.room(spec)
 	r.mixAll = true
 	e.startMix(r, mx)
 	return r, nil
@@ -136,10 +136,10 @@ func (pt *participant) addMix(r *room) error {
 
 // dropRoom ends an empty room, freeing its Mixer.
 func (e *engine) dropRoom(r *room) {
-	if e.rooms[r.id] != r {
+	if e.rooms[r.key] != r {
 		return
 	}
-	delete(e.rooms, r.id)
+	delete(e.rooms, r.key)
 	e.c.rooms.Add(-1)
 	if r.mix != nil {
 		e.closeMix(r)
@@ -204,23 +204,16 @@ func (e *engine) mixRoom(r *room, q *netio.SendQueue) {
 		plain := media.AppendRTPHeader(e.mixBuf[:0], media.RTPFields{Marker: ml.gap, PayloadType: MixPayloadType,
 			SequenceNumber: ml.seq, Timestamp: ts, SSRC: l.serverSSRC})
 		plain = append(plain, out...)
-		if len(plain) > e.maxPlain {
+		if len(plain) > e.cfg.maxPlain {
 			e.c.tooLong.Add(1)
 			ml.gap = true
 			continue
 		}
 		ml.seq++
 		ml.gap = false
-		buf := q.Buffer()
-		enc, err := l.out.EncryptRTP(buf[:0], plain)
-		if err != nil {
-			e.c.malformed.Add(1)
-			continue
+		if e.sendRTP(l, plain, q) {
+			n++
 		}
-		q.Send(enc, l.addr)
-		l.packetsOut++
-		l.bytesOut += uint64(len(enc))
-		n++
 	}
 	if n != 0 {
 		e.c.mixed.Add(n)

@@ -90,7 +90,7 @@ func newMixTestRoomMode(t testing.TB, freqs []float64, mix bool) *mixTestRoom {
 		t.Fatal(err)
 	}
 	r := &mixTestRoom{t: t, byAddr: map[netip.AddrPort]*mixClient{}, now: int64(time.Second)}
-	r.e = newEngine(m, nil, netio.DefaultMaxDatagram)
+	r.e = m.newEngine(nil, netio.DefaultMaxDatagram)
 	r.onSend = r.receive
 	r.q = netio.NewDetachedQueue(512, netio.DefaultMaxDatagram, func(pkts [][]byte, to []netip.AddrPort) {
 		for i, b := range pkts {
@@ -104,7 +104,7 @@ func newMixTestRoomMode(t testing.TB, freqs []float64, mix bool) *mixTestRoom {
 			}
 		}
 	})
-	if _, err := r.e.join("room", 0, mix); err != nil {
+	if _, err := r.e.join(testRoom("room", mix)); err != nil {
 		t.Fatal(err)
 	}
 	p := media.ProfileAEADAES128GCM
@@ -116,7 +116,7 @@ func newMixTestRoomMode(t testing.TB, freqs []float64, mix bool) *mixTestRoom {
 		in, _ := media.NewInbound(p, keys.ClientToServer)
 		out, _ := media.NewOutbound(p, keys.ServerToClient)
 		pt := &participant{id: fmt.Sprint("p", i), ssrc: uint32(1000 + i), serverSSRC: uint32(9000 + i), in: in, out: out}
-		if err := r.e.add(pt, "room", r.now); err != nil {
+		if err := r.e.admit(r.now, pt, testRoom("room", mix), false); err != nil {
 			t.Fatal(err)
 		}
 		pt.addr = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(40000+i))
@@ -256,7 +256,7 @@ func TestMixModeThroughEngine(t *testing.T) {
 			t.Errorf("%s: selected %t (in the mix)", c.pt.id, p.Selected)
 		}
 	}
-	st := r.e.rooms["room"].mix.Stats()
+	st := r.e.rooms[testRoom("room", false).key].mix.Stats()
 	if st.Ticks != frames {
 		t.Errorf("mixer ticked %d times in %d frames", st.Ticks, frames)
 	}
@@ -396,7 +396,7 @@ func TestMixSessionOptions(t *testing.T) {
 	e := m.engines[0]
 	var members, rooms int
 	if err := e.shard.Do(ctx, func(int64, *netio.SendQueue) {
-		members, rooms = e.rooms["s"].mix.Len(), len(e.mixRooms)
+		members, rooms = e.rooms[sessionKey(m, "s")].mix.Len(), len(e.mixRooms)
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -597,7 +597,7 @@ func BenchmarkMixModeFrame(b *testing.B) {
 				pool = pool[1:]
 			}
 			b.StopTimer()
-			st := r.e.rooms["room"].mix.Stats()
+			st := r.e.rooms[testRoom("room", false).key].mix.Stats()
 			b.ReportMetric(float64(st.Encodes)/float64(st.Ticks), "encodes/frame")
 			b.ReportMetric(float64(r.e.counters().Mixed)/float64(st.Ticks), "pkts/frame")
 		})

@@ -79,25 +79,21 @@ func (m *Manager) onParticipant(ctx context.Context, sessionID, participantID st
 	return m.onEngine(ctx, sessionID, participantID, func(_ int64, _ *engine, pt *participant) { f(pt) })
 }
 
-// onEngine runs f on the participant's shard, with the shard's engine.
+// onEngine runs f on the participant's shard with the shard's engine and
+// the participant (a live admission: one in flight is not found).
 func (m *Manager) onEngine(ctx context.Context, sessionID, participantID string, f func(now int64, e *engine, pt *participant)) error {
 	if err := m.ready(); err != nil {
 		return err
 	}
-	if !ValidID(sessionID) || !ValidID(participantID) {
-		return fmt.Errorf("%w: id", ErrInvalid)
-	}
 	m.mu.Lock()
-	s, mr, err := m.memberLocked(sessionID, participantID)
+	s, b, err := m.memberLocked(sessionID, participantID)
+	m.mu.Unlock()
 	if err != nil {
-		m.mu.Unlock()
 		return err
 	}
-	e := m.engines[s.shard]
-	m.mu.Unlock()
 	found := false
-	err = e.shard.Do(ctx, func(now int64, _ *netio.SendQueue) {
-		if pt := e.parts[mr.ssrc]; pt != nil && pt.id == participantID {
+	err = m.onShard(ctx, s.shard, func(now int64, e *engine, _ *netio.SendQueue) {
+		if pt := e.participant(b.ssrc, b.serial); pt != nil {
 			found = true
 			f(now, e, pt)
 		}

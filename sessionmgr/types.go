@@ -52,6 +52,8 @@ const (
 	ReasonRemoved       = api.ReasonRemoved
 	ReasonSessionEnd    = api.ReasonSessionEnd
 	ReasonDrainDeadline = api.ReasonDrainDeadline
+	// ReasonAdmissionCancelled: see api.ReasonAdmissionCancelled.
+	ReasonAdmissionCancelled = api.ReasonAdmissionCancelled
 )
 
 // ValidID reports whether s is a valid session or participant id

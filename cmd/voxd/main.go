@@ -21,6 +21,7 @@ import (
 	"github.com/voxfleet/vox/admin"
 	"github.com/voxfleet/vox/agones"
 	"github.com/voxfleet/vox/cmd/internal/envflag"
+	"github.com/voxfleet/vox/internal/cpuload"
 	"github.com/voxfleet/vox/media"
 	"github.com/voxfleet/vox/netio"
 	"github.com/voxfleet/vox/sessionmgr"
@@ -296,7 +297,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 
 	janitor := time.NewTicker(time.Second)
 	defer janitor.Stop()
-	cpu := &sessionmgr.CPUSampler{}
+	cpu := &cpuload.Sampler{}
 	cpuErrLogged := false
 	forced := false
 	lastSessions := 0

@@ -1,4 +1,4 @@
-package sessionmgr
+package cpuload
 
 import (
 	"errors"
@@ -11,11 +11,11 @@ import (
 	"time"
 )
 
-// CPUSampler measures the process's CPU use as a percentage of the CPUs it
+// Sampler measures the process's CPU use as a percentage of the CPUs it
 // may use (the container's allowance): CPU time over a sliding window
 // divided by the window and by the allowance, then smoothed. Call Sample
 // regularly (voxd: every second); Percent is safe from any goroutine.
-type CPUSampler struct {
+type Sampler struct {
 	// Window is the sliding window. Default 10 s.
 	Window time.Duration
 	// Smoothing is the weight of a new window value in the exponentially
@@ -40,7 +40,7 @@ type cpuSample struct {
 }
 
 // Sample takes a measurement at now and returns the smoothed percentage.
-func (s *CPUSampler) Sample(now time.Time) (float64, error) {
+func (s *Sampler) Sample(now time.Time) (float64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.Window == 0 {
@@ -80,7 +80,7 @@ func (s *CPUSampler) Sample(now time.Time) (float64, error) {
 }
 
 // Percent is the last smoothed value.
-func (s *CPUSampler) Percent() float64 {
+func (s *Sampler) Percent() float64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.percent

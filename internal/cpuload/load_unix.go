@@ -1,6 +1,6 @@
 //go:build unix
 
-package sessionmgr
+package cpuload
 
 import (
 	"syscall"

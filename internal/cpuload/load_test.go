@@ -1,4 +1,4 @@
-package sessionmgr
+package cpuload
 
 import (
 	"math"
@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-func TestCPUSamplerWindowAndSmoothing(t *testing.T) {
+func TestSamplerWindowAndSmoothing(t *testing.T) {
 	var cpu time.Duration
-	s := &CPUSampler{Window: 4 * time.Second, Smoothing: 1, Allowance: 2,
+	s := &Sampler{Window: 4 * time.Second, Smoothing: 1, Allowance: 2,
 		ProcessCPU: func() (time.Duration, error) { return cpu, nil }}
 	t0 := time.Unix(1000, 0)
 	s.Sample(t0)
@@ -24,7 +24,7 @@ func TestCPUSamplerWindowAndSmoothing(t *testing.T) {
 		t.Fatalf("after idle window: %.2f%%, want 0%%", p)
 	}
 	// Smoothing 0.5 halves the step.
-	s2 := &CPUSampler{Window: time.Second, Smoothing: 0.5, Allowance: 1,
+	s2 := &Sampler{Window: time.Second, Smoothing: 0.5, Allowance: 1,
 		ProcessCPU: func() (time.Duration, error) { return cpu, nil }}
 	s2.Sample(t0)
 	cpu += time.Second
@@ -35,8 +35,8 @@ func TestCPUSamplerWindowAndSmoothing(t *testing.T) {
 	}
 }
 
-func TestCPUSamplerReal(t *testing.T) {
-	s := &CPUSampler{Window: time.Second}
+func TestSamplerReal(t *testing.T) {
+	s := &Sampler{Window: time.Second}
 	now := time.Now()
 	if _, err := s.Sample(now); err != nil {
 		t.Skip("no process CPU time here:", err)
