@@ -4,10 +4,11 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"hash/fnv"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"net"
+	"reflect"
 	"runtime"
 	"slices"
 	"sync"
@@ -399,4 +400,59 @@ func sessionKey(m *Manager, id string) uint64 {
 		return s.key
 	}
 	return 0
+}
+
+// GET /v1/sessions promises each session as GET /v1/sessions/{id} shows it.
+func TestSessionsListsWhatSessionShows(t *testing.T) {
+	m, _ := startManager(t, Config{}, 2)
+	ctx := context.Background()
+	admit(t, m, "s1", "a")
+	admit(t, m, "s1", "b")
+	admit(t, m, "s2", "c")
+	if _, _, err := m.PutSession(ctx, "s3", SessionOptions{MaxSpeakers: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetMuted(ctx, "s1", "b", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetChannel(ctx, "s1", "a", "team-red"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetMutes(ctx, "s2", "c", MuteList{Participants: []string{"z"}, SSRCs: []uint32{7}}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := m.Sessions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 3 {
+		t.Fatalf("%d sessions listed", len(list))
+	}
+	for _, got := range list {
+		want, err := m.Session(ctx, got.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("listed %+v\n  alone %+v", got, want)
+		}
+	}
+	if p := list[0].Participants; len(p) != 2 || p[0].Channel != "team-red" || !p[1].Muted || p[0].Stats.LastPacketAgoMS != -1 {
+		t.Errorf("s1 as listed: %+v", p)
+	}
+}
+
+// A copy not sent because the listener has no address yet is no_address,
+// not withheld (policy) and not forwarded.
+func TestNoAddressIsNotWithheld(t *testing.T) {
+	m, _ := startManager(t, Config{}, 1)
+	a := newRawClient(t, admit(t, m, "s", "a"))
+	admit(t, m, "s", "b") // never sends: no latched address
+	for range 3 {
+		a.send(make([]byte, 20))
+	}
+	waitFor(t, "the three packets", func() bool { return m.Status().Totals.NoAddress == 3 })
+	if tot := m.Status().Totals; tot.Withheld != 0 || tot.Forwarded != 0 || tot.DropMalformed != 0 || tot.EncryptErrors != 0 {
+		t.Fatalf("totals: %+v", tot)
+	}
 }
