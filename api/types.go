@@ -160,7 +160,9 @@ type StreamStats struct {
 // State is the pod's admission state.
 type State string
 
-// Admission states (the full state machine comes with the drain work).
+// Admission states: accepting, full (a limit or the CPU mark; back below
+// the marks), stopped (operator accept-stop or shutting down), draining,
+// drained.
 const (
 	StateAccepting State = "accepting"
 	StateFull      State = "full"

@@ -76,8 +76,9 @@ func (c *portableConn) send(q *SendQueue, ctr *counters) {
 	ctr.addSend(st)
 }
 
-// wake: closing the net.UDPConn is the only portable way to interrupt a
-// read; the shard treats net.ErrClosed as a timeout and sees closing set.
+// wake interrupts a blocked read by moving its deadline to now (the conn
+// stays open); the read returns os.ErrDeadlineExceeded, which recv treats
+// as a timeout, and the shard then sees closing set.
 func (c *portableConn) wake() { _ = c.uc.SetReadDeadline(time.Now()) }
 
 func (c *portableConn) close() error { return c.uc.Close() }

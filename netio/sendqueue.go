@@ -6,7 +6,8 @@ import (
 )
 
 // SendQueue collects outgoing datagrams of one shard so they leave in as few
-// sendmmsg calls as possible. It is owned by the shard's goroutine.
+// system calls as possible (sendmmsg on Linux; the portable shard writes
+// them one by one). It is owned by the shard's goroutine.
 type SendQueue struct {
 	pkts  [][]byte         // queued datagrams; may alias slots or other buffers
 	dsts  []netip.AddrPort // destination of each queued datagram
