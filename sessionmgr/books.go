@@ -149,7 +149,7 @@ func (m *Manager) reserveLocked(sessionID string, req AdmitRequest) (*booking, e
 		}
 	} else {
 		if want != nil {
-			if err := s.conflict(*want); err != nil {
+			if err := s.conflict(*want, m.cfg.MaxSpeakers); err != nil {
 				return nil, err
 			}
 		}

@@ -61,9 +61,16 @@ func (m *Manager) resolveLocked(opts SessionOptions) (sessionOpts, error) {
 }
 
 // conflict reports (ErrSessionConflict) options that differ from the
-// session's. The empty timeout only matters to a PUT session.
-func (s *sessionRec) conflict(o sessionOpts) error {
-	if o.max != s.max || o.profile != s.profile || o.speakers != s.speakers || o.mix != s.mix {
+// session's (max_speakers compared as in effect: 0 is the pod default). The
+// empty timeout only matters to a PUT session.
+func (s *sessionRec) conflict(o sessionOpts, defSpeakers int) error {
+	eff := func(n int) int {
+		if n == 0 {
+			return defSpeakers
+		}
+		return n
+	}
+	if o.max != s.max || o.profile != s.profile || eff(o.speakers) != eff(s.speakers) || o.mix != s.mix {
 		return fmt.Errorf("%w: %q has max_participants %d, profile %s, max_speakers %d, mix %t", ErrSessionConflict,
 			s.id, s.max, s.profile, s.speakers, s.mix)
 	}
@@ -89,7 +96,7 @@ func (m *Manager) PutSession(ctx context.Context, id string, opts SessionOptions
 	}
 	created := false
 	if s := m.sessions[id]; s != nil {
-		if err := s.conflict(o); err != nil {
+		if err := s.conflict(o, m.cfg.MaxSpeakers); err != nil {
 			m.mu.Unlock()
 			return SessionInfo{}, false, err
 		}
