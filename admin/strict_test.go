@@ -106,6 +106,7 @@ func TestStrictJSONNormalizes(t *testing.T) {
 		M       map[string]string `json:"m"`
 		Skip    int               `json:"-"`
 		Untag   int
+		//lint:ignore U1000 an unexported field the decoder must not see
 		private int
 	}
 	for _, tt := range []struct{ in, out, code string }{

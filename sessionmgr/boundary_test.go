@@ -392,16 +392,6 @@ func testRoom(id string, mix bool) roomSpec {
 	return roomSpec{key: h.Sum64(), id: id, mix: mix}
 }
 
-// sessionKey is the key of session id's room in the Manager's books.
-func sessionKey(m *Manager, id string) uint64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if s := m.sessions[id]; s != nil {
-		return s.key
-	}
-	return 0
-}
-
 // GET /v1/sessions promises each session as GET /v1/sessions/{id} shows it.
 func TestSessionsListsWhatSessionShows(t *testing.T) {
 	m, _ := startManager(t, Config{}, 2)

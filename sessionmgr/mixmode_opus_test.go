@@ -628,3 +628,13 @@ func (r *mixTestRoom) allocsPerFrame(warm, runs int) (allocs float64, sent int) 
 	})
 	return allocs, sent
 }
+
+// sessionKey is the key of session id's room in the Manager's books.
+func sessionKey(m *Manager, id string) uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s := m.sessions[id]; s != nil {
+		return s.key
+	}
+	return 0
+}
