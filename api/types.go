@@ -161,12 +161,12 @@ type StreamStats struct {
 type State string
 
 // Admission states: accepting, full (a limit or the CPU mark; back below
-// the marks), stopped (operator accept-stop or shutting down), draining,
-// drained.
+// the marks), stopped (operator accept-stop, a hold while an empty pod is
+// given back to Agones, or shutting down), draining, drained.
 const (
 	StateAccepting State = "accepting"
 	StateFull      State = "full"
-	StateStopped   State = "stopped" // operator accept-stop
+	StateStopped   State = "stopped" // operator accept-stop, a hold, shutting down
 	StateDraining  State = "draining"
 	StateDrained   State = "drained"
 )

@@ -9,8 +9,8 @@ import "fmt"
 // admitCheckLocked is the admission decision: may a new session
 // (newSession) or a participant of an existing session join? A pod full by
 // session count still takes joins to existing sessions; full by
-// participants or CPU, it takes nothing new. Operator stop and drain refuse
-// everything.
+// participants or CPU, it takes nothing new. Operator stop, a hold and a
+// drain refuse everything.
 func (m *Manager) admitCheckLocked(newSession bool) error {
 	if m.closed {
 		return ErrClosed
@@ -20,6 +20,9 @@ func (m *Manager) admitCheckLocked(newSession bool) error {
 	}
 	if m.stopped != "" {
 		return fmt.Errorf("%w: %s", ErrNotAccepting, m.stopped)
+	}
+	if m.held != "" {
+		return fmt.Errorf("%w: %s", ErrNotAccepting, m.held)
 	}
 	if m.cpuFull {
 		return fmt.Errorf("%w: CPU %.0f%% passed the high mark %.0f%% (admitting again below %.0f%%)",
@@ -49,6 +52,8 @@ func (m *Manager) stateLocked() (State, string) {
 		return StateStopped, "shutting down"
 	case m.stopped != "":
 		return StateStopped, m.stopped
+	case m.held != "":
+		return StateStopped, m.held
 	default:
 		return StateFull, err.Error()
 	}
@@ -95,8 +100,9 @@ func (m *Manager) StopAccepting(reason string) {
 	m.mu.Unlock()
 }
 
-// ResumeAccepting undoes StopAccepting. It cannot undo a drain
-// (ErrDrainConflict): cancel the drain instead, during its grace period.
+// ResumeAccepting undoes StopAccepting. It leaves a Hold in place, and it
+// cannot undo a drain (ErrDrainConflict): cancel the drain instead, during
+// its grace period.
 func (m *Manager) ResumeAccepting() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -106,4 +112,46 @@ func (m *Manager) ResumeAccepting() error {
 	m.stopped = ""
 	m.noteStateLocked()
 	return nil
+}
+
+// Hold stops admission under its own name, apart from an operator's
+// StopAccepting and from a drain: while held, new sessions and participants
+// are refused with ErrNotAccepting (503 not_accepting) and the pod reports
+// StateStopped with reason (an operator stop or a drain, if any, is
+// reported instead). Release ends the hold and nothing else: ResumeAccepting
+// does not end a hold, and Release does not undo an operator stop or a
+// drain. There is one hold; a second Hold only changes its reason.
+//
+// The Agones empty return holds a vacant pod (Vacant) while it gives it
+// back: an admission booked before the hold lands and makes the pod not
+// vacant; one after it is refused.
+func (m *Manager) Hold(reason string) {
+	if reason == "" {
+		reason = "admission held"
+	}
+	m.mu.Lock()
+	m.held = reason
+	m.noteStateLocked()
+	m.mu.Unlock()
+}
+
+// Release ends a Hold (nothing if none).
+func (m *Manager) Release() {
+	m.mu.Lock()
+	m.held = ""
+	m.noteStateLocked()
+	m.mu.Unlock()
+}
+
+// Vacant reports, atomically under the Manager's mutex, whether the pod
+// hosts nothing and nobody but a Hold has stopped its admission: no session
+// (one created by PUT and waiting for members counts), no participant and
+// no admission in flight (a booking counts from its reservation, before its
+// shard has it, until its shard has removed it), and no operator stop, drain
+// or close. Under a Hold a vacant pod stays vacant until Release, as nothing
+// can be booked, unless an operator stop, a drain or a close comes.
+func (m *Manager) Vacant() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.sessions) == 0 && m.participants == 0 && m.stopped == "" && !m.draining && !m.closed
 }

@@ -64,7 +64,10 @@ type config struct {
 	agonesPortName string
 	healthInterval time.Duration
 	reportInterval time.Duration
-	publicAddrSet  bool // --public-addr given: the GameServer's address does not override it
+	emptyReturn    time.Duration // 0: never give an empty Allocated pod back
+	emptyAction    agones.EmptyAction
+	emptySettle    time.Duration // 0: agones.DefaultSettle(reportInterval)
+	publicAddrSet  bool          // --public-addr given: the GameServer's address does not override it
 	publicPortSet  bool
 	adminToken     string
 	logFormat      string
@@ -141,6 +144,20 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 		"Agones health ping interval; pings stop only when a shard is wedged.")
 	fs.DurationVar(&c.reportInterval, "report-interval", 5*time.Second,
 		"least time between two rounds of Agones label and counter writes (each is a\nKubernetes API write); only changes are written.")
+	fs.DurationVar(&c.emptyReturn, "empty-return", 5*time.Minute,
+		"under Agones: an Allocated pod with no session, no participant and no admission in\n"+
+			"flight for this long is given back (--empty-action), so the Fleet can scale it down;\n"+
+			"0 never. Admission is held first (503 not_accepting, vox-accepting=false) for\n"+
+			"--empty-settle, then the pod, if still empty, goes back and accepts again.")
+	c.emptyAction = agones.EmptyReady
+	fs.Var(&c.emptyAction, "empty-action",
+		"with --empty-return: ready (the GameServer goes back to Ready: the Fleet may scale it\n"+
+			"down or allocate it again) or shutdown (Agones Shutdown and exit 0, as after a drain).")
+	fs.DurationVar(&c.emptySettle, "empty-settle", 0,
+		"with --empty-return: how long admission is held before the last check, so\n"+
+			"vox-accepting=false reaches the allocator and admissions in flight land. 0: max(2 ×\n"+
+			"--report-interval, 3s) (a label is written within a report interval, then queued\n"+
+			"by the sidecar at one write per 500 ms and seen by the allocator about 1 s later).")
 	fs.StringVar(&c.logFormat, "log-format", "auto",
 		"log format: json, text, or auto (text on a terminal, JSON otherwise, e.g. in a container).")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error.")
@@ -195,6 +212,9 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 	}
 	if c.healthInterval <= 0 || c.reportInterval <= 0 || c.agonesWait <= 0 {
 		return nil, errors.New("--health-interval, --report-interval and --agones-wait must be positive")
+	}
+	if c.emptyReturn < 0 || c.emptySettle < 0 {
+		return nil, fmt.Errorf("--empty-return %v and --empty-settle %v must not be negative", c.emptyReturn, c.emptySettle)
 	}
 	if c.drainDeadline <= c.drainGrace || c.drainGrace < 0 || c.drainRate <= 0 || c.drainWindow < 0 {
 		return nil, fmt.Errorf("--drain-deadline %v must be after --drain-grace %v, and --drain-rate positive",
@@ -282,6 +302,18 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	startDone := make(chan error, 1)
 	startCtx, cancelStart := context.WithCancel(ctx)
 	defer cancelStart()
+	// The empty return (under Agones, --empty-return > 0): emptyExit is
+	// closed when it decides the pod ends (--empty-action shutdown).
+	emptyExit := make(chan struct{})
+	var emptyDone chan struct{} // closed when its loop has ended; nil: none
+	emptyCtx, cancelEmpty := context.WithCancel(ctx)
+	stopEmpty := func() {
+		cancelEmpty()
+		if emptyDone != nil {
+			<-emptyDone
+		}
+	}
+	defer stopEmpty()
 	if cfg.agonesURL != "" {
 		lc, err = newLifecycle(ctx, cfg, s, log, deleting)
 		if err != nil {
@@ -290,6 +322,20 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 			return exitFailed
 		}
 		go func() { startDone <- lc.Start(startCtx) }()
+		if cfg.emptyReturn > 0 {
+			er, err := agones.NewEmptyReturn(lc, s.sessions, agones.EmptyReturnConfig{
+				After: cfg.emptyReturn, Settle: cfg.emptySettle, Action: cfg.emptyAction, Logger: log,
+				OnShutdown: func() { close(emptyExit) },
+			})
+			if err != nil { // parseFlags checked every value
+				log.Error("cannot set up the empty return", "err", err)
+				stop(s)
+				return exitFailed
+			}
+			registerEmptyReturnMetrics(s.admin, er)
+			emptyDone = make(chan struct{})
+			go func() { defer close(emptyDone); er.Run(emptyCtx) }()
+		}
 	} else {
 		startDone <- nil
 		log.Info("standalone: no Agones SDK sidecar (set AGONES_SDK_HTTP_PORT or --agones=on to use one)")
@@ -359,6 +405,9 @@ wait:
 			}
 			log.Info("drained; staying up (the drain did not ask to exit); SIGINT or SIGTERM stops voxd")
 			drainedUp = true
+		case <-emptyExit:
+			stopCause = fmt.Sprintf("empty for %v (empty action shutdown)", cfg.emptyReturn)
+			break wait
 		case <-ctx.Done():
 			stopCause = context.Cause(ctx).Error()
 			break wait
@@ -385,6 +434,7 @@ wait:
 			s.sessions.SetCPU(pct)
 		}
 	}
+	stopEmpty() // no hand-over from now on
 	log.Info("stopping", "cause", stopCause)
 	stopped := make(chan error, 1)
 	go func() { stopped <- stop(s) }()
@@ -525,3 +575,22 @@ func (p pod) Report() agones.Report {
 // Alive: every shard turns at least every tick (5 ms); a second without a
 // turn is a wedged shard.
 func (p pod) Alive() error { return p.s.udp.Alive(time.Second) }
+
+// registerEmptyReturnMetrics adds the empty return's counts to the admin
+// API's /metrics.
+func registerEmptyReturnMetrics(a *admin.Server, er *agones.EmptyReturn) {
+	a.Metrics().RegisterMetricsWriter(func(w io.Writer) {
+		st := er.Stats()
+		fmt.Fprintf(w, "# HELP vox_empty_holds_total Hand-overs of an empty Allocated pod started (--empty-return): admission held.\n"+
+			"# TYPE vox_empty_holds_total counter\nvox_empty_holds_total %d\n", st.Holds)
+		fmt.Fprint(w, "# HELP vox_empty_returns_total Hand-overs of an empty Allocated pod by outcome: ready (given back to Ready), "+
+			"shutdown, aborted (no longer empty after the hold), failed (the Ready call failed).\n"+
+			"# TYPE vox_empty_returns_total counter\n")
+		for _, o := range []struct {
+			name string
+			n    uint64
+		}{{"ready", st.Returned}, {"shutdown", st.Shutdowns}, {"aborted", st.Aborted}, {"failed", st.Failed}} {
+			fmt.Fprintf(w, "vox_empty_returns_total{outcome=%q} %d\n", o.name, o.n)
+		}
+	})
+}
