@@ -186,17 +186,16 @@ func (a *inflight) newAllocations(ctr counterState, has bool) int {
 	if !has || !a.hasCounter {
 		return 1
 	}
+	if !a.selfAlloc.IsZero() && ctr.count <= a.observed.count {
+		// The stamp of the pod's own Allocate: the Counter did not move.
+		a.selfAlloc = time.Time{}
+		return 0
+	}
 	base := a.observed.count
 	for _, w := range a.writes {
 		base = max(base, w.count)
 	}
-	n := ctr.count - base
-	if !a.selfAlloc.IsZero() && n <= 0 {
-		// The stamp of the pod's own Allocate: no allocator involved.
-		a.selfAlloc = time.Time{}
-		return 0
-	}
-	return int(max(n, 1))
+	return int(max(ctr.count-base, 1))
 }
 
 // allocated records n allocations seen now: each consumes a credit (its

@@ -27,7 +27,9 @@ type Report struct {
 
 // Pod is what the lifecycle needs from the server.
 type Pod interface {
-	// Report returns the pod's current load. It must be cheap.
+	// Report returns the pod's current load. It must be cheap (it is
+	// called on every watch event and report round, under the Lifecycle's
+	// lock) and never call the Lifecycle.
 	Report() Report
 	// Alive returns nil while the media plane works: health pings are
 	// sent only then, so a wedged shard makes Agones replace the pod.
@@ -284,10 +286,11 @@ func (l *Lifecycle) observe(gs GameServer) {
 	l.state.Store(&st)
 	l.applyAddress(gs)
 	ctr, has := gs.Status.Counters[l.cfg.CounterName]
-	sessions := l.pod.Report().Sessions
-	now := time.Now()
 	l.mu.Lock()
-	l.flight.sample(now, sessions)
+	// Sampled under the lock: two samples applied out of order would
+	// look like a session ending and a new one arriving.
+	now := time.Now()
+	l.flight.sample(now, l.pod.Report().Sessions)
 	l.flight.observe(now, gs.ObjectMeta.Annotations[AnnotationLastAllocated],
 		counterState{ctr.Count, ctr.Capacity}, has)
 	l.mu.Unlock()
@@ -472,11 +475,12 @@ func (l *Lifecycle) reportOnce(ctx context.Context) (wrote bool, err error) {
 // does not hold them already. An undeclared Counter (either sidecar's
 // wording, see ErrNotFound) stops the writes for good, logged once.
 func (l *Lifecycle) writeCounter(ctx context.Context, r Report) (wrote bool, err error) {
-	now := time.Now()
 	l.mu.Lock()
-	l.flight.sample(now, r.Sessions)
+	now := time.Now()
+	sessions := l.pod.Report().Sessions // under the lock, see observe
+	l.flight.sample(now, sessions)
 	want := counterState{capacity: int64(r.SessionCapacity)}
-	want.count = min(int64(r.Sessions+l.flight.count(now)), want.capacity)
+	want.count = min(int64(sessions+l.flight.count(now)), want.capacity)
 	have, known := l.flight.counter()
 	if known && have == want {
 		l.mu.Unlock()

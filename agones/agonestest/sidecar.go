@@ -713,6 +713,13 @@ func (s *Sidecar) setStateLocked(state string) {
 		s.reserve.Stop()
 		s.reserve = nil
 	}
+	if s.gs.Status.State == state && state == agones.StateAllocated {
+		// The sidecar patches Allocated again with a new stamp
+		// (sdkserver.go, updateState).
+		s.stampAllocatedLocked()
+		s.changedLocked()
+		return
+	}
 	if s.gs.Status.State == state && state != agones.StateShutdown {
 		return
 	}
