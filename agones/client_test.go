@@ -272,28 +272,40 @@ func TestSentinels(t *testing.T) {
 			return err
 		}, agones.ErrNotFound},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			sc := newSidecar(t)
-			sc.DeclareCounter("sessions", 3, 10)
-			sc.DeclareList("players", 3, "p1")
-			sc.DeclareList("full", 1, "a")
-			c := newClient(t, sc, fastConfig())
-			err := tt.call(testContext(t), c)
-			if !errors.Is(err, tt.want) {
-				t.Fatalf("err = %v, want %v", err, tt.want)
-			}
-			var ae *agones.Error
-			if !errors.As(err, &ae) || ae.HTTPStatus != http.StatusInternalServerError || ae.Code != 2 {
-				t.Errorf("err = %#v, want an *Error 500 code 2", err)
-			}
-			if n := len(sc.Calls()); n != 1 {
-				t.Errorf("%d calls, want 1 (a refusal is not retried)", n)
-			}
-			if got := sc.GameServer().Status.Counters["sessions"]; got.Count != 3 || got.Capacity != 10 {
-				t.Errorf("counter changed by a refused update: %+v", got)
-			}
-		})
+	for _, wording := range []struct {
+		name string
+		w    agonestest.Wording
+	}{{"in cluster", agonestest.InCluster}, {"local SDK server", agonestest.LocalSDK}} {
+		for _, tt := range tests {
+			t.Run(wording.name+"/"+tt.name, func(t *testing.T) {
+				sc := agonestest.NewSidecar(agonestest.WithWording(wording.w))
+				t.Cleanup(sc.Close)
+				sentinelCase(t, sc, tt.call, tt.want)
+			})
+		}
+	}
+}
+
+// sentinelCase checks one refusal: its sentinel, no retry, nothing applied.
+func sentinelCase(t *testing.T, sc *agonestest.Sidecar, call func(ctx context.Context, c *agones.Client) error, want error) {
+	t.Helper()
+	sc.DeclareCounter("sessions", 3, 10)
+	sc.DeclareList("players", 3, "p1")
+	sc.DeclareList("full", 1, "a")
+	c := newClient(t, sc, fastConfig())
+	err := call(testContext(t), c)
+	if !errors.Is(err, want) {
+		t.Fatalf("err = %v, want %v", err, want)
+	}
+	var ae *agones.Error
+	if !errors.As(err, &ae) || ae.HTTPStatus != http.StatusInternalServerError || ae.Code != 2 {
+		t.Errorf("err = %#v, want an *Error 500 code 2", err)
+	}
+	if n := len(sc.Calls()); n != 1 {
+		t.Errorf("%d calls, want 1 (a refusal is not retried)", n)
+	}
+	if got := sc.GameServer().Status.Counters["sessions"]; got.Count != 3 || got.Capacity != 10 {
+		t.Errorf("counter changed by a refused update: %+v", got)
 	}
 }
 

@@ -215,9 +215,11 @@ func (e *EmptyReturn) Run(ctx context.Context) {
 	}
 }
 
-// eligible: Allocated, not being deleted, and vacant.
+// eligible: Allocated, not being deleted, vacant, and no allocation of the
+// pod in flight (an allocator's +1 whose session has not arrived yet: the
+// router may be about to admit it).
 func (e *EmptyReturn) eligible() bool {
-	return e.lc.State() == StateAllocated && !e.lc.deleting.Load() && e.pod.Vacant()
+	return e.lc.State() == StateAllocated && !e.lc.deleting.Load() && e.pod.Vacant() && e.lc.InFlight() == 0
 }
 
 // handOver runs one hand-over; true when the pod is to end (OnShutdown

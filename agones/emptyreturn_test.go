@@ -135,14 +135,17 @@ func startEmptyReturn(t *testing.T, action agones.EmptyAction, beforeHold func()
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The allocation below is in flight (its +1 whose session never
+	// comes) until AllocationTimeout: short, so the pod is vacant soon.
 	h.lc = agones.NewLifecycle(c, managerPod{h.m}, agones.LifecycleConfig{HealthInterval: 20 * time.Millisecond,
-		ReportInterval: 20 * time.Millisecond, Logger: log})
+		ReportInterval: 20 * time.Millisecond, AllocationTimeout: 20 * time.Millisecond, Logger: log})
 	if err := h.lc.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(h.lc.Stop)
 	h.sc.MarkAllocated()
 	waitFor(t, "Allocated on the watch", func() bool { return h.lc.State() == agones.StateAllocated })
+	waitFor(t, "the allocation no longer in flight", func() bool { return h.lc.InFlight() == 0 })
 	waitFor(t, "accepting reported", func() bool { return h.sc.Labels()[label(agones.LabelAccepting)] == "true" })
 	h.er, err = agones.NewEmptyReturn(h.lc, hookedVacancy{h.m, beforeHold}, agones.EmptyReturnConfig{
 		After: testAfter, Poll: testPoll, Settle: testSettle, Action: action, Clock: h.clock, Logger: log,

@@ -8,8 +8,12 @@ import (
 
 // Errors callers match on.
 var (
-	// ErrNotFound matches a sidecar answer whose message starts with
-	// "not found." (an undeclared counter or list, a list value absent).
+	// ErrNotFound matches a sidecar answer saying an undeclared counter
+	// or list, or a list value absent. The two SDK servers word it
+	// differently: the sidecar in a cluster (pkg/sdkserver/sdkserver.go)
+	// answers "counter not found: NAME", "list not found: NAME" and "not
+	// found: value V not in list L"; the local SDK server (localsdk.go)
+	// answers "not found. ...". Both are matched.
 	ErrNotFound = errors.New("agones: not found")
 	// ErrOutOfRange matches a sidecar answer whose message starts with
 	// "out of range." (a count outside [0, capacity], a full list).
@@ -34,7 +38,10 @@ var messageErrors = []struct {
 	prefix string
 	err    error
 }{
-	{"not found.", ErrNotFound},
+	{"not found.", ErrNotFound},         // local SDK server (localsdk.go)
+	{"not found:", ErrNotFound},         // in-cluster sidecar: a list value absent
+	{"counter not found:", ErrNotFound}, // in-cluster sidecar (sdkserver.go)
+	{"list not found:", ErrNotFound},    // in-cluster sidecar (sdkserver.go)
 	{"out of range.", ErrOutOfRange},
 	{"already exists.", ErrAlreadyExists},
 }

@@ -26,6 +26,15 @@ const (
 // agones.dev/sdk-k.
 const SDKPrefix = "agones.dev/sdk-"
 
+// AnnotationLastAllocated is the GameServer annotation the allocator sets
+// on every allocation, a re-allocation of an Allocated GameServer included
+// (LastAllocatedAnnotationKey in pkg/gameserverallocations/allocator.go);
+// the sidecar sets it too when the pod allocates itself (updateState in
+// pkg/sdkserver/sdkserver.go). Its value is the allocation time as
+// time.Time.MarshalText writes it: RFC 3339 with nanoseconds, e.g.
+// "2026-12-01T23:54:10.082444505Z".
+const AnnotationLastAllocated = "agones.dev/last-allocated"
+
 // GameServer is the sidecar's view of this pod's GameServer, as GET
 // /gameserver and every line of the watch stream carry it. It marshals to
 // and from the sidecar's wire format (snake_case, 64-bit integers as

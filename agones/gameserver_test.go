@@ -148,6 +148,10 @@ func TestErrorIs(t *testing.T) {
 		want error
 	}{
 		{"not found. sessions Counter not found", ErrNotFound},
+		{"counter not found: sessions", ErrNotFound},
+		{"list not found: players", ErrNotFound},
+		{"not found: value a not in list players", ErrNotFound},
+		{"not found. Value: a not found in List: players", ErrNotFound},
 		{"out of range. Count must be within range [0,Capacity]", ErrOutOfRange},
 		{"already exists. Value: a already in List: p", ErrAlreadyExists},
 		{"Not Found", nil},

@@ -3,6 +3,7 @@ package agones
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"strconv"
@@ -26,7 +27,9 @@ type Report struct {
 
 // Pod is what the lifecycle needs from the server.
 type Pod interface {
-	// Report returns the pod's current load. It must be cheap.
+	// Report returns the pod's current load. It must be cheap (it is
+	// called on every watch event and report round, under the Lifecycle's
+	// lock) and never call the Lifecycle.
 	Report() Report
 	// Alive returns nil while the media plane works: health pings are
 	// sent only then, so a wedged shard makes Agones replace the pod.
@@ -54,11 +57,27 @@ type LifecycleConfig struct {
 	// PortName is the GameServer port whose hostPort clients use.
 	// Default "media".
 	PortName string
-	// CounterName is the Counter kept equal to the session count.
-	// Default "sessions".
+	// CounterName is the Counter kept equal to the sessions on the pod
+	// plus the allocations in flight (see AllocationTimeout). Default
+	// "sessions".
 	CounterName string
-	// OnAddress is called (on the watch goroutine) with the GameServer's
-	// public address and port whenever they change.
+	// AllocationTimeout is how long an allocation the pod has seen (the
+	// GameServer's agones.dev/last-allocated annotation changed) counts in
+	// the Counter while its session has not arrived. Default 10 s.
+	AllocationTimeout time.Duration
+	// AddressTimeout is how long Start waits for the GameServer to have an
+	// address before it logs an error; Start never calls Ready before the
+	// address is known and applied, unless ReadyWithoutAddress. Default
+	// 30 s.
+	AddressTimeout time.Duration
+	// ReadyWithoutAddress lets Start go Ready after AddressTimeout without
+	// the GameServer's address, for a pod that has an address of its own
+	// to give clients (voxd's --public-addr). Otherwise Start keeps
+	// waiting, logging an error every AddressTimeout.
+	ReadyWithoutAddress bool
+	// OnAddress is called with the GameServer's public address and port
+	// when they are first known and whenever they change; calls never
+	// overlap. The first call comes before Ready.
 	OnAddress func(addr string, port int)
 	// OnDeleting is called once (on the watch goroutine) when the
 	// GameServer gets a deletion timestamp.
@@ -66,9 +85,11 @@ type LifecycleConfig struct {
 	Logger     *slog.Logger
 }
 
-// Lifecycle is the pod's life as an Agones GameServer: Ready, health
-// pings, self-reporting, the GameServer watch (address, deletion),
-// self-allocation and Shutdown.
+// Lifecycle is the pod's life as an Agones GameServer: Ready once the
+// GameServer's address is known, health pings, self-reporting (labels and
+// the sessions Counter, kept at sessions + allocations in flight), the
+// GameServer watch (address, deletion, allocations), self-allocation and
+// Shutdown.
 type Lifecycle struct {
 	c   *Client
 	pod Pod
@@ -83,12 +104,20 @@ type Lifecycle struct {
 	reportNow  chan struct{}
 	writeRound atomic.Int64 // report rounds that wrote something
 
+	// addrMu serialises applying an address (Start and the watch).
+	addrMu    sync.Mutex
+	addr      string
+	port      int
+	addrKnown chan struct{} // closed once an address is applied
+
+	// mu guards flight (the watch and report goroutines share it).
+	mu     sync.Mutex
+	flight *inflight
+
 	// Owned by the report goroutine.
-	written        map[string]string
-	writtenCPU     float64
-	counter        [2]int64 // count, capacity written
-	counterWritten bool
-	counterOff     bool
+	written    map[string]string
+	writtenCPU float64
+	counterOff atomic.Bool
 }
 
 // NewLifecycle makes a Lifecycle; nothing talks to the sidecar until Start.
@@ -108,39 +137,171 @@ func NewLifecycle(c *Client, pod Pod, cfg LifecycleConfig) *Lifecycle {
 	if cfg.CounterName == "" {
 		cfg.CounterName = "sessions"
 	}
+	if cfg.AllocationTimeout <= 0 {
+		cfg.AllocationTimeout = 10 * time.Second
+	}
+	if cfg.AddressTimeout <= 0 {
+		cfg.AddressTimeout = 30 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	// A write of the real sidecar lands within about a second (its queue
+	// takes one write per 500 ms); the next report round comes after
+	// ReportInterval anyway.
+	echo := max(2*time.Second, cfg.ReportInterval)
 	return &Lifecycle{c: c, pod: pod, cfg: cfg, log: cfg.Logger, written: map[string]string{},
-		reportNow: make(chan struct{}, 1)}
+		reportNow: make(chan struct{}, 1), addrKnown: make(chan struct{}),
+		flight: newInflight(cfg.AllocationTimeout, echo)}
 }
 
-// Start marks the GameServer Ready (retrying until ctx is done), then runs
-// the health, report and watch loops until Stop. A sidecar that fails later
-// is retried in the background: voice never depends on it.
+// Start starts the health pings and the GameServer watch, reads the
+// GameServer and applies its address (OnAddress), waiting for the watch to
+// bring one if it has none yet (see AddressTimeout), then marks the
+// GameServer Ready (retrying) and starts self-reporting; the loops run
+// until Stop. Start returns when Ready succeeded, or with an error when ctx
+// is done first (the loops are stopped then). Run it on a goroutine of its
+// own: voice never waits for the sidecar, and a sidecar that fails later
+// is retried in the background.
 func (l *Lifecycle) Start(ctx context.Context) error {
+	loops, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	l.cancel = cancel
+	// Health pings before Ready: the sidecar counts missed pings from
+	// initialDelaySeconds on, whatever the state.
+	l.wg.Add(2)
+	go l.healthLoop(loops)
+	go l.watchLoop(loops)
+	if err := l.awaitAddress(ctx); err != nil {
+		l.Stop()
+		return err
+	}
+	if err := retry(ctx, l.log, "Ready", l.c.Ready); err != nil {
+		l.Stop()
+		return err
+	}
+	l.log.Info("agones: GameServer Ready", "address", l.address())
+	l.wg.Add(1)
+	go l.reportLoop(loops)
+	return nil
+}
+
+// retry calls f every second until it succeeds or ctx is done, logging the
+// first failure.
+func retry(ctx context.Context, log *slog.Logger, what string, f func(context.Context) error) error {
 	for attempt := 0; ; attempt++ {
-		err := l.c.Ready(ctx)
+		err := f(ctx)
 		if err == nil {
-			break
+			return nil
 		}
 		if ctx.Err() != nil {
 			return err
 		}
 		if attempt == 0 {
-			l.log.Warn("agones: Ready failed; retrying", "err", err)
+			log.Warn("agones: "+what+" failed; retrying", "err", err)
 		}
 		if sleep(ctx, time.Second) != nil {
 			return err
 		}
 	}
-	l.log.Info("agones: GameServer Ready")
-	ctx, l.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	l.wg.Add(3)
-	go l.healthLoop(ctx)
-	go l.reportLoop(ctx)
-	go l.watchLoop(ctx)
-	return nil
+}
+
+// awaitAddress reads the GameServer and applies its address; without one
+// (a GameServer not yet on a node) it waits for the watch to bring one.
+func (l *Lifecycle) awaitAddress(ctx context.Context) error {
+	err := retry(ctx, l.log, "reading the GameServer", func(ctx context.Context) error {
+		gs, err := l.c.GameServer(ctx)
+		if err == nil {
+			l.observe(gs)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	select {
+	case <-l.addrKnown:
+		return nil
+	default:
+	}
+	l.log.Info("agones: the GameServer has no address yet; not Ready until the watch brings one",
+		"timeout", l.cfg.AddressTimeout)
+	t := time.NewTicker(l.cfg.AddressTimeout)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.addrKnown:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("agones: waiting for the GameServer's address: %w", context.Cause(ctx))
+		case <-t.C:
+			if l.cfg.ReadyWithoutAddress {
+				l.log.Error("agones: the GameServer still has no address; going Ready with the configured public address",
+					"waited", l.cfg.AddressTimeout)
+				return nil
+			}
+			l.log.Error("agones: the GameServer still has no address; still not Ready (clients would be told a wrong address)",
+				"waited", l.cfg.AddressTimeout)
+		}
+	}
+}
+
+// address returns the address applied last, "" before any.
+func (l *Lifecycle) address() string {
+	l.addrMu.Lock()
+	defer l.addrMu.Unlock()
+	return l.addr
+}
+
+// applyAddress applies gs's address and port when they changed.
+func (l *Lifecycle) applyAddress(gs GameServer) {
+	if gs.Status.Address == "" {
+		return
+	}
+	l.addrMu.Lock()
+	defer l.addrMu.Unlock()
+	p, ok := gs.Port(l.cfg.PortName)
+	if gs.Status.Address == l.addr && p == l.port {
+		return
+	}
+	l.addr, l.port = gs.Status.Address, p
+	if !ok {
+		l.log.Warn("agones: the GameServer has no such port; clients get the configured port",
+			"port_name", l.cfg.PortName)
+	}
+	l.log.Info("agones: public address", "address", l.addr, "port", l.port, "port_name", l.cfg.PortName)
+	if l.cfg.OnAddress != nil {
+		l.cfg.OnAddress(l.addr, l.port)
+	}
+	select {
+	case <-l.addrKnown:
+	default:
+		close(l.addrKnown)
+	}
+}
+
+// observe takes in a GameServer read or watched: its state, address and
+// allocations.
+func (l *Lifecycle) observe(gs GameServer) {
+	st := gs.Status.State
+	l.state.Store(&st)
+	l.applyAddress(gs)
+	ctr, has := gs.Status.Counters[l.cfg.CounterName]
+	l.mu.Lock()
+	// Sampled under the lock: two samples applied out of order would
+	// look like a session ending and a new one arriving.
+	now := time.Now()
+	l.flight.sample(now, l.pod.Report().Sessions)
+	l.flight.observe(now, gs.ObjectMeta.Annotations[AnnotationLastAllocated],
+		counterState{ctr.Count, ctr.Capacity}, has)
+	l.mu.Unlock()
+}
+
+// InFlight returns the allocations in flight: seen on the pod, their
+// session not arrived, not older than AllocationTimeout.
+func (l *Lifecycle) InFlight() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.flight.count(time.Now())
 }
 
 // Stop ends the loops and waits for them.
@@ -287,25 +448,17 @@ func (l *Lifecycle) reportOnce(ctx context.Context) (wrote bool, err error) {
 			l.writtenCPU = cpu
 		}
 	}
-	if !l.counterOff {
-		count, capacity := int64(r.Sessions), int64(r.SessionCapacity)
-		if !l.counterWritten || l.counter != [2]int64{count, capacity} {
-			_, e := l.c.UpdateCounter(ctx, l.cfg.CounterName, CounterUpdate{Count: &count, Capacity: &capacity})
-			switch {
-			case errors.Is(e, ErrNotFound):
-				l.counterOff = true
-				l.log.Info("agones: the GameServer declares no Counter; not reporting it", "counter", l.cfg.CounterName)
-			case e != nil:
-				err = errors.Join(err, e)
-			default:
-				wrote = true
-				l.counter, l.counterWritten = [2]int64{count, capacity}, true
-			}
-		}
+	if !l.counterOff.Load() {
+		w, e := l.writeCounter(ctx, r)
+		wrote = wrote || w
+		err = errors.Join(err, e)
 	}
 	// A busy pod must never be Ready (deletable on scale-down): allocate
 	// it ourselves if no allocator did.
 	if r.Sessions > 0 && l.State() == StateReady {
+		l.mu.Lock()
+		l.flight.selfAllocated(time.Now())
+		l.mu.Unlock()
 		if e := l.c.Allocate(ctx); e != nil {
 			err = errors.Join(err, e)
 		} else {
@@ -317,21 +470,41 @@ func (l *Lifecycle) reportOnce(ctx context.Context) (wrote bool, err error) {
 	return wrote, err
 }
 
+// writeCounter writes the Counter's absolute count, sessions + allocations
+// in flight (capped by the capacity), and its capacity, when the Counter
+// does not hold them already. An undeclared Counter (either sidecar's
+// wording, see ErrNotFound) stops the writes for good, logged once.
+func (l *Lifecycle) writeCounter(ctx context.Context, r Report) (wrote bool, err error) {
+	l.mu.Lock()
+	now := time.Now()
+	sessions := l.pod.Report().Sessions // under the lock, see observe
+	l.flight.sample(now, sessions)
+	want := counterState{capacity: int64(r.SessionCapacity)}
+	want.count = min(int64(sessions+l.flight.count(now)), want.capacity)
+	have, known := l.flight.counter()
+	if known && have == want {
+		l.mu.Unlock()
+		return false, nil
+	}
+	// Recorded before it is sent: it may land even if the answer is lost.
+	l.flight.wrote(now, want)
+	l.mu.Unlock()
+	_, err = l.c.UpdateCounter(ctx, l.cfg.CounterName, CounterUpdate{Count: &want.count, Capacity: &want.capacity})
+	switch {
+	case errors.Is(err, ErrNotFound):
+		l.counterOff.Store(true)
+		l.log.Info("agones: the GameServer declares no Counter; not reporting it", "counter", l.cfg.CounterName, "err", err)
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
+}
+
 func (l *Lifecycle) watchLoop(ctx context.Context) {
 	defer l.wg.Done()
-	var addr string
-	var port int
 	err := l.c.WatchGameServer(ctx, func(gs GameServer) {
-		st := gs.Status.State
-		l.state.Store(&st)
-		p, _ := gs.Port(l.cfg.PortName)
-		if gs.Status.Address != "" && (gs.Status.Address != addr || p != port) {
-			addr, port = gs.Status.Address, p
-			l.log.Info("agones: public address", "address", addr, "port", port, "port_name", l.cfg.PortName)
-			if l.cfg.OnAddress != nil {
-				l.cfg.OnAddress(addr, port)
-			}
-		}
+		l.observe(gs)
 		if gs.Deleting() && l.deleting.CompareAndSwap(false, true) {
 			l.log.Info("agones: GameServer is being deleted")
 			if l.cfg.OnDeleting != nil {

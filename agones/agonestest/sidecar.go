@@ -11,10 +11,20 @@
 // that is down (connection refused, every stream cut) and comes back on the
 // same port, error answers, slow answers.
 //
+// It also models the allocator (Allocate): a GameServerAllocation landing
+// on this GameServer while the pod writes its own labels and counters.
+//
+// Refusals are worded as the sidecar in a cluster words them
+// (pkg/sdkserver/sdkserver.go: "counter not found: NAME"), or as the local
+// SDK server does (localsdk.go: "not found. ...") with
+// WithWording(LocalSDK).
+//
 // Simplifications: Ready moves straight to Ready (a cluster passes through
 // RequestReady); Shutdown is final (later state changes are answered but
 // ignored) and also sets the deletion timestamp, as the deletion that
-// follows in a cluster would; health pings are recorded, never judged.
+// follows in a cluster would; health pings are recorded, never judged;
+// counter and list writes apply at once (a cluster's sidecar batches them
+// and answers before they land).
 package agonestest
 
 import (
@@ -58,6 +68,46 @@ const (
 	DefaultPortName = "media"
 )
 
+// Wording selects how the sidecar words a refusal of an undeclared counter
+// or list, or of a list value absent.
+type Wording int
+
+const (
+	// InCluster words refusals as the SDK sidecar in a cluster does
+	// (pkg/sdkserver/sdkserver.go, Agones v1.56): "counter not found:
+	// NAME", "list not found: NAME", "not found: value V not in list L".
+	// The default.
+	InCluster Wording = iota
+	// LocalSDK words them as the local SDK server does
+	// (pkg/sdkserver/localsdk.go, sdk-server --local): "not found. NAME
+	// Counter not found", "not found. NAME List not found", "not found.
+	// Value: V not found in List: L".
+	LocalSDK
+)
+
+// Option configures a Sidecar.
+type Option func(*Sidecar)
+
+// WithWording makes the sidecar word its refusals as w.
+func WithWording(w Wording) Option { return func(s *Sidecar) { s.wording = w } }
+
+// AnnotationLastAllocated is the annotation the allocator (and the
+// sidecar's own Allocate) sets on every allocation; the value is the
+// allocation time as time.Time.MarshalText writes it (RFC 3339 with
+// nanoseconds).
+const AnnotationLastAllocated = agones.AnnotationLastAllocated
+
+// Errors of Allocate, as the allocator answers them.
+var (
+	// ErrNoRoom: the counter has no free slot (count == capacity) or is not
+	// declared, so the allocator's counter selector (minAvailable: 1) does
+	// not match; a GameServerAllocation answers UnAllocated.
+	ErrNoRoom = errors.New("agonestest: no room on the counter (UnAllocated)")
+	// ErrNotAllocatable: the GameServer is neither Ready nor Allocated, or
+	// is being deleted; the allocator never picks it.
+	ErrNotAllocatable = errors.New("agonestest: GameServer not allocatable (UnAllocated)")
+)
+
 // maxBody caps a request body.
 const maxBody = 1 << 20
 
@@ -84,6 +134,12 @@ type Sidecar struct {
 	hang     time.Duration
 	watchers map[*watcher]struct{}
 	reserve  *time.Timer
+	wording  Wording
+	// held suppresses watch lines while CoalesceWatch runs; heldChanged
+	// records that something changed meanwhile.
+	held        bool
+	heldChanged bool
+	lastAlloc   time.Time // the last last-allocated timestamp set
 }
 
 type watcher struct {
@@ -96,7 +152,7 @@ type watcher struct {
 // agones.dev/fleet=vox, address DefaultAddress, the port DefaultPortName
 // = DefaultPort, health checking every 5 s, and no counter or list. It
 // panics if it cannot listen (a test environment without loopback).
-func NewSidecar() *Sidecar {
+func NewSidecar(opts ...Option) *Sidecar {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		panic(fmt.Sprintf("agonestest: listen: %v", err))
@@ -124,6 +180,9 @@ func NewSidecar() *Sidecar {
 				Lists:     map[string]agones.List{},
 			},
 		},
+	}
+	for _, o := range opts {
+		o(s)
 	}
 	s.url = "http://" + s.addr
 	s.mu.Lock()
@@ -289,12 +348,16 @@ func (s *Sidecar) SetDeletionTimestamp() {
 }
 
 // SetAddress sets the GameServer's address (also its one ExternalIP
-// address) and ports.
+// address) and ports. An empty addr clears the addresses, as on a
+// GameServer not yet scheduled on a node.
 func (s *Sidecar) SetAddress(addr string, ports []agones.Port) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.gs.Status.Address = addr
-	s.gs.Status.Addresses = []agones.Address{{Type: "ExternalIP", Address: addr}}
+	s.gs.Status.Addresses = nil
+	if addr != "" {
+		s.gs.Status.Addresses = []agones.Address{{Type: "ExternalIP", Address: addr}}
+	}
 	s.gs.Status.Ports = append([]agones.Port{}, ports...)
 	s.changedLocked()
 }
@@ -317,10 +380,20 @@ func (s *Sidecar) DeclareList(name string, capacity int64, values ...string) {
 }
 
 // changedLocked records a change of the GameServer: a new resource
-// version, and a line to every watch stream.
+// version, and a line to every watch stream (one line for all the changes
+// made inside CoalesceWatch).
 func (s *Sidecar) changedLocked() {
 	s.rv++
 	s.gs.ObjectMeta.ResourceVersion = strconv.FormatInt(s.rv, 10)
+	if s.held {
+		s.heldChanged = true
+		return
+	}
+	s.sendLocked()
+}
+
+// sendLocked sends the current GameServer to every watch stream.
+func (s *Sidecar) sendLocked() {
 	line := s.lineLocked()
 	for w := range s.watchers {
 		select {
@@ -330,6 +403,79 @@ func (s *Sidecar) changedLocked() {
 			close(w.kicked)
 		}
 	}
+}
+
+// CoalesceWatch runs f and sends the changes it makes (through any method
+// or request) to the watch streams as one line, as a cluster's sidecar
+// sends one event for several updates that reached its informer together.
+// Calls of CoalesceWatch must not nest.
+func (s *Sidecar) CoalesceWatch(f func()) {
+	s.mu.Lock()
+	s.held, s.heldChanged = true, false
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.held = false
+		if s.heldChanged {
+			s.heldChanged = false
+			s.sendLocked()
+		}
+	}()
+	f()
+}
+
+// Allocate allocates the GameServer as a GameServerAllocation that
+// selects it would (pkg/gameserverallocations/allocator.go,
+// applyAllocationToGameServer, Agones v1.56), in one update: with counter
+// != "", the counter's count is incremented by 1 (the allocation's
+// counters: {NAME: {action: Increment, amount: 1}}), refused with
+// ErrNoRoom when the counter has no free slot or is not declared (the
+// selector's counters: {NAME: {minAvailable: 1}} does not match); the
+// state becomes Allocated, also from Allocated (a re-allocation); the
+// annotation agones.dev/last-allocated is set to the time now, in the
+// allocator's format (time.Time.MarshalText, UTC here, strictly later
+// than the previous one so that every allocation changes it); one watch
+// line follows. A GameServer neither Ready nor Allocated, or being
+// deleted, is refused with ErrNotAllocatable. It returns the GameServer as
+// the allocation answer would carry it.
+func (s *Sidecar) Allocate(counter string) (agones.GameServer, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.gs.Status.State
+	if (st != agones.StateReady && st != agones.StateAllocated) || s.gs.Deleting() {
+		return agones.GameServer{}, ErrNotAllocatable
+	}
+	if counter != "" {
+		c, ok := s.gs.Status.Counters[counter]
+		if !ok || c.Capacity-c.Count < 1 {
+			return agones.GameServer{}, ErrNoRoom
+		}
+		c.Count++
+		s.gs.Status.Counters[counter] = c
+	}
+	if s.reserve != nil {
+		s.reserve.Stop()
+		s.reserve = nil
+	}
+	s.gs.Status.State = agones.StateAllocated
+	s.stampAllocatedLocked()
+	s.changedLocked()
+	return s.gs.Clone(), nil
+}
+
+// stampAllocatedLocked sets the last-allocated annotation to now.
+func (s *Sidecar) stampAllocatedLocked() {
+	now := time.Now().UTC()
+	if !now.After(s.lastAlloc) {
+		now = s.lastAlloc.Add(time.Nanosecond)
+	}
+	s.lastAlloc = now
+	ts, err := now.MarshalText()
+	if err != nil {
+		panic(fmt.Sprintf("agonestest: timestamp: %v", err)) // years outside [0, 9999] only
+	}
+	s.gs.ObjectMeta.Annotations[AnnotationLastAllocated] = string(ts)
 }
 
 // lineLocked is the watch stream line of the current GameServer.
@@ -567,10 +713,22 @@ func (s *Sidecar) setStateLocked(state string) {
 		s.reserve.Stop()
 		s.reserve = nil
 	}
+	if s.gs.Status.State == state && state == agones.StateAllocated {
+		// The sidecar patches Allocated again with a new stamp
+		// (sdkserver.go, updateState).
+		s.stampAllocatedLocked()
+		s.changedLocked()
+		return
+	}
 	if s.gs.Status.State == state && state != agones.StateShutdown {
 		return
 	}
 	s.gs.Status.State = state
+	if state == agones.StateAllocated {
+		// The sidecar stamps its own Allocate too (sdkserver.go,
+		// updateState).
+		s.stampAllocatedLocked()
+	}
 	if state == agones.StateShutdown && s.gs.ObjectMeta.DeletionTimestamp == 0 {
 		s.gs.ObjectMeta.DeletionTimestamp = time.Now().Unix()
 	}
@@ -748,13 +906,31 @@ func (s *Sidecar) watch(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// counterNotFound answers an undeclared counter in the sidecar's wording.
+func (s *Sidecar) counterNotFound(w http.ResponseWriter, name string) {
+	if s.wording == LocalSDK {
+		writeUnknown(w, "not found. %s Counter not found", name)
+		return
+	}
+	writeUnknown(w, "counter not found: %s", name)
+}
+
+// listNotFound answers an undeclared list in the sidecar's wording.
+func (s *Sidecar) listNotFound(w http.ResponseWriter, name string) {
+	if s.wording == LocalSDK {
+		writeUnknown(w, "not found. %s List not found", name)
+		return
+	}
+	writeUnknown(w, "list not found: %s", name)
+}
+
 func (s *Sidecar) getCounter(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	s.mu.Lock()
 	c, ok := s.gs.Status.Counters[name]
 	s.mu.Unlock()
 	if !ok {
-		writeUnknown(w, "not found. %s Counter not found", name)
+		s.counterNotFound(w, name)
 		return
 	}
 	c.Name = name
@@ -781,7 +957,7 @@ func (s *Sidecar) updateCounter(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	c, ok := s.gs.Status.Counters[name]
 	if !ok {
-		writeUnknown(w, "not found. %s Counter not found", name)
+		s.counterNotFound(w, name)
 		return
 	}
 	next := c
@@ -816,7 +992,7 @@ func (s *Sidecar) getList(w http.ResponseWriter, r *http.Request) {
 	l.Values = slices.Clone(l.Values)
 	s.mu.Unlock()
 	if !ok {
-		writeUnknown(w, "not found. %s List not found", name)
+		s.listNotFound(w, name)
 		return
 	}
 	l.Name = name
@@ -844,7 +1020,7 @@ func (s *Sidecar) listValue(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	l, ok := s.gs.Status.Lists[name]
 	if !ok {
-		writeUnknown(w, "not found. %s List not found", name)
+		s.listNotFound(w, name)
 		return
 	}
 	i := slices.Index(l.Values, value)
@@ -861,7 +1037,11 @@ func (s *Sidecar) listValue(w http.ResponseWriter, r *http.Request) {
 		l.Values = append(slices.Clone(l.Values), value)
 	} else {
 		if i < 0 {
-			writeUnknown(w, "not found. Value: %s not found in List: %s", value, name)
+			if s.wording == LocalSDK {
+				writeUnknown(w, "not found. Value: %s not found in List: %s", value, name)
+			} else {
+				writeUnknown(w, "not found: value %s not in list %s", value, name)
+			}
 			return
 		}
 		l.Values = slices.Delete(slices.Clone(l.Values), i, i+1)

@@ -3,8 +3,10 @@ package agonestest
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -62,7 +64,15 @@ func TestWire(t *testing.T) {
 		{"annotation free value", "PUT", "/metadata/annotation", `{"key":"k","value":"any / thing"}`, 200, "{}"},
 		{"counter", "GET", "/v1beta1/counters/sessions", "", 200, `{"name":"sessions","count":"1","capacity":"10"}`},
 		{"counter undeclared", "GET", "/v1beta1/counters/nope", "", 500,
-			`{"code":2,"message":"not found. nope Counter not found","details":[]}`},
+			`{"code":2,"message":"counter not found: nope","details":[]}`},
+		{"update undeclared counter", "PATCH", "/v1beta1/counters/nope", `{"count":"1"}`, 500,
+			`{"code":2,"message":"counter not found: nope","details":[]}`},
+		{"list undeclared", "GET", "/v1beta1/lists/nope", "", 500,
+			`{"code":2,"message":"list not found: nope","details":[]}`},
+		{"list add undeclared", "POST", "/v1beta1/lists/nope:addValue", `{"value":"b"}`, 500,
+			`{"code":2,"message":"list not found: nope","details":[]}`},
+		{"list remove absent", "POST", "/v1beta1/lists/players:removeValue", `{"value":"zz"}`, 500,
+			`{"code":2,"message":"not found: value zz not in list players","details":[]}`},
 		{"counter diff", "PATCH", "/v1beta1/counters/sessions", `{"countDiff":"-1"}`, 200,
 			`{"name":"sessions","count":"0","capacity":"10"}`},
 		{"counter diff number", "PATCH", "/v1beta1/counters/sessions", `{"countDiff":2}`, 200,
@@ -235,4 +245,117 @@ func TestFailNextAndHang(t *testing.T) {
 	if len(calls) != 4 || calls[0].Status != 503 || calls[2].Status != 200 {
 		t.Errorf("calls = %+v", calls)
 	}
+}
+
+// TestLocalSDKWording checks the refusals worded as the local SDK server
+// words them (localsdk.go).
+func TestLocalSDKWording(t *testing.T) {
+	s := NewSidecar(WithWording(LocalSDK))
+	t.Cleanup(s.Close)
+	s.DeclareList("players", 2, "a")
+	for _, tt := range []struct{ method, path, body, want string }{
+		{"GET", "/v1beta1/counters/nope", "", `{"code":2,"message":"not found. nope Counter not found","details":[]}`},
+		{"PATCH", "/v1beta1/counters/nope", `{"count":"1"}`, `{"code":2,"message":"not found. nope Counter not found","details":[]}`},
+		{"GET", "/v1beta1/lists/nope", "", `{"code":2,"message":"not found. nope List not found","details":[]}`},
+		{"POST", "/v1beta1/lists/players:removeValue", `{"value":"zz"}`,
+			`{"code":2,"message":"not found. Value: zz not found in List: players","details":[]}`},
+	} {
+		if status, body := send(t, s, tt.method, tt.path, tt.body); status != 500 || body != tt.want {
+			t.Errorf("%s %s = %d %s, want 500 %s", tt.method, tt.path, status, body, tt.want)
+		}
+	}
+}
+
+// TestAllocate checks the allocator model: +1 on the counter while it has
+// room, Allocated, a new last-allocated timestamp each time (also when
+// Allocated already), one watch line per allocation.
+func TestAllocate(t *testing.T) {
+	s := newTest(t)
+	s.DeclareCounter("sessions", 0, 2)
+	if _, err := s.Allocate("sessions"); !errors.Is(err, ErrNotAllocatable) {
+		t.Fatalf("allocating a Scheduled GameServer: %v", err)
+	}
+	s.SetState(agones.StateReady)
+	lines := watchLines(t, s)
+	<-lines // the current state
+	var stamps []string
+	for i := range 2 {
+		gs, err := s.Allocate("sessions")
+		if err != nil {
+			t.Fatalf("allocation %d: %v", i, err)
+		}
+		if gs.Status.State != agones.StateAllocated || gs.Status.Counters["sessions"].Count != int64(i+1) {
+			t.Fatalf("allocation %d: %s %+v", i, gs.Status.State, gs.Status.Counters)
+		}
+		ts := gs.ObjectMeta.Annotations[AnnotationLastAllocated]
+		if _, err := time.Parse(time.RFC3339Nano, ts); err != nil || !strings.HasSuffix(ts, "Z") {
+			t.Fatalf("last-allocated %q: %v", ts, err)
+		}
+		stamps = append(stamps, ts)
+		if l := <-lines; !strings.Contains(l, ts) || !strings.Contains(l, `"sessions":{"count":"`+strconv.Itoa(i+1)) {
+			t.Fatalf("watch line %d: %s", i, l)
+		}
+	}
+	if stamps[0] == stamps[1] {
+		t.Fatal("a re-allocation did not change last-allocated")
+	}
+	if _, err := s.Allocate("sessions"); !errors.Is(err, ErrNoRoom) {
+		t.Fatalf("allocating a full counter: %v", err)
+	}
+	if _, err := s.Allocate("nope"); !errors.Is(err, ErrNoRoom) {
+		t.Fatalf("allocating on an undeclared counter: %v", err)
+	}
+	if got := s.GameServer().ObjectMeta.Annotations[AnnotationLastAllocated]; got != stamps[1] {
+		t.Fatal("a refused allocation changed the GameServer")
+	}
+	// Coalesced: two allocations and a counter write, one line.
+	s.DeclareCounter("sessions", 0, 5)
+	<-lines
+	s.CoalesceWatch(func() {
+		_, _ = s.Allocate("sessions")
+		send(t, s, "PATCH", "/v1beta1/counters/sessions", `{"countDiff":"1"}`)
+		_, _ = s.Allocate("sessions")
+	})
+	if l := <-lines; !strings.Contains(l, `"sessions":{"count":"3"`) {
+		t.Fatalf("coalesced line %s", l)
+	}
+	select {
+	case l := <-lines:
+		t.Fatalf("more than one line for a coalesced change: %s", l)
+	case <-time.After(50 * time.Millisecond):
+	}
+	// The SDK's own Allocate stamps the annotation too (sdkserver.go).
+	s.SetState(agones.StateReady)
+	<-lines
+	send(t, s, "POST", "/allocate", "{}")
+	if got := s.GameServer().ObjectMeta.Annotations[AnnotationLastAllocated]; got == stamps[1] || got == "" {
+		t.Fatalf("POST /allocate left last-allocated at %q", got)
+	}
+	s.SetDeletionTimestamp()
+	if _, err := s.Allocate(""); !errors.Is(err, ErrNotAllocatable) {
+		t.Fatalf("allocating a GameServer being deleted: %v", err)
+	}
+}
+
+// watchLines streams the watch's lines until the test ends.
+func watchLines(t *testing.T, s *Sidecar) <-chan string {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", s.URL()+"/watch/gameserver", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan string, 64)
+	go func() {
+		defer resp.Body.Close()
+		r := bufio.NewReader(resp.Body)
+		for {
+			l, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			ch <- l
+		}
+	}()
+	return ch
 }

@@ -148,13 +148,15 @@ func TestAgonesSidecarAbsentVoiceStillWorks(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no voice while the sidecar is absent")
 	}
-	waitUntil(t, "warning", func() bool { return strings.Contains(logs.String(), "Ready failed") })
+	// Before Ready voxd reads the GameServer (its address): that fails.
+	const warning = "reading the GameServer failed"
+	waitUntil(t, "warning", func() bool { return strings.Contains(logs.String(), warning) })
 	cancel()
 	if code := <-done; code != exitOK {
 		t.Fatalf("exit %d", code)
 	}
-	if n := strings.Count(logs.String(), "Ready failed"); n != 1 {
-		t.Fatalf("Ready failure logged %d times", n)
+	if n := strings.Count(logs.String(), warning); n != 1 {
+		t.Fatalf("the failure logged %d times", n)
 	}
 }
 
@@ -195,4 +197,86 @@ func TestAgonesSidecarOutageMidRun(t *testing.T) {
 		t.Fatalf("outage logged %d times", c)
 	}
 	_ = s
+}
+
+// TestAgonesReadyAfterAddress: a GameServer not yet on a node (Scheduled,
+// no address) is not made Ready; once the watch brings the address voxd
+// applies it, then calls Ready, so a first allocation never hands clients
+// a wrong address.
+func TestAgonesReadyAfterAddress(t *testing.T) {
+	sc := agonestest.NewSidecar()
+	defer sc.Close()
+	sc.SetAddress("", nil)
+	_, api, logs, _, _ := runVoxd(t, map[string]string{"VOX_AGONES": "on", "AGONES_SDK_HTTP_PORT": sc.Port(),
+		"VOX_AGONES_ADDRESS_WAIT": "100ms"})
+	waitUntil(t, "the wait logged", func() bool { return strings.Contains(logs.String(), "still not Ready") })
+	if n := len(sc.CallsTo("POST", "/ready")); n != 0 || sc.State() != agones.StateScheduled {
+		t.Fatalf("%d Ready calls before the GameServer had an address", n)
+	}
+	if len(sc.CallsTo("POST", "/health")) == 0 {
+		t.Fatal("no health pings while waiting for the address")
+	}
+	sc.SetAddress("203.0.113.7", []agones.Port{{Name: "media", Port: 7777}})
+	waitUntil(t, "Ready", func() bool { return sc.State() == agones.StateReady })
+	// Admitted as soon as Ready is seen: the address is there already.
+	adm, err := api.Admit(context.Background(), "first", sessionmgr.AdmitRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if adm.Media.Address != "203.0.113.7" || adm.Media.Port != 7777 {
+		t.Fatalf("admission media %+v right after Ready", adm.Media)
+	}
+}
+
+// TestAgonesPublicAddrReadyWithoutAddress: with --public-addr voxd goes
+// Ready after --agones-address-wait even if the GameServer has no address.
+func TestAgonesPublicAddrReadyWithoutAddress(t *testing.T) {
+	sc := agonestest.NewSidecar()
+	defer sc.Close()
+	sc.SetAddress("", nil)
+	_, _, logs, _, _ := runVoxd(t, map[string]string{"VOX_AGONES": "on", "AGONES_SDK_HTTP_PORT": sc.Port(),
+		"VOX_AGONES_ADDRESS_WAIT": "100ms", "VOX_PUBLIC_ADDR": "198.51.100.1"})
+	waitUntil(t, "Ready", func() bool { return sc.State() == agones.StateReady })
+	if !strings.Contains(logs.String(), "going Ready with the configured public address") {
+		t.Fatalf("not logged:\n%s", logs.String())
+	}
+}
+
+// TestAgonesAllocationCounter: the allocator's +1 survives voxd's reports
+// while the allocation is in flight, becomes the session when it arrives,
+// and an allocation whose session never arrives is taken back after
+// --allocation-timeout.
+func TestAgonesAllocationCounter(t *testing.T) {
+	sc := agonestest.NewSidecar()
+	defer sc.Close()
+	sc.DeclareCounter("sessions", 0, 50)
+	_, api, _, _, _ := runVoxd(t, map[string]string{"VOX_AGONES": "on", "AGONES_SDK_HTTP_PORT": sc.Port(),
+		"VOX_MAX_SESSIONS": "50", "VOX_ALLOCATION_TIMEOUT": "600ms"})
+	ctx := context.Background()
+	count := func() int64 { return sc.GameServer().Status.Counters["sessions"].Count }
+	waitUntil(t, "Ready", func() bool { return sc.State() == agones.StateReady })
+	// An allocation, then its session.
+	if _, err := sc.Allocate("sessions"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.Admit(ctx, "s1", sessionmgr.AdmitRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	// An allocation whose session never comes.
+	if _, err := sc.Allocate("sessions"); err != nil {
+		t.Fatal(err)
+	}
+	allocated := time.Now()
+	time.Sleep(200 * time.Millisecond) // three report rounds
+	if c := count(); c != 2 {
+		t.Fatalf("Counter %d inside the allocation timeout, want 2 (1 session + 1 in flight)", c)
+	}
+	waitUntil(t, "the Counter back to 1", func() bool { return count() == 1 })
+	if el := time.Since(allocated); el < 600*time.Millisecond {
+		t.Fatalf("the slot went after %v, before the timeout", el)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if c := count(); c != 1 {
+		t.Fatalf("Counter %d, want 1", c)
+	}
 }

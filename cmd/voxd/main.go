@@ -68,6 +68,8 @@ type config struct {
 	emptyAction    agones.EmptyAction
 	emptySettle    time.Duration // 0: agones.DefaultSettle(reportInterval)
 	publicAddrSet  bool          // --public-addr given: the GameServer's address does not override it
+	allocTimeout   time.Duration
+	addressWait    time.Duration
 	publicPortSet  bool
 	adminToken     string
 	logFormat      string
@@ -158,6 +160,10 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 			"vox-accepting=false reaches the allocator and admissions in flight land. 0: max(2 ×\n"+
 			"--report-interval, 3s) (a label is written within a report interval, then queued\n"+
 			"by the sidecar at one write per 500 ms and seen by the allocator about 1 s later).")
+	fs.DurationVar(&c.allocTimeout, "allocation-timeout", 10*time.Second,
+		"how long an Agones allocation of this pod whose session has not arrived keeps its\nslot in the sessions Counter (the Counter = sessions + allocations in flight).")
+	fs.DurationVar(&c.addressWait, "agones-address-wait", 30*time.Second,
+		"how long to wait at start for the GameServer's address before logging an error; voxd\nis never Ready before it has the address to give clients, except after this wait\nwhen --public-addr is set.")
 	fs.StringVar(&c.logFormat, "log-format", "auto",
 		"log format: json, text, or auto (text on a terminal, JSON otherwise, e.g. in a container).")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error.")
@@ -210,8 +216,8 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 	if on {
 		c.agonesURL = url
 	}
-	if c.healthInterval <= 0 || c.reportInterval <= 0 || c.agonesWait <= 0 {
-		return nil, errors.New("--health-interval, --report-interval and --agones-wait must be positive")
+	if c.healthInterval <= 0 || c.reportInterval <= 0 || c.agonesWait <= 0 || c.allocTimeout <= 0 || c.addressWait <= 0 {
+		return nil, errors.New("--health-interval, --report-interval, --agones-wait, --allocation-timeout and --agones-address-wait must be positive")
 	}
 	if c.emptyReturn < 0 || c.emptySettle < 0 {
 		return nil, fmt.Errorf("--empty-return %v and --empty-settle %v must not be negative", c.emptyReturn, c.emptySettle)
@@ -295,8 +301,9 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		ready <- s
 	}
 
-	// Agones: Ready, health, self-reporting and the GameServer watch run in
-	// the background; voice never waits for the sidecar.
+	// Agones: the address, Ready, health, self-reporting and the
+	// GameServer watch run in the background; voice never waits for the
+	// sidecar.
 	var lc *agones.Lifecycle
 	deleting := make(chan struct{}, 1)
 	startDone := make(chan error, 1)
@@ -541,10 +548,16 @@ func newLifecycle(ctx context.Context, cfg *config, s servers, log *slog.Logger,
 		}
 	}
 	return agones.NewLifecycle(c, pod{s}, agones.LifecycleConfig{
-		HealthInterval: cfg.healthInterval,
-		ReportInterval: cfg.reportInterval,
-		PortName:       cfg.agonesPortName,
-		Logger:         log,
+		HealthInterval:    cfg.healthInterval,
+		ReportInterval:    cfg.reportInterval,
+		PortName:          cfg.agonesPortName,
+		AllocationTimeout: cfg.allocTimeout,
+		AddressTimeout:    cfg.addressWait,
+		// With --public-addr the pod has an address of its own for
+		// clients: after the wait it may go Ready without the
+		// GameServer's.
+		ReadyWithoutAddress: cfg.publicAddrSet,
+		Logger:              log,
 		OnAddress: func(addr string, port int) {
 			if cfg.publicAddrSet {
 				addr = ""

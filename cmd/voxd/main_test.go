@@ -26,7 +26,7 @@ func TestHelpExplainsEveryFlag(t *testing.T) {
 		"max-speakers",
 		"srtp-profile", "join-timeout", "idle-timeout", "rtcp-report-interval", "cpu-high", "cpu-low", "drain-deadline",
 		"drain-grace", "drain-rate", "drain-window", "agones", "agones-wait", "agones-port-name", "health-interval", "report-interval",
-		"empty-return", "empty-action", "empty-settle"} {
+		"empty-return", "empty-action", "empty-settle", "allocation-timeout", "agones-address-wait"} {
 		if !strings.Contains(out.String(), "--"+f) || !strings.Contains(out.String(), "$VOX_"+strings.ToUpper(strings.ReplaceAll(f, "-", "_"))) {
 			t.Errorf("--help does not explain --%s:\n%s", f, out.String())
 		}
@@ -37,7 +37,8 @@ func TestBadConfigIsUsageError(t *testing.T) {
 	for _, args := range [][]string{{"--shards", "-1"}, {"--udp-addr", "nope"}, {"--log-level", "loud"}, {"extra"},
 		{"--log-format", "xml"}, {"--srtp-profile", "ROT13"}, {"--admin-addr", "0.0.0.0:8080"},
 		{"--admin-token", "a", "--admin-token-file", "/dev/null"}, {"--admin-token-file", "/nonexistent"}, {"--cpu-high", "50", "--cpu-low", "60"},
-		{"--empty-return", "-1s"}, {"--empty-settle", "-1s"}, {"--empty-action", "later"}} {
+		{"--empty-return", "-1s"}, {"--empty-settle", "-1s"}, {"--empty-action", "later"},
+		{"--allocation-timeout", "0s"}, {"--agones-address-wait", "-1s"}} {
 		var out bytes.Buffer
 		if code := run(context.Background(), args, noEnv, &out, nil); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d (%s)", args, code, exitUsage, out.String())
