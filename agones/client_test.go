@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -429,40 +430,60 @@ func TestAttemptTimeout(t *testing.T) {
 func TestCountDiffRetries(t *testing.T) {
 	sc := newSidecar(t)
 	sc.DeclareCounter("sessions", 0, 10)
-	cfg := fastConfig()
-	cfg.AttemptTimeout = 40 * time.Millisecond
-	c := newClient(t, sc, cfg)
 	ctx := testContext(t)
 
 	sc.FailNext(1, http.StatusInternalServerError) // an error answer: retried
-	if _, err := c.UpdateCounter(ctx, "sessions", agones.CounterUpdate{CountDiff: ptr(1)}); err != nil {
+	if _, err := newClient(t, sc, fastConfig()).UpdateCounter(ctx, "sessions", agones.CounterUpdate{CountDiff: ptr(1)}); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(sc.Calls()); n != 2 {
 		t.Errorf("%d calls after a 500, want 2", n)
 	}
+
+	// Timeouts. An attempt that times out may not have reached the
+	// sidecar at all (on a loaded machine 40 ms can pass before the
+	// sidecar reads the request), so the attempts are counted where the
+	// client makes them.
+	attempts := &attemptCounter{rt: &http.Transport{}}
+	cfg := fastConfig()
+	cfg.AttemptTimeout = 40 * time.Millisecond
+	cfg.HTTPClient = &http.Client{Transport: attempts}
+	c := newClient(t, sc, cfg)
 	sc.ResetCalls()
 	sc.Hang(time.Second) // a timeout: maybe applied, not retried
 	if _, err := c.UpdateCounter(ctx, "sessions", agones.CounterUpdate{CountDiff: ptr(1)}); err == nil {
 		t.Fatal("no error from a hung sidecar")
 	}
-	if n := len(sc.Calls()); n != 1 {
-		t.Errorf("%d calls after a timeout, want 1", n)
+	if n := attempts.n.Load(); n != 1 {
+		t.Errorf("%d attempts after a timeout, want 1", n)
 	}
-	sc.Hang(0)
-	sc.ResetCalls()
 	// An absolute count is idempotent: retried after a timeout too.
-	sc.Hang(time.Second)
+	attempts.n.Store(0)
 	if _, err := c.UpdateCounter(ctx, "sessions", agones.CounterUpdate{Count: ptr(1)}); err == nil {
 		t.Fatal("no error from a hung sidecar")
 	}
-	if n := len(sc.Calls()); n != 3 {
-		t.Errorf("%d calls of a Count update after timeouts, want 3", n)
+	if n := attempts.n.Load(); n != 3 {
+		t.Errorf("%d attempts of a Count update after timeouts, want 3", n)
+	}
+	if n := len(sc.Calls()); n > 4 {
+		t.Errorf("the sidecar saw %d calls of 4 attempts", n)
 	}
 	sc.Hang(0)
 	if got := sc.GameServer().Status.Counters["sessions"].Count; got != 1 {
 		t.Errorf("count = %d, want 1", got)
 	}
+}
+
+// attemptCounter is an http.RoundTripper that counts the requests a client
+// sends, whether or not they reach the server.
+type attemptCounter struct {
+	rt http.RoundTripper
+	n  atomic.Int64
+}
+
+func (a *attemptCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	a.n.Add(1)
+	return a.rt.RoundTrip(r)
 }
 
 func TestUpdateCounterRefusesBadUpdates(t *testing.T) {

@@ -3,10 +3,13 @@
 package netio
 
 import (
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"sync"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/net/bpf"
@@ -34,9 +37,19 @@ var oobSize = unix.CmsgSpace(4)
 // a P runs when sysmon preempts a shard (SIGURG interrupts recvmmsg with
 // EINTR, as the socket has a timeout) or when an idle shard yields. A GC
 // stop-the-world preempts shards the same way, within microseconds.
+//
+// An idle shard sleeps differently (see sleep): in ppoll(2) on the socket
+// and an eventfd that Post writes to, through a system call the runtime is
+// told about.
 type batchConn struct {
 	fd     int
+	efd    int // eventfd: wake makes it readable, sleep resets it
 	family int // unix.AF_INET or unix.AF_INET6
+
+	// wakeMu keeps a late wake (a Post racing Close) from writing to the
+	// eventfd's number once close has released it.
+	wakeMu    sync.Mutex
+	efdClosed bool
 
 	// Receive side: message i reads into rbufs[i], its source into
 	// rnames[i] and its control messages into roob[i*oobSize:].
@@ -53,13 +66,23 @@ type batchConn struct {
 	snames []unix.RawSockaddrInet6
 	pollfd [1]unix.PollFd
 
+	// Sleep side: the socket and the eventfd, and ppoll's timeout.
+	sleepfds [2]unix.PollFd
+	timeout  unix.Timespec
+	counter  [8]byte // the eventfd's counter, read to reset it
+
 	sendRange    sendFunc // c.sendmmsg, bound once (a method value allocates)
 	waitWritable func()
 }
 
-func newBatchConn(fd, family int, cfg *Config) *batchConn {
+func newBatchConn(fd, family int, cfg *Config) (*batchConn, error) {
+	efd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("netio: eventfd: %w", err)
+	}
 	c := &batchConn{
 		fd:     fd,
+		efd:    efd,
 		family: family,
 		rmsgs:  make([]unix.Mmsghdr, cfg.BatchSize),
 		riovs:  make([]unix.Iovec, cfg.BatchSize),
@@ -90,9 +113,11 @@ func newBatchConn(fd, family int, cfg *Config) *batchConn {
 		h.Name = (*byte)(unsafe.Pointer(&c.snames[i]))
 	}
 	c.pollfd[0] = unix.PollFd{Fd: int32(fd), Events: unix.POLLOUT}
+	c.sleepfds[0] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
+	c.sleepfds[1] = unix.PollFd{Fd: int32(efd), Events: unix.POLLIN}
 	c.sendRange = c.sendmmsg
 	c.waitWritable = func() { _, _ = unix.Poll(c.pollfd[:], 1) }
-	return c
+	return c, nil
 }
 
 func (c *batchConn) recv(pkts []Packet, ctr *counters) (int, error) {
@@ -141,6 +166,55 @@ func (c *batchConn) recv(pkts []Packet, ctr *counters) (int, error) {
 	return k, nil
 }
 
+// sleep waits in ppoll(2) until the socket is readable, wake was called or
+// d passes, then receives what is ready.
+//
+// Unlike recv, this is a system call the runtime is told about
+// (unix.Syscall6): the shard's P is released while it sleeps. Held through a
+// raw call, the P would look to the scheduler like a goroutine running for
+// d: sysmon would preempt it (SIGURG, EINTR, and the hand-off of a locked
+// thread) every 10-20 ms, as often as the tick it replaces, and would never
+// rest itself. Released, the P goes idle and, once every P is idle, sysmon
+// sleeps too. Measured on a 2-shard process: an idle loop costs 2.4-2.6 % of
+// a core with raw 5 ms receives and a yield, 2.3 % with raw 100 ms sleeps,
+// 0.27 % with told 100 ms sleeps, 0.04 % with told sleeps without timeout.
+// Short told sleeps are no cheaper than raw ones (2.9 % at 5 ms, 1.5 % at
+// 20 ms: sysmon keeps retaking the P), hence sleeping only when idle.
+func (c *batchConn) sleep(pkts []Packet, ctr *counters, d time.Duration) (int, error) {
+	c.timeout = unix.NsecToTimespec(int64(d)) // ppoll writes back what is left
+	c.sleepfds[0].Revents, c.sleepfds[1].Revents = 0, 0
+	_, _, errno := unix.Syscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&c.sleepfds[0])), uintptr(len(c.sleepfds)),
+		uintptr(unsafe.Pointer(&c.timeout)), 0, 0, 0)
+	switch errno {
+	case 0:
+	case unix.EINTR: // a signal, e.g. the runtime's preemption: a short sleep
+		return 0, nil
+	default:
+		return 0, errno
+	}
+	if c.sleepfds[1].Revents != 0 {
+		// Woken: reset the counter (the eventfd is non-blocking).
+		_, _, _ = unix.RawSyscall(unix.SYS_READ, uintptr(c.efd), uintptr(unsafe.Pointer(&c.counter[0])), uintptr(len(c.counter)))
+	}
+	if c.sleepfds[0].Revents == 0 {
+		return 0, nil
+	}
+	// Readable (or shut down): recvmmsg returns at once.
+	return c.recv(pkts, ctr)
+}
+
+// wake makes the eventfd readable, which ends a sleep in progress or the
+// next one. Any number of wakes before the sleep ends count as one.
+func (c *batchConn) wake() {
+	var one [8]byte
+	binary.NativeEndian.PutUint64(one[:], 1)
+	c.wakeMu.Lock()
+	defer c.wakeMu.Unlock()
+	if !c.efdClosed {
+		_, _ = unix.Write(c.efd, one[:])
+	}
+}
+
 // rxqOverflow finds the SO_RXQ_OVFL count in one message's control data.
 // The kernel adds it only once the socket has dropped something.
 func rxqOverflow(oob []byte, controllen uint64) (uint32, bool) {
@@ -187,12 +261,19 @@ func (c *batchConn) sendmmsg(from, to int) (int, syscall.Errno) {
 	return int(r), 0
 }
 
-// wake: shutdown(SHUT_RD) on a UDP socket wakes a blocked recvmmsg, which
-// then returns 0 datagrams; without it the shard would still notice the
-// close within TickInterval.
-func (c *batchConn) wake() { _ = unix.Shutdown(c.fd, unix.SHUT_RD) }
+// shutdown: shutdown(SHUT_RD) on a UDP socket wakes a blocked recvmmsg,
+// which then returns 0 datagrams, and makes the socket readable for ppoll
+// for good; without it a busy shard would still notice the close within
+// TickInterval.
+func (c *batchConn) shutdown() { _ = unix.Shutdown(c.fd, unix.SHUT_RD) }
 
-func (c *batchConn) close() error { return unix.Close(c.fd) }
+func (c *batchConn) close() error {
+	c.wakeMu.Lock()
+	c.efdClosed = true
+	_ = unix.Close(c.efd)
+	c.wakeMu.Unlock()
+	return unix.Close(c.fd)
+}
 
 func fromSockaddr(sa *unix.RawSockaddrInet6) netip.AddrPort {
 	switch sa.Family {
@@ -286,7 +367,14 @@ func openBatch(cfg *Config, log *slog.Logger) (conns []shardConn, local netip.Ad
 		}
 	}
 	for _, fd := range fds {
-		conns = append(conns, newBatchConn(fd, family, cfg))
+		c, err := newBatchConn(fd, family, cfg)
+		if err != nil {
+			for _, c := range conns {
+				unix.Close(c.(*batchConn).efd)
+			}
+			return nil, local, false, err
+		}
+		conns = append(conns, c)
 	}
 	return conns, local, steering, nil
 }

@@ -57,7 +57,15 @@ type Config struct {
 	NoLockOSThread bool
 	// Mailbox is the capacity of each shard's control mailbox. Default 1024.
 	Mailbox int
+
+	// maxSleep bounds one idle sleep of a shard (see TickScheduler).
+	// Default defaultMaxSleep; tests make it long, so that a lost wake-up
+	// shows as a hang rather than as a delay.
+	maxSleep time.Duration
 }
+
+// defaultMaxSleep is the longest an idle shard sleeps at a time.
+const defaultMaxSleep = time.Second
 
 // Validate checks c and fills in the defaults. It returns an error wrapping
 // ErrBadConfig that names the field.
@@ -112,6 +120,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Mailbox < 1 {
 		return fmt.Errorf("%w: mailbox %d < 1", ErrBadConfig, c.Mailbox)
+	}
+	if c.maxSleep == 0 {
+		c.maxSleep = defaultMaxSleep
 	}
 	return nil
 }

@@ -17,7 +17,9 @@
 // Control-plane goroutines never touch shard state directly: they Post a
 // function to the shard's mailbox, which the shard runs between batches. A
 // shard wakes at least every Config.TickInterval to run its handler's timers
-// and its mailbox, even without traffic.
+// and its mailbox, even without traffic, unless its handler is a
+// TickScheduler: an idle shard then sleeps until its handler's next Tick is
+// due, and a datagram, Post or Close wakes it.
 //
 //	kernel ──recvmmsg──▶ shard k ──Handler.HandleBatch(now, pkts, q)──▶ q
 //	                       ▲   └─ mailbox, Handler.Tick between batches

@@ -25,8 +25,28 @@ type Handler interface {
 	// it fills up).
 	HandleBatch(now int64, pkts []Packet, q *SendQueue)
 	// Tick runs the handler's timers. It is called at least every
-	// Config.TickInterval, with or without traffic.
+	// Config.TickInterval, with or without traffic, unless the handler is
+	// a TickScheduler; it may be called earlier.
 	Tick(now int64, q *SendQueue)
+}
+
+// TickScheduler is implemented by a Handler that can say when it next needs
+// Tick, so that its shard can sleep through quiet times instead of waking
+// every TickInterval.
+//
+// While datagrams or control messages arrive, the shard ticks every
+// TickInterval as usual. Once it has been quiet for 20 turns in a row (100
+// ms at the default tick), it asks NextTick before each wait and, if the
+// answer is more than a TickInterval away, sleeps until then (at most a
+// second at a time), waking at once for a datagram, a Post or Close. Tick
+// may still run earlier than NextTick asked, e.g. when the sleep ends.
+type TickScheduler interface {
+	// NextTick returns the time (on the Now clock) by which the handler
+	// next needs Tick, given that no datagram or message arrives first.
+	// A time within a TickInterval of now means "tick as usual";
+	// math.MaxInt64 means nothing is due. It is called on the shard's
+	// goroutine, like every Handler method, and must not allocate.
+	NextTick(now int64) int64
 }
 
 // Closer is implemented by a Handler that wants to release resources when

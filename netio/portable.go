@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
 	"time"
 )
 
@@ -16,6 +17,11 @@ type portableConn struct {
 	uc   *net.UDPConn
 	tick time.Duration
 	buf  []byte
+
+	// A wake is a read deadline in the past. woken keeps one that comes
+	// before a read has set its own deadline from overriding it.
+	mu    sync.Mutex
+	woken bool
 }
 
 func openPortable(cfg *Config) ([]shardConn, netip.AddrPort, error) {
@@ -37,7 +43,26 @@ func openPortable(cfg *Config) ([]shardConn, netip.AddrPort, error) {
 }
 
 func (c *portableConn) recv(pkts []Packet, ctr *counters) (int, error) {
-	if err := c.uc.SetReadDeadline(time.Now().Add(c.tick)); err != nil {
+	return c.read(pkts, ctr, c.tick)
+}
+
+// sleep is a read with a longer deadline: the goroutine waits in the
+// runtime's netpoller either way.
+func (c *portableConn) sleep(pkts []Packet, ctr *counters, d time.Duration) (int, error) {
+	return c.read(pkts, ctr, d)
+}
+
+// read reads one datagram, waiting at most d or until wake.
+func (c *portableConn) read(pkts []Packet, ctr *counters, d time.Duration) (int, error) {
+	c.mu.Lock()
+	if c.woken {
+		c.woken = false
+		c.mu.Unlock()
+		return 0, nil
+	}
+	err := c.uc.SetReadDeadline(time.Now().Add(d))
+	c.mu.Unlock()
+	if err != nil {
 		return 0, err
 	}
 	n, from, err := c.uc.ReadFromUDPAddrPort(c.buf)
@@ -76,10 +101,19 @@ func (c *portableConn) send(q *SendQueue, ctr *counters) {
 	ctr.addSend(st)
 }
 
-// wake interrupts a blocked read by moving its deadline to now (the conn
-// stays open); the read returns os.ErrDeadlineExceeded, which recv treats
-// as a timeout, and the shard then sees closing set.
-func (c *portableConn) wake() { _ = c.uc.SetReadDeadline(time.Now()) }
+// wake ends a read in progress, or the next one, with a deadline in the
+// past: a timeout for the shard, which then runs its mailbox or sees the
+// server closing.
+func (c *portableConn) wake() {
+	c.mu.Lock()
+	c.woken = true
+	_ = c.uc.SetReadDeadline(time.Now())
+	c.mu.Unlock()
+}
+
+// shutdown wakes the shard, which sees the server closing, as it does
+// after every read.
+func (c *portableConn) shutdown() { c.wake() }
 
 func (c *portableConn) close() error { return c.uc.Close() }
 

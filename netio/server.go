@@ -11,18 +11,27 @@ import (
 	"time"
 )
 
-// shardConn is one shard's socket, as the platform provides it. recv and send
-// are called only by the shard's goroutine; wake and close by Server.Close.
+// shardConn is one shard's socket, as the platform provides it. recv, sleep
+// and send are called only by the shard's goroutine; wake by Post, shutdown
+// and close by Server.Close.
 type shardConn interface {
-	// recv blocks until datagrams arrive, the tick interval passes or wake
-	// is called, fills pkts and returns how many it filled (0 on a timeout).
+	// recv blocks until datagrams arrive or the tick interval passes,
+	// fills pkts and returns how many it filled (0 on a timeout).
 	// Truncated datagrams are counted in c and not returned. A non-nil
 	// error means the socket failed.
 	recv(pkts []Packet, c *counters) (int, error)
+	// sleep is recv for an idle shard: it waits up to d (longer than the
+	// tick interval) and also returns, with 0, when wake is called, even
+	// if wake was called after the sleep began but before it blocked.
+	sleep(pkts []Packet, c *counters, d time.Duration) (int, error)
 	// send transmits q's queued datagrams and empties q.
 	send(q *SendQueue, c *counters)
-	// wake makes a blocked recv return promptly; the conn stays open.
+	// wake makes a sleep in progress or the next one return promptly. It
+	// may be called from any goroutine.
 	wake()
+	// shutdown makes every recv and sleep from now on return promptly;
+	// the conn stays open.
+	shutdown()
 	close() error
 }
 
@@ -56,6 +65,10 @@ type Shard struct {
 	q       *SendQueue
 	mailbox chan Mail
 	c       counters
+
+	// sleeping is set while the shard sleeps (or is about to) past the
+	// tick interval: Post must then wake it.
+	sleeping atomic.Bool
 }
 
 // Options are a Server's optional parts.
@@ -149,12 +162,18 @@ func (s *Server) Stats() Stats {
 	return t
 }
 
-// Alive returns nil when every shard completed a loop turn within maxStall,
-// else an error naming the first stalled shard. A shard turns at least every
-// TickInterval, so a stall means a wedged handler or socket.
+// Alive returns nil when every shard completed a loop turn within maxStall
+// or is sleeping idle, else an error naming the first stalled shard. A busy
+// shard turns at least every TickInterval, so a stall means a wedged
+// handler or socket.
 func (s *Server) Alive(maxStall time.Duration) error {
 	now := Now()
 	for _, sh := range s.shards {
+		// sleeping first: a shard back from a sleep stamps its turn
+		// before it clears the flag.
+		if sh.sleeping.Load() {
+			continue
+		}
 		if age := time.Duration(now - sh.c.lastLoop.Load()); age > maxStall {
 			return fmt.Errorf("netio: shard %d stalled for %v", sh.id, age.Round(time.Millisecond))
 		}
@@ -176,7 +195,7 @@ func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.closing.Store(true)
 		for _, sh := range s.shards {
-			sh.conn.wake()
+			sh.conn.shutdown()
 		}
 		<-s.stopped
 		for _, sh := range s.shards {
@@ -202,18 +221,25 @@ func (sh *Shard) MaxDatagram() int { return sh.srv.cfg.MaxDatagram }
 func (sh *Shard) Stats() Stats { return sh.c.snapshot() }
 
 // Post queues m to run on the shard's goroutine between batches (within
-// about TickInterval). It never blocks: it fails with ErrMailboxFull when the
-// mailbox is full and ErrClosed once the server is closing.
+// about TickInterval; a sleeping idle shard is woken for it). It never
+// blocks: it fails with ErrMailboxFull when the mailbox is full and
+// ErrClosed once the server is closing.
 func (sh *Shard) Post(m Mail) error {
 	if sh.srv.closing.Load() {
 		return ErrClosed
 	}
 	select {
 	case sh.mailbox <- m:
-		return nil
 	default:
 		return ErrMailboxFull
 	}
+	// The shard sets sleeping before it last looks at the mailbox, and
+	// m was queued before this load: either the shard sees m, or this
+	// sees the flag (and the conn's wake-up is level-triggered).
+	if sh.sleeping.Load() {
+		sh.conn.wake()
+	}
+	return nil
 }
 
 // Do runs m on the shard's goroutine and waits until it has run, ctx is
@@ -241,6 +267,12 @@ func (sh *Shard) Do(ctx context.Context, m Mail) error {
 	}
 }
 
+// idleTurns is how many loop turns in a row without a datagram or a message
+// make a shard idle, so that it may sleep past the tick (100 ms at the
+// default tick). Long enough that a trickle of traffic never pays for the
+// switch between the two ways of waiting.
+const idleTurns = 20
+
 // run is the shard's loop: receive a batch, hand it to the handler, run the
 // mailbox and timers, flush the send queue; until the server closes.
 func (sh *Shard) run(newHandler NewHandler, built chan<- struct{}) {
@@ -252,13 +284,26 @@ func (sh *Shard) run(newHandler NewHandler, built chan<- struct{}) {
 	}
 	h := newHandler(sh)
 	built <- struct{}{}
+	sched, _ := h.(TickScheduler)
 	pkts := make([]Packet, cfg.BatchSize)
 	tick := int64(cfg.TickInterval)
 	lastTick := Now()
+	now := lastTick
+	quiet := 0 // turns in a row without a datagram or a message
 	failures := 0
 	for !sh.srv.closing.Load() {
-		n, err := sh.conn.recv(pkts, &sh.c)
-		now := Now()
+		var (
+			n    int
+			err  error
+			busy bool // a datagram or a message this turn
+		)
+		due := sh.idleDue(sched, now, quiet)
+		if due != 0 {
+			n, busy, err = sh.sleep(pkts, now, min(due, now+int64(cfg.maxSleep)))
+		} else {
+			n, err = sh.conn.recv(pkts, &sh.c)
+		}
+		now = Now()
 		if err != nil {
 			sh.c.recvErrors.Add(1)
 			if failures++; failures > 3 {
@@ -268,13 +313,15 @@ func (sh *Shard) run(newHandler NewHandler, built chan<- struct{}) {
 		} else {
 			failures = 0
 		}
-		if n == 0 && err == nil {
+		if n == 0 && err == nil && due == 0 {
 			// Idle turn (receive timeout). A shard keeps its P while it
-			// blocks in the kernel (see batch_linux.go), so yield it
-			// now and then: other goroutines are due a turn anyway.
+			// blocks in recv (see batch_linux.go), so yield it now and
+			// then: other goroutines are due a turn anyway. (A sleep
+			// gives the P back by itself.)
 			runtime.Gosched()
 		}
 		if n > 0 {
+			busy = true
 			sh.c.rxBatches.Add(1)
 			sh.c.rxPackets.Add(uint64(n))
 			var bytes uint64
@@ -285,8 +332,20 @@ func (sh *Shard) run(newHandler NewHandler, built chan<- struct{}) {
 			sh.safely(func() { h.HandleBatch(now, pkts[:n], sh.q) })
 			clear(pkts[:n]) // drop references into buffers
 		}
-		sh.runMailbox(now)
-		if now-lastTick >= tick {
+		if sh.runMailbox(now) > 0 {
+			busy = true
+		}
+		if busy || err != nil {
+			// After an error, receive as usual for a while: a
+			// failing sleep must not keep the shard from its
+			// datagrams.
+			quiet = 0
+		} else {
+			quiet = min(quiet+1, idleTurns)
+		}
+		// After a sleep, Tick runs when it was due, not on a spurious
+		// wake-up; the first busy turn after it ticks anyway.
+		if due == 0 && now-lastTick >= tick || due != 0 && now >= due {
 			lastTick = now
 			sh.c.ticks.Add(1)
 			sh.safely(func() { h.Tick(now, sh.q) })
@@ -301,18 +360,63 @@ func (sh *Shard) run(newHandler NewHandler, built chan<- struct{}) {
 	}
 }
 
+// idleDue returns when the handler's next Tick is due if the shard may sleep
+// until then (at most Config.maxSleep at a time), or 0 when it should
+// receive as usual, waiting at most a tick: only a TickScheduler's shard
+// sleeps, once idle, and only when that Tick is more than a tick away.
+func (sh *Shard) idleDue(sched TickScheduler, now int64, quiet int) int64 {
+	if sched == nil || quiet < idleTurns {
+		return 0
+	}
+	due := sched.NextTick(now)
+	if due-now <= int64(sh.srv.cfg.TickInterval) {
+		return 0
+	}
+	return due
+}
+
+// sleep waits, as conn.sleep does, until a datagram arrives, a message is
+// posted, the server closes or until passes, and returns what it received.
+// ran reports that it ran a message instead, one posted before the shard
+// announced its sleep.
+func (sh *Shard) sleep(pkts []Packet, now, until int64) (n int, ran bool, err error) {
+	sh.sleeping.Store(true)
+	// Post wakes the shard only if it sees the flag, so look at the
+	// mailbox once more after setting it.
+	select {
+	case m := <-sh.mailbox:
+		sh.sleeping.Store(false)
+		sh.runMail(now, m)
+		return 0, true, nil
+	default:
+	}
+	sh.c.sleeps.Add(1)
+	n, err = sh.conn.sleep(pkts, &sh.c, time.Duration(until-now))
+	// Back from the kernel: a fresh turn for Alive, stamped before the
+	// flag is cleared.
+	sh.c.lastLoop.Store(Now())
+	sh.sleeping.Store(false)
+	return n, false, err
+}
+
 // runMailbox runs the queued control messages, a bounded number per turn so
-// a flood of them cannot starve the packets.
-func (sh *Shard) runMailbox(now int64) {
-	for range 64 {
+// a flood of them cannot starve the packets, and returns how many ran.
+func (sh *Shard) runMailbox(now int64) int {
+	for i := range 64 {
 		select {
 		case m := <-sh.mailbox:
-			sh.c.mailboxRuns.Add(1)
-			sh.safely(func() { m(now, sh.q) })
+			sh.runMail(now, m)
 		default:
-			return
+			return i
 		}
 	}
+	return 64
+}
+
+// runMail runs one control message.
+func (sh *Shard) runMail(now int64, m Mail) {
+	sh.c.mailboxRuns.Add(1)
+	sh.safely(func() { m(now, sh.q) })
 }
 
 // safely runs f and turns a panic into a counted, rate-limited log line: one

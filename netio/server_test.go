@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -577,5 +580,183 @@ func TestIdleCloseReceivesNothing(t *testing.T) {
 	ts.Close()
 	if st := ts.Stats(); st.RxPackets != 0 || st.RxBatches != 0 {
 		t.Fatalf("closing an idle server received %d datagrams", st.RxPackets)
+	}
+}
+
+// schedHandler echoes datagrams and is a TickScheduler: NextTick asks for a
+// Tick after the delay in next (0: nothing due), and every Tick that follows
+// an answer is reported with the answer it follows.
+type schedHandler struct {
+	next  *atomic.Int64
+	asked int64         // NextTick's last answer, 0 after a Tick
+	ticks chan idleTick // Ticks that follow an answer
+}
+
+type idleTick struct{ now, asked int64 }
+
+func (schedHandler) HandleBatch(_ int64, pkts []Packet, q *SendQueue) {
+	for _, p := range pkts {
+		q.Send(p.Data, p.From)
+	}
+}
+
+func (h *schedHandler) Tick(now int64, _ *SendQueue) {
+	if h.asked != 0 {
+		select {
+		case h.ticks <- idleTick{now, h.asked}:
+		default:
+		}
+	}
+	h.asked = 0
+}
+
+func (h *schedHandler) NextTick(now int64) int64 {
+	h.asked = math.MaxInt64
+	if d := h.next.Load(); d != 0 {
+		h.asked = now + d
+	}
+	return h.asked
+}
+
+// startSched starts a server of schedHandlers with a 1 ms tick and idle
+// sleeps without bound, so that a lost wake-up hangs instead of waiting out
+// a timeout.
+func startSched(t *testing.T, shards int, portable bool, next time.Duration) (*Server, *atomic.Int64, chan idleTick) {
+	t.Helper()
+	spareP(t, shards)
+	nx := new(atomic.Int64)
+	nx.Store(int64(next))
+	ticks := make(chan idleTick, 1000)
+	cfg := Config{Addr: "127.0.0.1:0", Shards: shards, TickInterval: time.Millisecond, maxSleep: time.Hour}
+	srv, err := Listen(cfg, func(*Shard) Handler { return &schedHandler{next: nx, ticks: ticks} },
+		Options{Logger: quiet, Portable: portable})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv, nx, ticks
+}
+
+// waitAsleep waits until sh has gone to sleep more than after times, and is
+// asleep.
+func waitAsleep(t *testing.T, sh *Shard, after uint64) {
+	t.Helper()
+	waitFor(t, func() bool { return sh.Stats().Sleeps > after && sh.sleeping.Load() })
+}
+
+// TestIdleShardSleeps: a shard whose handler has nothing due sleeps (no
+// Tick) until a message, a datagram or Close wakes it, and counts as alive
+// meanwhile.
+func TestIdleShardSleeps(t *testing.T) {
+	for _, portable := range []bool{false, true} {
+		t.Run(fmt.Sprintf("portable=%v", portable), func(t *testing.T) {
+			srv, _, _ := startSched(t, 2, portable, 0)
+			for i := range srv.NumShards() {
+				waitAsleep(t, srv.Shard(i), 0)
+			}
+			ticks := srv.Stats().Ticks
+			time.Sleep(50 * time.Millisecond) // 50 ticks, were the shards awake
+			if st := srv.Stats(); st.Ticks != ticks {
+				t.Errorf("%d ticks while asleep", st.Ticks-ticks)
+			}
+			if err := srv.Alive(time.Millisecond); err != nil {
+				t.Errorf("asleep, not alive: %v", err)
+			}
+
+			// A message wakes the shard (no timeout would).
+			for i := range srv.NumShards() {
+				sh := srv.Shard(i)
+				before := sh.Stats().Sleeps
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				start := time.Now()
+				err := sh.Do(ctx, func(int64, *SendQueue) {})
+				cancel()
+				if err != nil {
+					t.Fatalf("Do on a sleeping shard %d: %v", i, err)
+				}
+				t.Logf("Do on sleeping shard %d: %v", i, time.Since(start))
+				waitAsleep(t, sh, before)
+			}
+
+			// So does a datagram (SSRC i steers to shard i).
+			if !srv.portable && !srv.Steering() {
+				t.Skip("no SSRC steering")
+			}
+			c := client(t, "udp4")
+			for i := range srv.NumShards() {
+				sh := srv.Shard(i)
+				before := sh.Stats().Sleeps
+				send(t, c, srv.LocalAddr(), rtpPacket(uint32(i), 1, 20))
+				recvN(t, c, 1)
+				if sh.Stats().RxPackets != 1 {
+					t.Fatalf("shard %d: %+v", i, sh.Stats())
+				}
+				waitAsleep(t, sh, before)
+			}
+
+			// And Close.
+			done := make(chan error)
+			go func() { done <- srv.Close() }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("Close did not wake sleeping shards")
+			}
+		})
+	}
+}
+
+// TestIdleShardTicksWhenDue: an idle shard ticks when its handler asked, not
+// before, and not every TickInterval.
+func TestIdleShardTicksWhenDue(t *testing.T) {
+	const every = 20 * time.Millisecond
+	srv, _, ticks := startSched(t, 1, false, every)
+	waitAsleep(t, srv.Shard(0), 0)
+	t0 := srv.Stats().Ticks
+	deadline := time.After(5 * time.Second)
+	for i := range 5 {
+		select {
+		case tk := <-ticks:
+			if tk.now < tk.asked {
+				t.Fatalf("tick %d %v before it was due", i, time.Duration(tk.asked-tk.now))
+			}
+		case <-deadline:
+			t.Fatalf("%d ticks of 5 within 5 s", i)
+		}
+	}
+	// 5 ticks at least every apart: at most 5 (and one in progress) since
+	// the shard fell asleep, not the 100 or so of a 1 ms tick.
+	if n := srv.Stats().Ticks - t0; n > 6 {
+		t.Fatalf("%d ticks for 5 due", n)
+	}
+}
+
+// TestPostWakeRace posts to a shard as it falls asleep, over and over: every
+// message must run without a timeout to help it (sleeps are unbounded).
+func TestPostWakeRace(t *testing.T) {
+	for _, portable := range []bool{false, true} {
+		t.Run(fmt.Sprintf("portable=%v", portable), func(t *testing.T) {
+			srv, _, _ := startSched(t, 1, portable, 0)
+			sh := srv.Shard(0)
+			var ran atomic.Int64
+			for i := range 30 {
+				// Post as soon as the shard announces its sleep, or
+				// a little later: before, during or after its last
+				// look at the mailbox, or in the sleep.
+				for !sh.sleeping.Load() {
+					time.Sleep(20 * time.Microsecond)
+				}
+				for range i % 4 * 100 {
+					_ = sh.sleeping.Load()
+				}
+				if err := sh.Post(func(int64, *SendQueue) { ran.Add(1) }); err != nil {
+					t.Fatal(err)
+				}
+				waitFor(t, func() bool { return ran.Load() == int64(i+1) })
+			}
+		})
 	}
 }

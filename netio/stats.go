@@ -23,6 +23,7 @@ type Stats struct {
 	TxBadAddr     uint64 // destination family the socket cannot reach
 
 	Ticks         uint64 // Handler.Tick calls
+	Sleeps        uint64 // idle sleeps past the tick interval (TickScheduler handlers only)
 	MailboxRuns   uint64 // control messages run
 	HandlerPanics uint64 // handler calls that panicked (batch lost, shard kept)
 }
@@ -45,6 +46,7 @@ func (s Stats) Add(o Stats) Stats {
 	s.TxErrors += o.TxErrors
 	s.TxBadAddr += o.TxBadAddr
 	s.Ticks += o.Ticks
+	s.Sleeps += o.Sleeps
 	s.MailboxRuns += o.MailboxRuns
 	s.HandlerPanics += o.HandlerPanics
 	return s
@@ -54,15 +56,15 @@ func (s Stats) Add(o Stats) Stats {
 // goroutine (atomically, once per batch, not per packet) and read by anyone.
 // Padded so two shards never share a cache line.
 type counters struct {
-	_                                        [64]byte
-	rxPackets, rxBytes, rxBatches            atomic.Uint64
-	txPackets, txBytes, txCalls              atomic.Uint64
-	dropTruncated, kernelDrops, recvErrors   atomic.Uint64
-	txDropFull, txRefused, txUnreach, txErrs atomic.Uint64
-	txBadAddr                                atomic.Uint64
-	ticks, mailboxRuns, handlerPanics        atomic.Uint64
-	lastLoop                                 atomic.Int64 // Now() at the end of the last loop turn
-	_                                        [64]byte
+	_                                         [64]byte
+	rxPackets, rxBytes, rxBatches             atomic.Uint64
+	txPackets, txBytes, txCalls               atomic.Uint64
+	dropTruncated, kernelDrops, recvErrors    atomic.Uint64
+	txDropFull, txRefused, txUnreach, txErrs  atomic.Uint64
+	txBadAddr                                 atomic.Uint64
+	ticks, sleeps, mailboxRuns, handlerPanics atomic.Uint64
+	lastLoop                                  atomic.Int64 // Now() at the end of the last loop turn
+	_                                         [64]byte
 }
 
 func (c *counters) addSend(st sendStats) {
@@ -96,6 +98,7 @@ func (c *counters) snapshot() Stats {
 		TxErrors:      c.txErrs.Load(),
 		TxBadAddr:     c.txBadAddr.Load(),
 		Ticks:         c.ticks.Load(),
+		Sleeps:        c.sleeps.Load(),
 		MailboxRuns:   c.mailboxRuns.Load(),
 		HandlerPanics: c.handlerPanics.Load(),
 	}

@@ -3,6 +3,7 @@ package sessionmgr
 import (
 	"encoding/binary"
 	"errors"
+	"math"
 	"net/netip"
 	"sync/atomic"
 	"time"
@@ -415,6 +416,23 @@ func (e *engine) rtcp(now int64, p *netio.Packet, q *netio.SendQueue) {
 		}
 	}
 }
+
+// NextTick (netio.TickScheduler) tells an idle shard when Tick is next
+// needed: at every netio tick while it mixes or sends reconnect notices,
+// at the next housekeeping sweep (timeouts, receiver reports) while it has
+// participants, else never (a datagram or a control message wakes the
+// shard first). Shard goroutine only; no allocation.
+func (e *engine) NextTick(now int64) int64 {
+	if len(e.mixRooms) > 0 || len(e.notify.sessions) > 0 || len(e.notified) > 0 {
+		return now
+	}
+	if len(e.parts) == 0 {
+		return math.MaxInt64
+	}
+	return e.nextHousekeep
+}
+
+var _ netio.TickScheduler = (*engine)(nil)
 
 // Tick runs the shard's timers: the mix rooms' 20 ms mixing ticks (when
 // due), and timeouts and receiver reports, swept every housekeepEvery.

@@ -27,6 +27,7 @@ type batchReader struct {
 	c   *net.UDPConn
 	buf []byte
 	n   int
+	gro bool // always false: no UDP GRO here (as on Linux, when the kernel refuses it)
 }
 
 func newBatchReader(c *net.UDPConn, _, size int) *batchReader {
