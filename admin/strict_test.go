@@ -100,12 +100,12 @@ func TestStrictJSONNormalizes(t *testing.T) {
 	}
 	type outer struct {
 		embedded
-		X       string            `json:"x"` // shallower: wins over embedded.X
-		In      *inner            `json:"in"`
-		List    []inner           `json:"list"`
-		M       map[string]string `json:"m"`
-		Skip    int               `json:"-"`
-		Untag   int
+		X     string            `json:"x"` // shallower: wins over embedded.X
+		In    *inner            `json:"in"`
+		List  []inner           `json:"list"`
+		M     map[string]string `json:"m"`
+		Skip  int               `json:"-"`
+		Untag int
 		//lint:ignore U1000 an unexported field the decoder must not see
 		private int
 	}
