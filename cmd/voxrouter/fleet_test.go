@@ -50,7 +50,7 @@ type testPod struct {
 }
 
 type fleet struct {
-	t      *testing.T
+	t      testing.TB
 	clock  *clock
 	router *router.Router
 	server *router.Server
@@ -63,7 +63,7 @@ func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, n
 
 // newFleet starts n pods named pod-a, pod-b, ... with limits, and a router;
 // nothing is reported yet.
-func newFleet(t *testing.T, n int, limits sessionmgr.Limits) *fleet {
+func newFleet(t testing.TB, n int, limits sessionmgr.Limits) *fleet {
 	t.Helper()
 	f := &fleet{t: t, clock: &clock{t: time.Unix(1_700_000_000, 0)}, pods: map[string]*testPod{}}
 	// Each pod's 2 shards hold a P while they wait for packets (as in
@@ -480,5 +480,38 @@ func TestMovedSessionAfterDrain(t *testing.T) {
 	b2, err := f.api.AdmitRouted(context.Background(), "squad", api.AdmitRequest{ParticipantID: "p2-3"}, second)
 	if err != nil || b2.Pod != b1.Pod || b2.Moved {
 		t.Fatalf("from_pod follower: %+v %v", b2, err)
+	}
+}
+
+// TestUnreachablePodSkipped: a pod that cannot be reached is skipped for a
+// new session (invisibly) and answered 502 pod_unreachable for its own
+// sessions.
+func TestUnreachablePodSkipped(t *testing.T) {
+	f := newFleet(t, 1, sessionmgr.Limits{})
+	f.report()
+	ghost := api.PodReport{Name: "pod-ghost", Instance: "i1", Seq: 1, AdminURL: "http://127.0.0.1:1",
+		Limits: api.Limits{MaxSessions: 10, MaxParticipants: 100, MaxSessionParticipants: 10}, Participants: 50,
+		Accepting: true, State: api.StateAccepting, Sessions: []api.PodSession{{ID: "haunt", Participants: 50}}}
+	reporter, _ := client.NewAPI("http://"+f.server.Addr(), reportToken)
+	if err := reporter.Report(context.Background(), ghost); err != nil {
+		t.Fatal(err)
+	}
+	if a := f.mustAdmit("new", "p"); a.Pod != "pod-a" {
+		t.Fatalf("placed on %s", a.Pod)
+	}
+	if st := f.status(); st.Retries != 1 || st.AdmissionsFailed != 0 {
+		t.Fatalf("status: %+v", st)
+	}
+	_, err := f.admit("haunt", "p")
+	if ae, ok := errors.AsType[*client.APIError](err); !ok || ae.Status != 502 || ae.Code != api.CodePodUnreachable {
+		t.Fatalf("a session on the unreachable pod: %v", err)
+	}
+	// A wrong report token is refused; a report for another name too.
+	bad, _ := client.NewAPI("http://"+f.server.Addr(), "wrong")
+	if err := bad.Report(context.Background(), ghost); err == nil {
+		t.Fatal("a report with the wrong token was taken")
+	}
+	if err := f.api.Report(context.Background(), ghost); err == nil {
+		t.Fatal("a report with the API token was taken")
 	}
 }
