@@ -207,7 +207,7 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 	if err := admin.CheckExposure(c.adminAddr, c.adminToken); err != nil {
 		return nil, err
 	}
-	if err := c.router.validate(c.adminAddr); err != nil {
+	if err := c.router.validate(); err != nil {
 		return nil, err
 	}
 	if c.sessions.PublicAddr == "" {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"strings"
 
@@ -39,8 +40,9 @@ func (rc *routerConfig) register(fs *flag.FlagSet) {
 		"URL at which the router reaches this pod's admin API. Default: http://<--admin-addr>,\nwith a wildcard host replaced by the host name (in Kubernetes set it from the pod IP).")
 }
 
-// validate completes the router settings once the flags are parsed.
-func (rc *routerConfig) validate(adminAddr string) error {
+// validate completes the router settings once the flags are parsed
+// (the admin URL's default waits for the bound address: defaultAdminURL).
+func (rc *routerConfig) validate() error {
 	if rc.url == "" {
 		return nil
 	}
@@ -61,17 +63,25 @@ func (rc *routerConfig) validate(adminAddr string) error {
 	if !api.ValidID(rc.podName) {
 		return fmt.Errorf("--pod-name %q: want 1-64 of [A-Za-z0-9._-]", rc.podName)
 	}
-	if rc.adminURL == "" {
-		h, port, err := net.SplitHostPort(adminAddr)
-		if err != nil {
-			return fmt.Errorf("--admin-addr: %w", err)
+	if rc.adminURL != "" {
+		if _, err := url.Parse(rc.adminURL); err != nil {
+			return fmt.Errorf("--admin-url: %w", err)
 		}
-		if h == "" || h == "0.0.0.0" || h == "::" {
-			h = host
-		}
-		rc.adminURL = "http://" + net.JoinHostPort(h, port)
 	}
 	return nil
+}
+
+// defaultAdminURL is http://<the admin API's bound address>, a wildcard
+// host replaced by the host name.
+func defaultAdminURL(bound string) string {
+	h, port, err := net.SplitHostPort(bound)
+	if err != nil {
+		return "http://" + bound
+	}
+	if ip := net.ParseIP(h); h == "" || ip != nil && ip.IsUnspecified() {
+		h, _ = os.Hostname()
+	}
+	return "http://" + net.JoinHostPort(h, port)
 }
 
 // startReporter starts reporting to the router when --router is set, and
@@ -81,6 +91,9 @@ func startReporter(ctx context.Context, cfg *config, s servers, lc *agones.Lifec
 	rc := &cfg.router
 	if rc.url == "" {
 		return func() {}
+	}
+	if rc.adminURL == "" {
+		rc.adminURL = defaultAdminURL(s.admin.Addr())
 	}
 	var gsState func() string
 	if lc != nil {
