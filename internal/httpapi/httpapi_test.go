@@ -25,7 +25,7 @@ func TestStrictJSONNormalizes(t *testing.T) {
 		M       map[string]string `json:"m"`
 		Skip    int               `json:"-"`
 		Untag   int
-		private int
+		private int //lint:ignore U1000 present to check that an unexported field is refused
 	}
 	for _, tt := range []struct{ in, out, code string }{
 		{`{"x":"a","e":1,"Untag":2}`, `{"x":"a","e":1,"Untag":2}`, ""},
