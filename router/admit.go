@@ -127,7 +127,7 @@ func (r *Router) lead(ctx context.Context, id string, req api.AdmitRequest, from
 		}
 		if err == nil {
 			r.stamp(ctx, slot)
-			return api.RouterAdmission{Admission: a, Pod: cur, Hostname: v.hostname, Moved: moving && attempt == 1}, false, nil
+			return api.RouterAdmission{Admission: a, Pod: cur, Hostname: v.hostname, Moved: mapped}, false, nil
 		}
 		r.release(ctx, slot)
 		if !refused(ctx, err) || attempt >= r.cfg.MaxAttempts {
@@ -136,6 +136,11 @@ func (r *Router) lead(ctx context.Context, id string, req api.AdmitRequest, from
 				r.stats.noPod.Add(1)
 				r.forgetRefused(ctx, id, cur)
 				return adm, false, ErrNoPod
+			}
+			if _, answered := errors.AsType[*client.APIError](err); answered {
+				// The pod refused the request itself (4xx): it made no
+				// session, so the session is new again.
+				r.forgetRefused(ctx, id, cur)
 			}
 			return adm, false, r.podErr(ctx, cur, err)
 		}

@@ -68,6 +68,7 @@ func (r *Router) Sweep(ctx context.Context) {
 			r.log.Warn("router: store: drop a forgotten pod's slots", "pod", f.name, "err", err)
 		}
 		for _, id := range f.sessions {
+			r.forgetSplit(id, f.name)
 			if _, err := r.store.DeleteIfStill(ctx, id, f.name); err != nil {
 				r.log.Warn("router: store: forget a session", "session", id, "err", err)
 			}

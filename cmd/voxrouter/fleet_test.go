@@ -218,6 +218,16 @@ func TestChatGroupLandsTogether(t *testing.T) {
 	if _, err := f.api.WhereIs(context.Background(), "team-red"); !errors.Is(err, api.ErrSessionNotFound) {
 		t.Fatalf("where after deletion: %v", err)
 	}
+	// A pod refusing a new session's request (400, more participants than
+	// it allows) made nothing: the answer is relayed, the session is not
+	// mapped.
+	_, err = f.api.Admit(context.Background(), "too-big", api.AdmitRequest{Session: &api.SessionOptions{MaxParticipants: 1000}})
+	if ae, ok := errors.AsType[*client.APIError](err); !ok || ae.Status != 400 || ae.Code != api.CodeInvalidRequest {
+		t.Fatalf("too big: %v", err)
+	}
+	if _, err := f.api.WhereIs(context.Background(), "too-big"); !errors.Is(err, api.ErrSessionNotFound) {
+		t.Fatalf("a refused session is mapped: %v", err)
+	}
 }
 
 // TestPacksFullestWithRoom: new sessions go to the fullest pod that has
