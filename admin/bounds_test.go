@@ -3,9 +3,6 @@ package admin
 import (
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/voxfleet/vox/sessionmgr"
 )
 
 // TestDurationBounds: every duration of a request is bounded at decode
@@ -43,52 +40,4 @@ func TestDurationBounds(t *testing.T) {
 			t.Errorf("%d calls reached the manager, want the 2 accepted", f.drainCalls)
 		}
 	})
-}
-
-// TestCheckDurations: nested fields, the empty_timeout bounds, other
-// duration fields (sessionmgr.Duration or time.Duration) at MaxDuration.
-func TestCheckDurations(t *testing.T) {
-	type opts struct {
-		EmptyTimeout sessionmgr.Duration `json:"empty_timeout,omitempty"`
-	}
-	type body struct {
-		Session *opts         `json:"session"`
-		List    []opts        `json:"list"`
-		Other   time.Duration `json:"other_ns"`
-		Plain   sessionmgr.Duration
-	}
-	d := func(s string) sessionmgr.Duration {
-		v, err := time.ParseDuration(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sessionmgr.Duration(v)
-	}
-	for _, tt := range []struct {
-		in   body
-		want string
-	}{
-		{body{}, ""},
-		{body{Session: &opts{}}, ""},
-		{body{Session: &opts{EmptyTimeout: d("1s")}}, ""},
-		{body{Session: &opts{EmptyTimeout: d("24h")}}, ""},
-		{body{Session: &opts{EmptyTimeout: d("999ms")}}, `field "session.empty_timeout" must be at least 1s`},
-		{body{Session: &opts{EmptyTimeout: d("25h")}}, `field "session.empty_timeout" must be at most 24h0m0s`},
-		{body{List: []opts{{}, {EmptyTimeout: d("48h")}}}, `field "list[1].empty_timeout"`},
-		{body{Other: 25 * time.Hour}, `field "other_ns" must be at most 24h0m0s`},
-		{body{Other: -time.Second}, `field "other_ns" must not be negative`},
-		{body{Plain: d("100h")}, `field "Plain" must be at most 24h0m0s`},
-	} {
-		err := checkDurations(&tt.in)
-		if tt.want == "" {
-			if err != nil {
-				t.Errorf("%+v: %v", tt.in, err)
-			}
-			continue
-		}
-		ae, ok := err.(*APIError)
-		if !ok || ae.Code != CodeInvalidRequest || ae.Status != 400 || !strings.Contains(ae.Message, tt.want) {
-			t.Errorf("%+v: %v, want invalid_request with %q", tt.in, err, tt.want)
-		}
-	}
 }

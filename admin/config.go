@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
-	"strings"
 	"time"
+
+	"github.com/voxfleet/vox/internal/httpapi"
 )
 
 // Defaults for Config's zero fields.
@@ -100,19 +100,12 @@ func (c Config) validate() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("%w: address %q: %w", ErrBadConfig, c.Addr, err)
 	}
-	// RFC 6750 b64token characters; anything else could never arrive
-	// intact in an Authorization header.
-	for _, r := range c.Token {
-		if !isTokenChar(r) {
-			return fmt.Errorf("%w: the token may hold only letters, digits and -._~+/=", ErrBadConfig)
-		}
+	// RFC 6750 b64token characters; anything else could never
+	// arrive intact in an Authorization header.
+	if !httpapi.ValidToken(c.Token) {
+		return fmt.Errorf("%w: the token may hold only letters, digits and -._~+/=", ErrBadConfig)
 	}
 	return nil
-}
-
-func isTokenChar(r rune) bool {
-	return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' ||
-		strings.ContainsRune("-._~+/=", r)
 }
 
 // CheckExposure refuses to serve the admin API beyond the local host
@@ -141,12 +134,5 @@ func CheckExposure(addr, token string) error {
 }
 
 // isLoopbackHost reports whether host (no port, brackets allowed) is
-// "localhost" or a loopback IP. Names are not resolved.
-func isLoopbackHost(host string) bool {
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.Unmap().IsLoopback()
-}
+// "localhost" or a loopback IP (httpapi.IsLoopbackHost).
+func isLoopbackHost(host string) bool { return httpapi.IsLoopbackHost(host) }

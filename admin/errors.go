@@ -3,11 +3,11 @@ package admin
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 
 	"github.com/voxfleet/vox/api"
+	"github.com/voxfleet/vox/internal/httpapi"
 )
 
 // Errors callers match on.
@@ -63,31 +63,13 @@ const StatusClientClosedRequest = api.StatusClientClosedRequest
 // ErrorResponse is the body of every error answer.
 type ErrorResponse = api.ErrorResponse
 
-// APIError is an error with its HTTP answer. Handlers return it for
-// failures of their own (a bad body, a bad id); errors of the session
-// manager are mapped by handleError instead.
-type APIError struct {
-	// Status is the HTTP status.
-	Status int
-	// Code is the machine code (Code*).
-	Code string
-	// Message is sent to the client.
-	Message string
-	// Err is the cause: logged with a 5xx, never sent.
-	Err error
-}
-
-func (e *APIError) Error() string {
-	if e.Err != nil {
-		return e.Message + ": " + e.Err.Error()
-	}
-	return e.Message
-}
-
-func (e *APIError) Unwrap() error { return e.Err }
+// APIError is an error with its HTTP answer (httpapi.Error). Handlers
+// return it for failures of their own (a bad body, a bad id); errors of
+// the session manager are mapped by handleError instead.
+type APIError = httpapi.Error
 
 func apiErrorf(status int, code, format string, args ...any) *APIError {
-	return &APIError{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+	return httpapi.Errorf(status, code, format, args...)
 }
 
 // toAPIError classifies err: the session manager's sentinels with the api

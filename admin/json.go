@@ -1,151 +1,28 @@
 package admin
 
 import (
-	"bytes"
-	"encoding"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"mime"
 	"net/http"
-	"reflect"
-	"strings"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/voxfleet/vox/api"
+	"github.com/voxfleet/vox/internal/httpapi"
 )
 
-// WriteJSON answers with status and v as JSON. The body is encoded before
-// anything is written, so an encoding failure is still an error answer.
-// Answers are never cached (admissions hold keys).
+// WriteJSON answers with status and v as JSON (httpapi.WriteJSON). The
+// body is encoded before anything is written, so an encoding failure is
+// still an error answer. Answers are never cached (admissions hold keys).
 func WriteJSON(w http.ResponseWriter, status int, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("admin: encode answer: %w", err)
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
-	return nil
+	return httpapi.WriteJSON(w, status, v)
 }
 
 // DecodeJSON reads the request body, at most Config.MaxBodyBytes, into v
 // (a pointer to a struct): one JSON object, nothing after it, no unknown
 // field, field names in their exact case, no key twice in any object, and
-// not null (see strictJSON); a null field is an absent one. Durations
-// must be within their bounds (MaxDrainGrace, ...). With
-// allowEmpty an empty body leaves v untouched; without it, an empty body
-// is malformed_json. The errors are *APIError with the status and code to
-// answer.
+// not null; a null field is an absent one. Durations must be within their
+// bounds (MaxDrainGrace, ...). With allowEmpty an empty body leaves v
+// untouched; without it, an empty body is malformed_json. The errors are
+// *APIError with the status and code to answer (httpapi.DecodeJSON).
 func (s *Server) DecodeJSON(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) error {
-	if r.ContentLength > s.cfg.MaxBodyBytes {
-		return tooLarge(s.cfg.MaxBodyBytes)
-	}
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != "application/json" {
-			return apiErrorf(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType,
-				"the request body must be application/json, not %q", ct)
-		}
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
-	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return tooLarge(s.cfg.MaxBodyBytes)
-		}
-		return &APIError{Status: http.StatusBadRequest, Code: CodeMalformedJSON,
-			Message: "could not read the request body", Err: err}
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		if allowEmpty {
-			return nil
-		}
-		return apiErrorf(http.StatusBadRequest, CodeMalformedJSON, "the request body is empty; a JSON object is required")
-	}
-	body, err = strictJSON(body, reflect.TypeOf(v))
-	if err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return decodeError(err)
-	}
-	return checkDurations(v)
-}
-
-func tooLarge(limit int64) *APIError {
-	return apiErrorf(http.StatusRequestEntityTooLarge, CodeBodyTooLarge,
-		"the request body is larger than %d bytes", limit)
-}
-
-// decodeError turns an encoding/json error into an answer that names the
-// field but not Go types.
-func decodeError(err error) *APIError {
-	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
-		return apiErrorf(http.StatusBadRequest, CodeMalformedJSON, "malformed JSON at byte %d", se.Offset)
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return apiErrorf(http.StatusBadRequest, CodeMalformedJSON, "malformed JSON: unexpected end of the body")
-	}
-	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
-		if te.Field == "" {
-			return apiErrorf(http.StatusBadRequest, CodeMalformedJSON, "the request body must be a JSON object, not %s", te.Value)
-		}
-		want := jsonKind(te.Type)
-		if want == "a number" && strings.HasPrefix(te.Value, "number") {
-			return apiErrorf(http.StatusBadRequest, CodeInvalidRequest, "field %q is out of range", te.Field)
-		}
-		return apiErrorf(http.StatusBadRequest, CodeInvalidRequest, "field %q must be %s, not %s", te.Field, want, te.Value)
-	}
-	if errors.Is(err, api.ErrUnknownProfile) { // its message lists the supported profiles
-		return apiErrorf(http.StatusBadRequest, CodeInvalidRequest, "%v", err)
-	}
-	if field, ok := unknownField(err); ok {
-		return apiErrorf(http.StatusBadRequest, CodeUnknownField, "unknown field %s", field)
-	}
-	return &APIError{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: err.Error()}
-}
-
-// unknownField recognizes Decoder.DisallowUnknownFields's error, which has
-// no type of its own: `json: unknown field "name"`.
-func unknownField(err error) (string, bool) {
-	field, ok := strings.CutPrefix(err.Error(), "json: unknown field ")
-	return field, ok && field != ""
-}
-
-var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
-
-// jsonKind names the JSON type that decodes into t.
-func jsonKind(t reflect.Type) string {
-	if t == nil {
-		return "a value"
-	}
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if reflect.PointerTo(t).Implements(textUnmarshaler) {
-		return "a string"
-	}
-	switch t.Kind() {
-	case reflect.Bool:
-		return "a boolean"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
-		reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.String:
-		return "a string"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	case reflect.Map, reflect.Struct:
-		return "an object"
-	}
-	return "a value"
+	return httpapi.DecodeJSON(w, r, v, allowEmpty, s.cfg.MaxBodyBytes)
 }
 
 // MaxIDLen is the longest session or participant id.
@@ -157,18 +34,17 @@ func ValidID(id string) bool { return api.ValidID(id) }
 
 // PathID returns the URL parameter name, checked with ValidID (an
 // *APIError invalid_id otherwise).
-func PathID(r *http.Request, name string) (string, error) {
-	id := chi.URLParam(r, name)
-	if !ValidID(id) {
-		return "", invalidID(name, id)
-	}
-	return id, nil
-}
+func PathID(r *http.Request, name string) (string, error) { return httpapi.PathID(r, name) }
 
-func invalidID(what, id string) *APIError {
-	if len(id) > MaxIDLen {
-		id = id[:MaxIDLen] + "..."
-	}
-	return apiErrorf(http.StatusBadRequest, CodeInvalidID,
-		"%s %q is not a valid id (1-%d of A-Z a-z 0-9 . _ -)", what, id, MaxIDLen)
-}
+func invalidID(what, id string) *APIError { return httpapi.InvalidID(what, id) }
+
+// Bounds of the durations in request bodies, checked by DecodeJSON
+// (httpapi's, shared with the fleet router).
+const (
+	MaxDrainGrace    = httpapi.MaxDrainGrace
+	MaxDrainDeadline = httpapi.MaxDrainDeadline
+	MaxNoticeWindow  = httpapi.MaxNoticeWindow
+	MinEmptyTimeout  = httpapi.MinEmptyTimeout
+	MaxEmptyTimeout  = httpapi.MaxEmptyTimeout
+	MaxDuration      = httpapi.MaxDuration
+)

@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/go-chi/chi/v5"
+	"github.com/voxfleet/vox/internal/httpapi"
 )
 
 // HandlerFunc is an admin handler: it writes its answer on success and
@@ -46,7 +46,7 @@ type Server struct {
 	router            *chi.Mux
 	metrics           *metrics.Set
 	rates             rateTracker
-	tokenHash         [sha256.Size]byte // of cfg.Token; compared in constant time
+	bearer            httpapi.Bearer // of cfg.Token
 	retryAfterSeconds int64
 	checkHost         bool // open API: refuse non-loopback Host and any Origin
 
@@ -72,7 +72,7 @@ func New(cfg Config, backend Backend, routes ...RouteFunc) (*Server, error) {
 		log:               cfg.Logger,
 		metrics:           metrics.NewSet(),
 		rates:             rateTracker{window: cfg.RateWindow},
-		tokenHash:         sha256.Sum256([]byte(cfg.Token)),
+		bearer:            httpapi.NewBearer(cfg.Token),
 		retryAfterSeconds: int64((cfg.RetryAfter + time.Second - 1) / time.Second),
 	}
 	if host, _, _ := net.SplitHostPort(cfg.Addr); cfg.Token == "" && isLoopbackHost(host) {

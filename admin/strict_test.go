@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"reflect"
 	"strings"
 	"testing"
 
@@ -88,48 +87,4 @@ func TestStrictJSON(t *testing.T) {
 			t.Errorf("drain with nulls reached the backend as %+v", f.drainReq)
 		}
 	})
-}
-
-func TestStrictJSONNormalizes(t *testing.T) {
-	type inner struct {
-		D sessionmgr.Duration `json:"d"`
-	}
-	type embedded struct {
-		E int `json:"e"`
-		X int `json:"x"`
-	}
-	type outer struct {
-		embedded
-		X     string            `json:"x"` // shallower: wins over embedded.X
-		In    *inner            `json:"in"`
-		List  []inner           `json:"list"`
-		M     map[string]string `json:"m"`
-		Skip  int               `json:"-"`
-		Untag int
-		//lint:ignore U1000 an unexported field the decoder must not see
-		private int
-	}
-	for _, tt := range []struct{ in, out, code string }{
-		{`{"x":"a","e":1,"Untag":2}`, `{"x":"a","e":1,"Untag":2}`, ""},
-		{` { "in" : null , "x" : "<&>" } `, `{"x":"\u003c\u0026\u003e"}`, ""},
-		{`{"list":[{"d":null},{"d":"1s"}]}`, `{"list":[{},{"d":"1s"}]}`, ""},
-		{`{"m":{"k":null,"K":"v"}}`, `{"m":{"k":null,"K":"v"}}`, ""}, // maps keep their nulls and cases
-		{`{"m":{"k":"a","k":"b"}}`, "", CodeDuplicateField},
-		{`{"list":[{"d":"1s","D":"2s"}]}`, "", CodeUnknownField},
-		{`{"Skip":1}`, "", CodeUnknownField},
-		{`{"private":1}`, "", CodeUnknownField},
-		{`{"untag":1}`, "", CodeUnknownField},
-		{`{"x":1.5e3}`, `{"x":1.5e3}`, ""}, // numbers as written; the type error is encoding/json's
-	} {
-		got, err := strictJSON([]byte(tt.in), reflect.TypeFor[*outer]())
-		if tt.code != "" {
-			if ae, ok := err.(*APIError); !ok || ae.Code != tt.code {
-				t.Errorf("%s: %v, want %s", tt.in, err, tt.code)
-			}
-			continue
-		}
-		if err != nil || string(got) != tt.out {
-			t.Errorf("%s: %s %v, want %s", tt.in, got, err, tt.out)
-		}
-	}
 }

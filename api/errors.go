@@ -66,6 +66,7 @@ const (
 	CodeNotAccepting         = "not_accepting"          // 503, with Retry-After: ErrNotAccepting
 	CodeShuttingDown         = "shutting_down"          // 503: ErrClosed
 	CodeTimeout              = "timeout"                // 503: the session manager did not answer in time
+	CodePodUnreachable       = "pod_unreachable"        // 502: the router could not reach the session's pod (or it answered nonsense)
 	CodeClientClosed         = "client_closed_request"  // 499: the client went away (logged, never seen)
 )
 
@@ -126,6 +127,7 @@ var codes = []ErrorCode{
 	{CodeInternal, http.StatusInternalServerError, nil},
 	{CodeNotImplemented, http.StatusNotImplemented, nil},
 	{CodeTimeout, http.StatusServiceUnavailable, nil},
+	{CodePodUnreachable, http.StatusBadGateway, nil},
 	{CodeClientClosed, StatusClientClosedRequest, nil},
 }
 

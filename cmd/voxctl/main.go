@@ -1,6 +1,7 @@
 // Command voxctl is the operator's command line for a vox pod's admin API:
 // status, sessions, accept-stop / accept-resume, drain (with progress),
-// drain-cancel and reconnect. It talks to the pod through package client.
+// drain-cancel and reconnect; and for the fleet router's: pods, where,
+// router-status. It talks to the pod through package client.
 //
 //	voxctl [--addr URL-or-host:port] [--token T] [--json] <command> [flags]
 //
@@ -55,6 +56,11 @@ Commands:
   drain           drain the pod: stop admitting, grace period, reconnect notices; --wait follows it
   drain-cancel    cancel a drain still in its grace period
   reconnect       ask clients to reconnect elsewhere now, without draining
+
+Fleet router (--addr is voxrouter's API, --token its token):
+  pods            the pods that report to the router: load, state, whether they take sessions
+  where           which pod a session lives on
+  router-status   the router at a glance: pods, sessions, admissions per second, latency
 
 "voxctl <command> --help" explains a command's flags. Global flags may also
 follow the command.
@@ -347,7 +353,8 @@ func (c *cli) noArgs() int {
 }
 
 func commands() map[string]command {
-	list := []command{statusCmd, sessionsCmd, acceptStopCmd, acceptResumeCmd, drainCmd, drainCancelCmd, reconnectCmd}
+	list := []command{statusCmd, sessionsCmd, acceptStopCmd, acceptResumeCmd, drainCmd, drainCancelCmd, reconnectCmd,
+		podsCmd, whereCmd, routerStatusCmd}
 	m := make(map[string]command, len(list))
 	for _, c := range list {
 		m[c.name] = c

@@ -74,6 +74,7 @@ type config struct {
 	adminToken     string
 	logFormat      string
 	logLevel       slog.Level
+	router         routerConfig // the fleet router's reports (router.go)
 }
 
 func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer) (*config, error) {
@@ -167,6 +168,7 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 	fs.StringVar(&c.logFormat, "log-format", "auto",
 		"log format: json, text, or auto (text on a terminal, JSON otherwise, e.g. in a container).")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error.")
+	c.router.register(fs)
 	fs.Usage = envflag.Usage(fs, "VOX_", summary)
 	if err := envflag.Parse(fs, "VOX_", args, lookup); err != nil {
 		return nil, err
@@ -229,6 +231,9 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 	c.sessions.DrainDeadline = c.drainDeadline
 	c.sessions.DrainExit = c.agonesURL != "" // an operator's drain ends the pod under Agones
 	if err := admin.CheckExposure(c.adminAddr, c.adminToken); err != nil {
+		return nil, err
+	}
+	if err := c.router.validate(); err != nil {
 		return nil, err
 	}
 	if c.sessions.PublicAddr == "" {
@@ -347,6 +352,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		startDone <- nil
 		log.Info("standalone: no Agones SDK sidecar (set AGONES_SDK_HTTP_PORT or --agones=on to use one)")
 	}
+	defer startReporter(ctx, cfg, s, lc, log)()
 
 	janitor := time.NewTicker(time.Second)
 	defer janitor.Stop()

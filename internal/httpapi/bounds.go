@@ -1,4 +1,4 @@
-package admin
+package httpapi
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/voxfleet/vox/sessionmgr"
+	"github.com/voxfleet/vox/api"
 )
 
 // Bounds of the durations in request bodies, checked when the body is
@@ -39,7 +39,7 @@ var durationBounds = map[string]struct{ min, max time.Duration }{
 }
 
 var (
-	apiDurationType = reflect.TypeFor[sessionmgr.Duration]()
+	apiDurationType = reflect.TypeFor[api.Duration]()
 	goDurationType  = reflect.TypeFor[time.Duration]()
 )
 
@@ -107,12 +107,12 @@ func checkDuration(path string, d time.Duration) error {
 	}
 	switch {
 	case d < 0:
-		return apiErrorf(http.StatusBadRequest, CodeInvalidRequest, "field %q must not be negative (%s)", path, d)
+		return Errorf(http.StatusBadRequest, api.CodeInvalidRequest, "field %q must not be negative (%s)", path, d)
 	case d < b.min:
-		return apiErrorf(http.StatusBadRequest, CodeInvalidRequest,
+		return Errorf(http.StatusBadRequest, api.CodeInvalidRequest,
 			"field %q must be at least %s (or absent for the default), not %s", path, b.min, d)
 	case d > b.max:
-		return apiErrorf(http.StatusBadRequest, CodeInvalidRequest,
+		return Errorf(http.StatusBadRequest, api.CodeInvalidRequest,
 			"field %q must be at most %s, not %s", path, b.max, d)
 	}
 	return nil

@@ -1,4 +1,4 @@
-package admin
+package httpapi
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+
+	"github.com/voxfleet/vox/api"
 )
 
 // strictJSON checks body, one JSON value meant for a Go value of type t,
@@ -41,13 +43,13 @@ func strictJSON(body []byte, t reflect.Type) ([]byte, error) {
 		return nil, w.syntaxError(err)
 	}
 	if tok == nil {
-		return nil, apiErrorf(http.StatusBadRequest, CodeMalformedJSON, "the request body must be a JSON object, not null")
+		return nil, Errorf(http.StatusBadRequest, api.CodeMalformedJSON, "the request body must be a JSON object, not null")
 	}
 	if err := w.value(tok, t, ""); err != nil {
 		return nil, err
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, apiErrorf(http.StatusBadRequest, CodeMalformedJSON, "unexpected data after the JSON object")
+		return nil, Errorf(http.StatusBadRequest, api.CodeMalformedJSON, "unexpected data after the JSON object")
 	}
 	return w.out.Bytes(), nil
 }
@@ -76,11 +78,11 @@ func (w *strictWalker) value(tok json.Token, t reflect.Type, path string) error 
 		case '[':
 			return w.array(t, path)
 		}
-		return apiErrorf(http.StatusBadRequest, CodeMalformedJSON, "malformed JSON at byte %d", w.dec.InputOffset())
+		return Errorf(http.StatusBadRequest, api.CodeMalformedJSON, "malformed JSON at byte %d", w.dec.InputOffset())
 	case string:
 		b, err := json.Marshal(v)
 		if err != nil {
-			return fmt.Errorf("admin: re-encode a string: %w", err)
+			return fmt.Errorf("httpapi: re-encode a string: %w", err)
 		}
 		w.out.Write(b)
 	case json.Number:
@@ -90,7 +92,7 @@ func (w *strictWalker) value(tok json.Token, t reflect.Type, path string) error 
 	case nil:
 		w.out.WriteString("null")
 	default:
-		return fmt.Errorf("admin: unexpected JSON token %T", tok)
+		return fmt.Errorf("httpapi: unexpected JSON token %T", tok)
 	}
 	return nil
 }
@@ -129,11 +131,11 @@ func (w *strictWalker) object(t reflect.Type, path string) error {
 		}
 		key, ok := tok.(string)
 		if !ok {
-			return apiErrorf(http.StatusBadRequest, CodeMalformedJSON, "malformed JSON at byte %d", w.dec.InputOffset())
+			return Errorf(http.StatusBadRequest, api.CodeMalformedJSON, "malformed JSON at byte %d", w.dec.InputOffset())
 		}
 		name := joinPath(path, key)
 		if seen[key] {
-			return apiErrorf(http.StatusBadRequest, CodeDuplicateField, "field %q appears more than once", name)
+			return Errorf(http.StatusBadRequest, api.CodeDuplicateField, "field %q appears more than once", name)
 		}
 		seen[key] = true
 		vt := elem
@@ -157,7 +159,7 @@ func (w *strictWalker) object(t reflect.Type, path string) error {
 		first = false
 		b, err := json.Marshal(key)
 		if err != nil {
-			return fmt.Errorf("admin: re-encode a key: %w", err)
+			return fmt.Errorf("httpapi: re-encode a key: %w", err)
 		}
 		w.out.Write(b)
 		w.out.WriteByte(':')
@@ -201,14 +203,14 @@ func joinPath(path, key string) string {
 
 // unknownFieldError names the field, and the right spelling when only
 // the case is wrong.
-func unknownFieldError(name, key string, fields map[string]reflect.Type) *APIError {
+func unknownFieldError(name, key string, fields map[string]reflect.Type) *Error {
 	for f := range fields {
 		if strings.EqualFold(f, key) {
-			return apiErrorf(http.StatusBadRequest, CodeUnknownField,
+			return Errorf(http.StatusBadRequest, api.CodeUnknownField,
 				"unknown field %q (field names are case-sensitive: %q)", name, f)
 		}
 	}
-	return apiErrorf(http.StatusBadRequest, CodeUnknownField, "unknown field %q", name)
+	return Errorf(http.StatusBadRequest, api.CodeUnknownField, "unknown field %q", name)
 }
 
 var jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()

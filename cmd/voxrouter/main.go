@@ -1,0 +1,217 @@
+// Command voxrouter is vox's fleet router: the one API a game backend
+// calls to admit participants, placing each session on one voxd pod (the
+// fullest with room) and proxying its members' admissions there. Pods
+// report themselves to it (voxd --router). See docs/router.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/voxfleet/vox/cmd/internal/envflag"
+	"github.com/voxfleet/vox/router"
+)
+
+// Exit codes.
+const (
+	exitOK     = 0
+	exitFailed = 1 // could not start, or stopped uncleanly
+	exitUsage  = 2 // bad flags or environment
+	exitForced = 3 // a second signal forced the exit
+)
+
+const summary = `voxrouter — vox's fleet router: places voice sessions on voxd pods.
+
+Usage: voxrouter [flags]
+
+A game backend admits participants here exactly as it would on one voxd
+(POST /v1/sessions/{id}/participants): the router sends every member of a
+session to the session's pod and places new sessions on the fullest pod
+with room. Pods report themselves every second (voxd --router URL
+--router-token T). Every flag can also be set with its VOX_* environment
+variable. SIGTERM or SIGINT: stop taking requests, finish those in flight,
+exit 0; a second signal forces the exit.`
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.LookupEnv, os.Stderr, nil))
+}
+
+// config is voxrouter's configuration.
+type config struct {
+	addr        string
+	token       string
+	reportToken string
+	podToken    string
+	router      router.Config
+	logFormat   string
+	logLevel    slog.Level
+}
+
+func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("voxrouter", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&c.addr, "addr", router.DefaultAddr,
+		"listen address of the router's API (HTTP). A non-loopback address requires --token\nand --report-token.")
+	fs.StringVar(&c.token, "token", "",
+		"bearer token the game backend's calls must carry (/v1 but the reports). Prefer\n--token-file or the environment: a flag shows in the process list.")
+	tokenFile := fs.String("token-file", "", "file holding --token (e.g. a mounted Secret).")
+	fs.StringVar(&c.reportToken, "report-token", "",
+		"bearer token of the pods' reports (voxd's --router-token).")
+	reportFile := fs.String("report-token-file", "", "file holding --report-token.")
+	fs.StringVar(&c.podToken, "pod-token", "",
+		"bearer token of the pods' admin API (voxd's --admin-token), sent on every call to a pod.")
+	podFile := fs.String("pod-token-file", "", "file holding --pod-token.")
+	fs.DurationVar(&c.router.StaleAfter, "stale-after", router.DefaultStaleAfter,
+		"a pod whose last report is older gets no new session (pods report every second).")
+	fs.DurationVar(&c.router.ForgetAfter, "forget-after", router.DefaultForgetAfter,
+		"a pod silent this long is forgotten, with the mapping of its sessions.")
+	fs.DurationVar(&c.router.ReadyGrace, "ready-grace", router.DefaultReadyGrace,
+		"/readyz turns ready once a pod has reported, or after this long without any.")
+	fs.DurationVar(&c.router.PodTimeout, "pod-timeout", router.DefaultPodTimeout,
+		"longest call to a pod (an admission, a removal).")
+	fs.StringVar(&c.logFormat, "log-format", "auto",
+		"log format: json, text, or auto (text on a terminal, JSON otherwise, e.g. in a container).")
+	level := fs.String("log-level", "info", "log level: debug, info, warn or error.")
+	fs.Usage = envflag.Usage(fs, "VOX_", summary)
+	if err := envflag.Parse(fs, "VOX_", args, lookup); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if err := c.logLevel.UnmarshalText([]byte(*level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	switch c.logFormat {
+	case "auto", "json", "text":
+	default:
+		return nil, fmt.Errorf("--log-format %q: want json, text or auto", c.logFormat)
+	}
+	for _, t := range []struct {
+		name string
+		v    *string
+		file string
+	}{{"token", &c.token, *tokenFile}, {"report-token", &c.reportToken, *reportFile}, {"pod-token", &c.podToken, *podFile}} {
+		if err := readTokenFile(t.name, t.v, t.file); err != nil {
+			return nil, err
+		}
+	}
+	if c.router.StaleAfter <= 0 || c.router.ForgetAfter < c.router.StaleAfter || c.router.PodTimeout <= 0 || c.router.ReadyGrace < 0 {
+		return nil, errors.New("--stale-after and --pod-timeout must be positive, --forget-after at least --stale-after")
+	}
+	if err := router.CheckExposure(c.addr, c.token, c.reportToken); err != nil {
+		return nil, err
+	}
+	c.router.PodToken = c.podToken
+	return c, nil
+}
+
+// readTokenFile sets *v from file when file is given (exclusive with the
+// flag itself).
+func readTokenFile(name string, v *string, file string) error {
+	if file == "" {
+		return nil
+	}
+	if *v != "" {
+		return fmt.Errorf("--%s and --%s-file are exclusive", name, name)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("--%s-file: %w", name, err)
+	}
+	if *v = strings.TrimSpace(string(b)); *v == "" {
+		return fmt.Errorf("--%s-file %s is empty", name, file)
+	}
+	return nil
+}
+
+func newLogger(c *config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.logLevel}
+	format := c.logFormat
+	if format == "auto" {
+		format = "json"
+		if f, ok := w.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				format = "text"
+			}
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// run is voxrouter's whole life. ready, when not nil, receives the server
+// once it serves (for tests); ctx ending stops it like a signal.
+func run(ctx context.Context, args []string, lookup func(string) (string, bool), stderr io.Writer, ready chan<- *router.Server) int {
+	cfg, err := parseFlags(args, lookup, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "voxrouter: %v\n", err)
+		return exitUsage
+	}
+	log := newLogger(cfg, stderr)
+	cfg.router.Logger = log
+
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+
+	r, err := router.New(cfg.router)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return exitFailed
+	}
+	srv, err := router.NewServer(router.ServerConfig{Addr: cfg.addr, Token: cfg.token, ReportToken: cfg.reportToken, Logger: log}, r)
+	if err == nil {
+		err = srv.Start()
+	}
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return exitFailed
+	}
+	log.Info("voxrouter serving", "addr", srv.Addr(), "token", cfg.token != "", "report_token", cfg.reportToken != "",
+		"stale_after", cfg.router.StaleAfter, "forget_after", cfg.router.ForgetAfter)
+	if ready != nil {
+		ready <- srv
+	}
+	var cause string
+	select {
+	case sig := <-sigs:
+		cause = "signal " + sig.String()
+	case <-ctx.Done():
+		cause = context.Cause(ctx).Error()
+	}
+	log.Info("stopping: finishing the requests in flight", "cause", cause)
+	stopped := make(chan error, 1)
+	go func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		stopped <- srv.Shutdown(sctx)
+	}()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			log.Error("stop", "err", err)
+			return exitFailed
+		}
+	case sig := <-sigs:
+		log.Warn("forced exit", "signal", sig.String())
+		return exitForced
+	}
+	log.Info("stopped")
+	return exitOK
+}

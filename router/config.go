@@ -1,0 +1,89 @@
+package router
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/voxfleet/vox/client"
+)
+
+// Defaults for Config's zero fields.
+const (
+	// DefaultStaleAfter: a pod whose last report is older gets no new
+	// session (it reports every second).
+	DefaultStaleAfter = 3 * time.Second
+	// DefaultForgetAfter: a pod silent this long is forgotten, with its
+	// sessions' mappings.
+	DefaultForgetAfter = 60 * time.Second
+	// DefaultReadyGrace: without any report, /readyz turns ready after this
+	// long anyway (static mode: a router must be ready to be reached by
+	// the pods behind the same Service).
+	DefaultReadyGrace = 10 * time.Second
+	// DefaultPodTimeout bounds one call to a pod.
+	DefaultPodTimeout = 5 * time.Second
+	// DefaultMaxAttempts bounds the pods one new session is tried on.
+	DefaultMaxAttempts = 4
+)
+
+// Config configures a Router. Zero fields take the defaults.
+type Config struct {
+	// Store holds the session map and slots; nil means a new MemStore.
+	Store Store
+	// PodToken is the bearer token of the pods' admin API.
+	PodToken string
+	// PodTimeout bounds one call to a pod.
+	PodTimeout time.Duration
+	// HTTPClient calls the pods; nil means client.NewHTTPClient(PodTimeout).
+	HTTPClient *http.Client
+	// StaleAfter and ForgetAfter: see DefaultStaleAfter, DefaultForgetAfter.
+	StaleAfter  time.Duration
+	ForgetAfter time.Duration
+	// ReadyGrace: see DefaultReadyGrace.
+	ReadyGrace time.Duration
+	// MaxAttempts bounds the pods one new session is tried on.
+	MaxAttempts int
+	// Now is the clock (time.Now when nil); tests pass their own.
+	Now func() time.Time
+	// Logger receives the router's log lines; default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.StaleAfter, DefaultStaleAfter)
+	def(&c.ForgetAfter, DefaultForgetAfter)
+	def(&c.ReadyGrace, DefaultReadyGrace)
+	def(&c.PodTimeout, DefaultPodTimeout)
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = DefaultMaxAttempts
+	}
+	if c.Store == nil {
+		c.Store = NewMemStore()
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = client.NewHTTPClient(c.PodTimeout)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if c.StaleAfter < 0 || c.ForgetAfter < 0 || c.ReadyGrace < 0 || c.PodTimeout < 0 || c.MaxAttempts < 0 {
+		return fmt.Errorf("%w: durations and MaxAttempts must not be negative", ErrBadConfig)
+	}
+	if c.ForgetAfter < c.StaleAfter {
+		return fmt.Errorf("%w: ForgetAfter %v is shorter than StaleAfter %v", ErrBadConfig, c.ForgetAfter, c.StaleAfter)
+	}
+	return nil
+}

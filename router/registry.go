@@ -1,0 +1,254 @@
+package router
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/voxfleet/vox/api"
+	"github.com/voxfleet/vox/client"
+)
+
+// registry is the router's view of the pods, fed by their reports.
+type registry struct {
+	staleAfter time.Duration
+	token      string
+	httpClient *http.Client
+
+	mu    sync.Mutex // guards the fields below
+	pods  map[string]*pod
+	heard bool // a report was ever received
+}
+
+// pod is one pod as its last report shows it.
+type pod struct {
+	report   api.PodReport  // the last report, Sessions nil (see sessions)
+	sessions map[string]int // its sessions' participants
+	received time.Time      // when the router received the last report
+	// suspended: the pod refused a new session (503) or could not be
+	// reached, when the router's latest report of it was suspendSeq. A
+	// report built after that (see apply) lifts it.
+	suspended  bool
+	suspendSeq uint64
+	api        *client.API // calls to the pod's admin API
+}
+
+func newRegistry(staleAfter time.Duration, token string, hc *http.Client) *registry {
+	return &registry{staleAfter: staleAfter, token: token, httpClient: hc, pods: map[string]*pod{}}
+}
+
+// applied is what a report changed.
+type applied struct {
+	// ignored: an old or repeated report (seq not above the latest).
+	ignored bool
+	// restarted: a new instance under the name (or a new pod).
+	restarted bool
+	// prevSeq is the seq of the report received before this one (0: none).
+	prevSeq uint64
+	// ended are the sessions the previous report listed and this one not.
+	ended []string
+}
+
+// apply records a report received at now.
+func (g *registry) apply(now time.Time, rep api.PodReport) (applied, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.heard = true
+	p := g.pods[rep.Name]
+	var a applied
+	if p != nil && p.report.Instance == rep.Instance {
+		if rep.Seq <= p.report.Seq {
+			return applied{ignored: true}, nil
+		}
+		a.prevSeq = p.report.Seq
+	} else {
+		a.restarted = true
+		p = &pod{}
+		g.pods[rep.Name] = p
+	}
+	if p.api == nil || p.report.AdminURL != rep.AdminURL {
+		c, err := client.NewAPI(rep.AdminURL, g.token)
+		if err != nil {
+			if a.restarted {
+				delete(g.pods, rep.Name)
+			}
+			return applied{}, err
+		}
+		c.HTTPClient = g.httpClient
+		p.api = c
+	}
+	sessions := make(map[string]int, len(rep.Sessions))
+	for _, s := range rep.Sessions {
+		sessions[s.ID] = s.Participants
+	}
+	for id := range p.sessions {
+		if _, ok := sessions[id]; !ok {
+			a.ended = append(a.ended, id)
+		}
+	}
+	rep.Sessions = nil
+	p.report, p.sessions, p.received = rep, sessions, now
+	// This report was built after the report of seq prevSeq was
+	// received (reporter contract), hence after a suspension made while
+	// the latest seq was below prevSeq.
+	if p.suspended && a.prevSeq > p.suspendSeq {
+		p.suspended = false
+	}
+	return a, nil
+}
+
+// suspend stops placing new sessions on the pod until a report built
+// after now arrives.
+func (g *registry) suspend(name string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	p := g.pods[name]
+	if p == nil || p.suspended {
+		return false
+	}
+	p.suspended, p.suspendSeq = true, p.report.Seq
+	return true
+}
+
+// podView is a copy of what an admission needs to know about a pod.
+type podView struct {
+	name      string
+	api       *client.API
+	seq       uint64
+	media     api.MediaAddr
+	hostname  string
+	fresh     bool
+	draining  bool
+	suspended bool
+	listed    bool // the last report lists the session asked about
+	count     int  // its participants there
+}
+
+// view returns the pod name as seen at now, with session's place in its
+// last report; ok false for an unknown pod.
+func (g *registry) view(now time.Time, name, session string) (podView, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	p := g.pods[name]
+	if p == nil {
+		return podView{}, false
+	}
+	n, listed := p.sessions[session]
+	return podView{name: name, api: p.api, seq: p.report.Seq, media: p.report.Media, hostname: p.report.Hostname,
+		fresh: now.Sub(p.received) <= g.staleAfter, draining: draining(&p.report), suspended: p.suspended,
+		listed: listed, count: n}, true
+}
+
+// seq returns the latest report seq of the pod (0 if unknown).
+func (g *registry) seq(name string) uint64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if p := g.pods[name]; p != nil {
+		return p.report.Seq
+	}
+	return 0
+}
+
+// draining reports whether the pod is on its way out: it must get no
+// session, not even a moved one.
+func draining(r *api.PodReport) bool {
+	switch r.State {
+	case api.StateDraining, api.StateDrained:
+		return true
+	}
+	switch r.DrainPhase {
+	case api.DrainGrace, api.DrainNotifying, api.DrainDrained:
+		return true
+	}
+	switch strings.ToLower(r.GameServerState) {
+	case "shutdown", "unhealthy", "error":
+		return true
+	}
+	return false
+}
+
+// why says why p takes no new session now ("" when it does, room aside).
+func (g *registry) whyLocked(now time.Time, p *pod) string {
+	switch {
+	case now.Sub(p.received) > g.staleAfter:
+		return "stale"
+	case draining(&p.report):
+		return "draining"
+	case p.suspended:
+		return "suspended"
+	case !p.report.Accepting || p.report.State != api.StateAccepting:
+		if p.report.State != "" && p.report.State != api.StateAccepting {
+			return string(p.report.State)
+		}
+		return "not accepting"
+	case p.report.Limits.MaxSessions <= 0 || p.report.Limits.MaxParticipants <= 0:
+		return "no capacity"
+	}
+	return ""
+}
+
+// candidates returns the pods that may take a new session at now, but
+// those in exclude, in name order.
+func (g *registry) candidates(now time.Time, exclude ...string) []Candidate {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]Candidate, 0, len(g.pods))
+	for name, p := range g.pods {
+		if g.whyLocked(now, p) != "" || slices.Contains(exclude, name) {
+			continue
+		}
+		out = append(out, Candidate{Pod: name, Sessions: len(p.sessions), Participants: p.report.Participants,
+			MaxSessions: p.report.Limits.MaxSessions, MaxParticipants: p.report.Limits.MaxParticipants})
+	}
+	slices.SortFunc(out, func(a, b Candidate) int { return strings.Compare(a.Pod, b.Pod) })
+	return out
+}
+
+// forgotten is a pod the sweep removed, with the sessions it last listed.
+type forgotten struct {
+	name     string
+	sessions []string
+}
+
+// sweep forgets the pods silent for longer than forgetAfter at now.
+func (g *registry) sweep(now time.Time, forgetAfter time.Duration) []forgotten {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []forgotten
+	for name, p := range g.pods {
+		if now.Sub(p.received) > forgetAfter {
+			f := forgotten{name: name}
+			for id := range p.sessions {
+				f.sessions = append(f.sessions, id)
+			}
+			out = append(out, f)
+			delete(g.pods, name)
+		}
+	}
+	return out
+}
+
+// snapshot lists the pods at now, by name, without pending counts.
+func (g *registry) snapshot(now time.Time) []api.PodInfo {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]api.PodInfo, 0, len(g.pods))
+	for _, p := range g.pods {
+		why := g.whyLocked(now, p)
+		info := api.PodInfo{PodReport: p.report, Why: why, Placeable: why == "",
+			Stale: now.Sub(p.received) > g.staleAfter, Suspended: p.suspended,
+			LastReportAgoMS: now.Sub(p.received).Milliseconds(), SessionCount: len(p.sessions)}
+		out = append(out, info)
+	}
+	slices.SortFunc(out, func(a, b api.PodInfo) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// heardAny reports whether any pod ever reported.
+func (g *registry) heardAny() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.heard
+}
