@@ -68,3 +68,19 @@ func PodNamespace() string {
 	}
 	return strings.TrimSpace(string(b))
 }
+
+// Namespace is where the router allocates when no namespace is given: the
+// current context's namespace of kubeconfig (when given), else the router
+// pod's own namespace, else "default".
+func Namespace(kubeconfig string) string {
+	if kubeconfig != "" {
+		rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfig}
+		if ns, _, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, nil).Namespace(); err == nil && ns != "" {
+			return ns
+		}
+	}
+	if ns := PodNamespace(); ns != "" {
+		return ns
+	}
+	return "default"
+}

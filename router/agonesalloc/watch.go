@@ -46,7 +46,9 @@ type WatchConfig struct {
 type Watch struct {
 	informer cache.SharedIndexInformer
 	log      *slog.Logger
+	fleet    Fleet
 	errors   atomic.Uint64
+	down     atomic.Bool // the last list or watch call failed
 }
 
 // NewWatch returns a watch of cfg's Fleet; Run starts it.
@@ -69,14 +71,21 @@ func NewWatch(cfg WatchConfig) (*Watch, error) {
 	// k8s.io/client-go/informers and with it every typed clientset.
 	selector := labels.Set{FleetLabel: f.Name}.String()
 	res := cfg.Client.Resource(GameServers).Namespace(f.Namespace)
+	w := &Watch{log: cfg.Logger, fleet: f}
+	// The calls are observed here: the reflector retries a failing
+	// watch-list quietly (client-go logs it at verbosity 2).
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.LabelSelector = selector
-			return res.List(ctx, o)
+			l, err := res.List(ctx, o)
+			w.observe(ctx, err)
+			return l, err
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			o.LabelSelector = selector
-			return res.Watch(ctx, o)
+			wi, err := res.Watch(ctx, o)
+			w.observe(ctx, err)
+			return wi, err
 		},
 	}
 	// As dynamicinformer does: a client that cannot stream the initial
@@ -86,7 +95,7 @@ func NewWatch(cfg WatchConfig) (*Watch, error) {
 			ResyncPeriod:      cfg.Resync,
 			ObjectDescription: GameServers.String(),
 		})
-	w := &Watch{informer: inf, log: cfg.Logger}
+	w.informer = inf
 	on := cfg.OnEvent
 	_, err = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
@@ -109,15 +118,11 @@ func NewWatch(cfg WatchConfig) (*Watch, error) {
 		return nil, fmt.Errorf("agonesalloc: watch: %w", err)
 	}
 	err = inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, _ *cache.Reflector, err error) {
-		if ctx.Err() != nil {
-			return
+		// Also the ordinary end of a watch (expired resource version):
+		// the reflector lists again.
+		if ctx.Err() == nil {
+			w.log.Debug("agonesalloc: GameServer watch ended", "err", err)
 		}
-		if w.errors.Add(1) == 1 {
-			w.log.Warn("agonesalloc: GameServer watch failing; retrying with backoff, placement goes on from the pods' reports",
-				"fleet", f.Name, "namespace", f.Namespace, "err", err)
-			return
-		}
-		w.log.Debug("agonesalloc: GameServer watch", "err", err)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("agonesalloc: watch: %w", err)
@@ -131,8 +136,29 @@ func (w *Watch) Run(ctx context.Context) { w.informer.RunWithContext(ctx) }
 // Synced reports whether the first list has been delivered.
 func (w *Watch) Synced() bool { return w.informer.HasSynced() }
 
-// Errors counts the list and watch failures so far.
+// Errors counts the list and watch calls that failed so far.
 func (w *Watch) Errors() uint64 { return w.errors.Load() }
+
+// Down reports whether the last list or watch call failed.
+func (w *Watch) Down() bool { return w.down.Load() }
+
+// observe notes a list or watch call's outcome, and logs when the
+// Kubernetes API stops answering and when it answers again.
+func (w *Watch) observe(ctx context.Context, err error) {
+	switch {
+	case err == nil:
+		if w.down.CompareAndSwap(true, false) {
+			w.log.Info("agonesalloc: GameServer watch reconnected", "fleet", w.fleet.Name, "namespace", w.fleet.Namespace)
+		}
+	case ctx.Err() != nil: // stopping
+	default:
+		w.errors.Add(1)
+		if w.down.CompareAndSwap(false, true) {
+			w.log.Warn("agonesalloc: GameServer watch failing; retrying with backoff, placement goes on from the pods' reports",
+				"fleet", w.fleet.Name, "namespace", w.fleet.Namespace, "err", err)
+		}
+	}
+}
 
 // eventOf turns an informer object into an event.
 func eventOf(obj any, deleted bool) (router.GameServerEvent, bool) {

@@ -1,11 +1,15 @@
 package agonesalloc
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -218,4 +222,56 @@ func TestWatchRouter(t *testing.T) {
 		t.Fatal(err)
 	}
 	until("vox-b")
+}
+
+// TestWatchOutage: a failing Kubernetes API is logged once, counted, and
+// its return logged; the GameServers then arrive.
+func TestWatchOutage(t *testing.T) {
+	client := dynfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
+		map[schema.GroupVersionResource]string{GameServers: "GameServerList"}, gameServer("vox-a", "vox", "Shutdown"))
+	var failed atomic.Bool
+	client.PrependReactor("list", "gameservers", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if failed.CompareAndSwap(false, true) {
+			return true, nil, errors.New("connection refused")
+		}
+		return false, nil, nil
+	})
+	var logs syncBuffer
+	var got events
+	w, err := NewWatch(WatchConfig{Client: client, Fleet: Fleet{Name: "vox", Namespace: "voice"}, OnEvent: got.add,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	got.wait(t, "vox-a after the outage", func(ev router.GameServerEvent) bool { return ev.Name == "vox-a" && ev.State == "Shutdown" })
+	if w.Errors() != 1 || w.Down() {
+		t.Errorf("errors %d, down %v", w.Errors(), w.Down())
+	}
+	for _, want := range []string{"GameServer watch failing", "GameServer watch reconnected"} {
+		if strings.Count(logs.String(), want) != 1 {
+			t.Errorf("log %q not once in:\n%s", want, logs.String())
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
