@@ -7,11 +7,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"reflect"
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
@@ -226,5 +229,49 @@ func TestKubernetesHTTP(t *testing.T) {
 	ts.Close()
 	if _, err := k.Allocate(ctx, accepting); !errors.Is(err, router.ErrAllocatorDown) {
 		t.Fatalf("API server gone: %v", err)
+	}
+}
+
+// TestKubernetesRequestIsAllocationYAML: the request is
+// deploy/agones/allocation.yaml but for the documented difference: its
+// matchExpressions (accepting NotIn ["false"]) become the request's
+// matchLabels (accepting "true"), since both routes must ask the same.
+func TestKubernetesRequestIsAllocationYAML(t *testing.T) {
+	f, err := os.Open("../../deploy/agones/allocation.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var file map[string]any
+	if err := yaml.NewYAMLOrJSONDecoder(f, 4096).Decode(&file); err != nil {
+		t.Fatal(err)
+	}
+	sels, _, _ := unstructured.NestedSlice(file, "spec", "selectors")
+	for _, s := range sels {
+		sel := s.(map[string]any)
+		delete(sel, "matchExpressions")
+		sel["matchLabels"].(map[string]any)["agones.dev/sdk-vox-accepting"] = "true"
+	}
+	if err := unstructured.SetNestedSlice(file, sels, "spec", "selectors"); err != nil {
+		t.Fatal(err)
+	}
+	file["metadata"] = map[string]any{"namespace": "voice"}
+	got := newKube(t, newFakeClient()).Request(accepting).Object
+	// Compare as JSON values (YAML numbers decode as int64 or float64).
+	norm := func(v any) any {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out any
+		if err := json.Unmarshal(b, &out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if !reflect.DeepEqual(norm(got), norm(file)) {
+		g, _ := json.MarshalIndent(got, "", "  ")
+		w, _ := json.MarshalIndent(file, "", "  ")
+		t.Errorf("request\n%s\nwant (allocation.yaml with matchLabels)\n%s", g, w)
 	}
 }

@@ -178,7 +178,8 @@ type serviceError struct {
 const maxAnswer = 1 << 20
 
 // Allocate implements router.Allocator: one POST. 200 is an allocation;
-// 429 (ResourceExhausted: nothing free) and 409 (Aborted: contention) wrap
+// 429 (ResourceExhausted: nothing free) and 409 (Aborted: contention), or
+// any status whose body carries those gRPC codes, wrap
 // router.ErrAllocRetry; no connection, a failed TLS handshake (the
 // service refusing the certificate, or its own not verifying), 401, 403,
 // 502, 503 and 504 wrap router.ErrAllocatorDown. Any other answer is a
@@ -224,12 +225,24 @@ func (s *Service) Allocate(ctx context.Context, req router.AllocationRequest) (r
 	return router.Allocation{GameServer: a.GameServerName, Address: a.Address, Port: p, Took: time.Since(start)}, nil
 }
 
-// serviceErr classifies an answer other than 200.
+// gRPC codes the REST gateway puts in an error body's "code".
+const (
+	grpcResourceExhausted = 8  // UnAllocated: nothing free
+	grpcAborted           = 10 // Contention
+)
+
+// serviceErr classifies an answer other than 200. The gRPC code in the
+// body decides first: the allocator's --http-unallocated-status-code may
+// have moved UnAllocated off 429.
 func serviceErr(code int, body []byte) error {
 	var e serviceError
 	msg := strconv.Itoa(code)
-	if json.Unmarshal(body, &e) == nil && e.Message != "" {
+	parsed := json.Unmarshal(body, &e) == nil
+	if parsed && e.Message != "" {
 		msg += ": " + e.Message
+	}
+	if parsed && (e.Code == grpcResourceExhausted || e.Code == grpcAborted) {
+		return fmt.Errorf("agonesalloc: allocator service: %s: %w", msg, router.ErrAllocRetry)
 	}
 	switch code {
 	case http.StatusTooManyRequests, http.StatusConflict:

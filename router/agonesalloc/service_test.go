@@ -193,6 +193,8 @@ func TestServiceAllocate(t *testing.T) {
 		{http.StatusServiceUnavailable, `upstream connect error`, true, false},
 		{http.StatusBadRequest, `{"code":3,"message":"bad selector"}`, false, false},
 		{http.StatusInternalServerError, `{"code":2,"message":"boom"}`, false, false},
+		// --http-unallocated-status-code 503: the gRPC code still says it.
+		{http.StatusServiceUnavailable, `{"code":8,"message":"there is no available GameServer to allocate"}`, false, true},
 	} {
 		status, answer = c.status, c.body
 		_, err := s.Allocate(ctx, accepting)
