@@ -34,7 +34,7 @@ type testCA struct {
 	pem  []byte
 }
 
-func newCA(t *testing.T, name string) *testCA {
+func newCA(t testing.TB, name string) *testCA {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -58,7 +58,7 @@ func newCA(t *testing.T, name string) *testCA {
 
 // issue makes a leaf certificate for a server (with IP SANs) or a client,
 // returning its certificate and key in PEM.
-func (ca *testCA) issue(t *testing.T, cn string, server bool) (certPEM, keyPEM []byte) {
+func (ca *testCA) issue(t testing.TB, cn string, server bool) (certPEM, keyPEM []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -85,7 +85,7 @@ func (ca *testCA) issue(t *testing.T, cn string, server bool) (certPEM, keyPEM [
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
 }
 
-func write(t *testing.T, dir, name string, b []byte) string {
+func write(t testing.TB, dir, name string, b []byte) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, b, 0o600); err != nil {
@@ -96,7 +96,7 @@ func write(t *testing.T, dir, name string, b []byte) string {
 
 // allocatorServer is an httptest TLS server that, like agones-allocator,
 // requires a client certificate signed by ca.
-func allocatorServer(t *testing.T, ca *testCA, h http.HandlerFunc) *httptest.Server {
+func allocatorServer(t testing.TB, ca *testCA, h http.HandlerFunc) *httptest.Server {
 	t.Helper()
 	certPEM, keyPEM := ca.issue(t, "agones-allocator", true)
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
@@ -115,7 +115,7 @@ func allocatorServer(t *testing.T, ca *testCA, h http.HandlerFunc) *httptest.Ser
 
 // serviceFiles writes a client certificate from ca and the CA file of the
 // server's CA; it returns the ServiceConfig for url.
-func serviceFiles(t *testing.T, url string, clientCA, serverCA *testCA) ServiceConfig {
+func serviceFiles(t testing.TB, url string, clientCA, serverCA *testCA) ServiceConfig {
 	t.Helper()
 	dir := t.TempDir()
 	certPEM, keyPEM := clientCA.issue(t, "voxrouter", false)
