@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
@@ -151,6 +152,7 @@ func (w *Watch) observe(ctx context.Context, err error) {
 			w.log.Info("agonesalloc: GameServer watch reconnected", "fleet", w.fleet.Name, "namespace", w.fleet.Namespace)
 		}
 	case ctx.Err() != nil: // stopping
+	case apierrors.IsResourceExpired(err), apierrors.IsGone(err): // ordinary: the reflector lists again
 	default:
 		w.errors.Add(1)
 		if w.down.CompareAndSwap(false, true) {
