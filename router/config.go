@@ -48,6 +48,11 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives the router's log lines; default slog.Default().
 	Logger *slog.Logger
+	// Allocator allocates pods of Pool through Agones (or a simulation);
+	// nil is static mode: the pods that report are the pool.
+	Allocator Allocator
+	// Pool is the router's name of the pool Allocator fills (a Fleet).
+	Pool string
 }
 
 func (c Config) withDefaults() Config {

@@ -20,6 +20,8 @@ type registry struct {
 	mu    sync.Mutex // guards the fields below
 	pods  map[string]*pod
 	heard bool // a report was ever received
+	// gone: pods the Agones view took out of placement (gameservers.go).
+	gone map[string]goneMark
 }
 
 // pod is one pod as its last report shows it.
@@ -36,7 +38,7 @@ type pod struct {
 }
 
 func newRegistry(staleAfter time.Duration, token string, hc *http.Client) *registry {
-	return &registry{staleAfter: staleAfter, token: token, httpClient: hc, pods: map[string]*pod{}}
+	return &registry{staleAfter: staleAfter, token: token, httpClient: hc, pods: map[string]*pod{}, gone: map[string]goneMark{}}
 }
 
 // applied is what a report changed.
@@ -137,8 +139,8 @@ func (g *registry) view(now time.Time, name, session string) (podView, bool) {
 	}
 	n, listed := p.sessions[session]
 	return podView{name: name, api: p.api, seq: p.report.Seq, media: p.report.Media, hostname: p.report.Hostname,
-		fresh: now.Sub(p.received) <= g.staleAfter, draining: draining(&p.report), suspended: p.suspended,
-		listed: listed, count: n}, true
+		fresh: now.Sub(p.received) <= g.staleAfter, draining: draining(&p.report) || g.goneWhyLocked(name) != "",
+		suspended: p.suspended, listed: listed, count: n}, true
 }
 
 // seq returns the latest report seq of the pod (0 if unknown).
@@ -176,6 +178,8 @@ func (g *registry) whyLocked(now time.Time, p *pod) string {
 		return "stale"
 	case draining(&p.report):
 		return "draining"
+	case g.goneWhyLocked(p.report.Name) != "":
+		return g.goneWhyLocked(p.report.Name)
 	case p.suspended:
 		return "suspended"
 	case !p.report.Accepting || p.report.State != api.StateAccepting:
@@ -227,6 +231,7 @@ func (g *registry) sweep(now time.Time, forgetAfter time.Duration) []forgotten {
 			delete(g.pods, name)
 		}
 	}
+	g.sweepGoneLocked(now, forgetAfter)
 	return out
 }
 

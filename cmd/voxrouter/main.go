@@ -52,6 +52,7 @@ type config struct {
 	reportToken string
 	podToken    string
 	router      router.Config
+	agones      agonesFlags
 	logFormat   string
 	logLevel    slog.Level
 }
@@ -82,6 +83,7 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 	fs.StringVar(&c.logFormat, "log-format", "auto",
 		"log format: json, text, or auto (text on a terminal, JSON otherwise, e.g. in a container).")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error.")
+	c.agones.register(fs)
 	fs.Usage = envflag.Usage(fs, "VOX_", summary)
 	if err := envflag.Parse(fs, "VOX_", args, lookup); err != nil {
 		return nil, err
@@ -112,6 +114,10 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 	if err := router.CheckExposure(c.addr, c.token, c.reportToken); err != nil {
 		return nil, err
 	}
+	if err := c.agones.check(); err != nil {
+		return nil, err
+	}
+	c.router.Pool = c.agones.pool
 	c.router.PodToken = c.podToken
 	return c, nil
 }
@@ -170,11 +176,25 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
+	alloc, kube, err := cfg.agones.build(log)
+	if err != nil {
+		fmt.Fprintf(stderr, "voxrouter: --allocator %s: %v\n", cfg.agones.allocator, err)
+		return exitUsage
+	}
+	cfg.router.Allocator = alloc
 	r, err := router.New(cfg.router)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return exitFailed
 	}
+	wctx, stopWatch := context.WithCancel(context.Background())
+	watchDone, err := cfg.agones.startWatch(wctx, kube, r, log)
+	if err != nil {
+		stopWatch()
+		log.Error("cannot start", "err", err)
+		return exitFailed
+	}
+	defer func() { stopWatch(); <-watchDone }()
 	srv, err := router.NewServer(router.ServerConfig{Addr: cfg.addr, Token: cfg.token, ReportToken: cfg.reportToken, Logger: log}, r)
 	if err == nil {
 		err = srv.Start()
@@ -184,7 +204,8 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		return exitFailed
 	}
 	log.Info("voxrouter serving", "addr", srv.Addr(), "token", cfg.token != "", "report_token", cfg.reportToken != "",
-		"stale_after", cfg.router.StaleAfter, "forget_after", cfg.router.ForgetAfter)
+		"stale_after", cfg.router.StaleAfter, "forget_after", cfg.router.ForgetAfter,
+		"allocator", cfg.agones.allocator, "fleet", cfg.agones.fleet, "namespace", cfg.agones.namespace, "gameserver_watch", kube != nil)
 	if ready != nil {
 		ready <- srv
 	}

@@ -375,7 +375,117 @@ func TestKustomization(t *testing.T) {
 		}
 		got = append(got, r)
 	}
-	if strings.Join(got, " ") != "fleet.yaml fleetautoscaler.yaml" {
-		t.Errorf("kustomization.yaml resources = %v, want the Fleet and the FleetAutoscaler only (requests and examples are not applied)", got)
+	if strings.Join(got, " ") != "fleet.yaml fleetautoscaler.yaml router.yaml" {
+		t.Errorf("kustomization.yaml resources = %v, want the Fleet, the FleetAutoscaler and the router only (requests and examples are not applied)", got)
+	}
+}
+
+// items indexes router.yaml's List items by kind: kind -> "items[i]".
+func items(t *testing.T, m map[string]string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for i := 0; ; i++ {
+		p := fmt.Sprintf("items[%d]", i)
+		kind, ok := m[p+".kind"]
+		if !ok {
+			return out
+		}
+		if _, dup := out[kind]; dup {
+			t.Fatalf("router.yaml: two %s", kind)
+		}
+		out[kind] = p
+	}
+}
+
+// containerEnv is a container's environment (name -> value) at path.
+func containerEnv(m map[string]string, c string) map[string]string {
+	e := map[string]string{}
+	for i := 0; ; i++ {
+		n, ok := m[fmt.Sprintf("%s.env[%d].name", c, i)]
+		if !ok {
+			return e
+		}
+		e[n] = m[fmt.Sprintf("%s.env[%d].value", c, i)]
+	}
+}
+
+// TestRouter: router.yaml's RBAC is exactly what voxrouter uses, two
+// replicas, names that agree, and the Fleet's voxd pointed at it.
+func TestRouter(t *testing.T) {
+	r := flatten(t, "router.yaml")
+	f := flatten(t, "fleet.yaml")
+	want(t, "router.yaml", r, "apiVersion", "v1")
+	want(t, "router.yaml", r, "kind", "List")
+	it := items(t, r)
+	for _, k := range []string{"ServiceAccount", "Role", "RoleBinding", "Service", "PodDisruptionBudget", "Deployment"} {
+		if it[k] == "" {
+			t.Fatalf("router.yaml: no %s", k)
+		}
+	}
+	if len(it) != 6 {
+		t.Errorf("router.yaml: items %v, want these 6 (no ClusterRole: the rights are the namespace's)", it)
+	}
+	sa := r[it["ServiceAccount"]+".metadata.name"]
+
+	// RBAC: exactly create gameserverallocations, get/list/watch gameservers.
+	role := it["Role"]
+	want(t, "router.yaml", r, role+".rules[0].apiGroups", `["allocation.agones.dev"]`)
+	want(t, "router.yaml", r, role+".rules[0].resources", `["gameserverallocations"]`)
+	want(t, "router.yaml", r, role+".rules[0].verbs", `["create"]`)
+	want(t, "router.yaml", r, role+".rules[1].apiGroups", `["agones.dev"]`)
+	want(t, "router.yaml", r, role+".rules[1].resources", `["gameservers"]`)
+	want(t, "router.yaml", r, role+".rules[1].verbs", `["get", "list", "watch"]`)
+	if _, ok := r[role+".rules[2]"]; ok {
+		t.Error("router.yaml: the Role has more than two rules")
+	}
+	rb := it["RoleBinding"]
+	want(t, "router.yaml", r, rb+".roleRef.kind", "Role")
+	want(t, "router.yaml", r, rb+".roleRef.name", r[role+".metadata.name"])
+	want(t, "router.yaml", r, rb+".subjects[0].kind", "ServiceAccount")
+	want(t, "router.yaml", r, rb+".subjects[0].name", sa)
+
+	// The Deployment.
+	d := it["Deployment"]
+	want(t, "router.yaml", r, d+".spec.replicas", "2")
+	want(t, "router.yaml", r, d+".spec.template.spec.serviceAccountName", sa)
+	c := d + ".spec.template.spec.containers[0]"
+	want(t, "router.yaml", r, c+".command", `["/voxrouter"]`)
+	e := containerEnv(r, c)
+	if e["VOX_ALLOCATOR"] != "kubernetes" {
+		t.Errorf("router.yaml: VOX_ALLOCATOR = %q, want kubernetes", e["VOX_ALLOCATOR"])
+	}
+	if e["VOX_FLEET"] != f["metadata.name"] {
+		t.Errorf("router.yaml: VOX_FLEET = %q, want the Fleet %q", e["VOX_FLEET"], f["metadata.name"])
+	}
+	if e["VOX_REDIS_ADDR"] == "" {
+		t.Error("router.yaml: two replicas need the shared Redis (VOX_REDIS_ADDR)")
+	}
+	for _, k := range []string{"VOX_TOKEN_FILE", "VOX_REPORT_TOKEN_FILE", "VOX_POD_TOKEN_FILE"} {
+		if e[k] == "" {
+			t.Errorf("router.yaml: %s unset: beyond loopback the router needs its tokens", k)
+		}
+	}
+	port := r[c+".ports[0].containerPort"]
+	svc := it["Service"]
+	want(t, "router.yaml", r, svc+".spec.ports[0].targetPort", r[c+".ports[0].name"])
+	if !strings.HasSuffix(e["VOX_ADDR"], ":"+port) {
+		t.Errorf("router.yaml: VOX_ADDR %q does not listen on containerPort %s", e["VOX_ADDR"], port)
+	}
+
+	// The Fleet's voxd reports to the Service, with the report token and
+	// the same pool.
+	v := env(t, f)
+	wantURL := fmt.Sprintf("http://%s:%s", r[svc+".metadata.name"], r[svc+".spec.ports[0].port"])
+	if v["VOX_ROUTER"] != wantURL {
+		t.Errorf("fleet.yaml: VOX_ROUTER = %q, want %q", v["VOX_ROUTER"], wantURL)
+	}
+	if v["VOX_POOL"] != e["VOX_POOL"] || v["VOX_POOL"] == "" {
+		t.Errorf("fleet.yaml: VOX_POOL %q != router.yaml's %q", v["VOX_POOL"], e["VOX_POOL"])
+	}
+	if !strings.HasSuffix(v["VOX_ROUTER_TOKEN_FILE"], "/report-token") || !strings.HasSuffix(e["VOX_REPORT_TOKEN_FILE"], "/report-token") {
+		t.Errorf("the report token: voxd reads %q, the router %q", v["VOX_ROUTER_TOKEN_FILE"], e["VOX_REPORT_TOKEN_FILE"])
+	}
+	if !strings.HasPrefix(v["VOX_ADMIN_URL"], "http://$(POD_IP):") || !strings.HasSuffix(v["VOX_ADMIN_URL"], v["VOX_ADMIN_ADDR"]) {
+		t.Errorf("fleet.yaml: VOX_ADMIN_URL = %q, want the pod IP and VOX_ADMIN_ADDR's port %q", v["VOX_ADMIN_URL"], v["VOX_ADMIN_ADDR"])
 	}
 }
