@@ -24,12 +24,15 @@ COPY . .
 # Static (cgo for libopus, linked with -static; pure-Go DNS and user lookup,
 # so no NSS), reproducible paths, no symbol tables.
 RUN CGO_ENABLED=1 CGO_LDFLAGS=-lm go build -tags opus,netgo,osusergo -trimpath -ldflags="-s -w -linkmode external -extldflags -static" -o /out/voxd ./cmd/voxd
+# voxrouter (deploy/agones/router.yaml runs /voxrouter from this image): pure Go.
+RUN CGO_ENABLED=0 go build -tags netgo,osusergo -trimpath -ldflags="-s -w" -o /out/voxrouter ./cmd/voxrouter
 
 # distroless/static: CA certificates, tzdata, /etc/passwd with "nonroot"
 # (65532); no shell, no package manager. It has no version tags: pin the
 # digest (static-debian12:nonroot@sha256:...) in a real registry.
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/voxd /voxd
+COPY --from=build /out/voxrouter /voxrouter
 # Numeric, so runAsNonRoot can verify it without reading /etc/passwd.
 USER 65532:65532
 
