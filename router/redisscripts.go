@@ -15,7 +15,7 @@ import "github.com/redis/go-redis/v9"
 //	P slots:<pod>        hash  slot id → "deadline_ms|new|stamped|seq|session";
 //	                     the key expires SlotTTL after its last new slot
 //	P pod:<pod>          hash  the pod's last shared report: instance, seq,
-//	                     received_ms, sessions, participants, max_sessions,
+//	                     prev_seq, received_ms, sessions, participants, max_sessions,
 //	                     max_participants, report (JSON); expires
 //	                     ReportTTL (forget-after) after the last report
 //	P pods               set   pod names with a pod:<pod> hash
@@ -188,13 +188,22 @@ return 1
 
 // scriptSettle is Settle: it drops the pod's stamped slots whose seq is
 // below ARGV[1] (a report built after that seq was received shows them)
-// and its expired slots, and returns the settled ones.
+// and its expired slots, and returns the settled ones. With a shared
+// report, before is at most the seq that report replaced: if sharing the
+// previous report failed (Redis down a moment), a replica may have
+// stamped a slot with an older seq than the caller's registry has, and
+// only the shared seqs bound what the stamps can be.
 //
-//	KEYS[1] the pod's slot hash; ARGV[1] before
+//	KEYS[1] the pod's slot hash, KEYS[2] the pod's shared report hash
+//	ARGV[1] before
 //	returns {id, value, id, value, ...}
 var scriptSettle = redis.NewScript(slotLib + `
 local now = now_ms()
 local before = tonumber(ARGV[1])
+local prev = redis.call('HGET', KEYS[2], 'prev_seq')
+if prev and tonumber(prev) < before then
+  before = tonumber(prev)
+end
 local all = redis.call('HGETALL', KEYS[1])
 local out = {}
 for i = 1, #all, 2 do
@@ -244,7 +253,11 @@ local cur = redis.call('HMGET', KEYS[2], 'instance', 'seq')
 if cur[1] == ARGV[2] and cur[2] and tonumber(cur[2]) >= tonumber(ARGV[3]) then
   return 0
 end
-redis.call('HSET', KEYS[2], 'instance', ARGV[2], 'seq', ARGV[3], 'received_ms', ARGV[4],
+-- prev_seq: the seq this report replaces (0 for a new instance), the
+-- highest a Settle after it may use (see scriptSettle).
+local prev = '0'
+if cur[1] == ARGV[2] and cur[2] then prev = cur[2] end
+redis.call('HSET', KEYS[2], 'instance', ARGV[2], 'seq', ARGV[3], 'prev_seq', prev, 'received_ms', ARGV[4],
   'sessions', ARGV[5], 'participants', ARGV[6], 'max_sessions', ARGV[7], 'max_participants', ARGV[8],
   'report', ARGV[9])
 redis.call('PEXPIRE', KEYS[2], ARGV[10])
@@ -269,4 +282,21 @@ for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   end
 end
 return n
+`)
+
+// scriptPlaceAll is PlaceAllIfAbsent: a report's sessions mapped to its
+// pod when they are not mapped yet, in one step instead of one call each.
+//
+//	KEYS[1] sessions hash; ARGV[1] pod, ARGV[2..] sessions
+//	returns per session {pod it is on, 1 if this call placed it}
+var scriptPlaceAll = redis.NewScript(`
+local out = {}
+for i = 2, #ARGV do
+  if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[1]) == 1 then
+    out[#out + 1] = {ARGV[1], 1}
+  else
+    out[#out + 1] = {redis.call('HGET', KEYS[1], ARGV[i]), 0}
+  end
+end
+return out
 `)

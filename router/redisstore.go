@@ -103,6 +103,7 @@ type RedisStore struct {
 var (
 	_ Store       = (*RedisStore)(nil)
 	_ ReportShare = (*RedisStore)(nil)
+	_ bulkPlacer  = (*RedisStore)(nil)
 )
 
 // NewRedisStore connects to Redis (lazily: the first call dials) and
@@ -296,6 +297,33 @@ func (s *RedisStore) PlaceIfAbsent(ctx context.Context, session, pod string) (st
 	return cur, placed, err
 }
 
+// PlaceAllIfAbsent implements bulkPlacer (scriptPlaceAll): a report's
+// sessions in one round trip.
+func (s *RedisStore) PlaceAllIfAbsent(ctx context.Context, pod string, sessions []string) ([]Placement, error) {
+	args := make([]any, 0, 1+len(sessions))
+	args = append(args, pod)
+	for _, id := range sessions {
+		args = append(args, id)
+	}
+	v, err := scriptPlaceAll.Run(ctx, s.c, []string{s.keySes}, args...).Result()
+	if err := s.fail(ctx, "place all", err); err != nil {
+		return nil, err
+	}
+	a, ok := v.([]any)
+	if !ok || len(a) != len(sessions) {
+		return nil, fmt.Errorf("redis: unexpected script answer %v", v)
+	}
+	out := make([]Placement, len(a))
+	for i, x := range a {
+		cur, placed, err := pair(x)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = Placement{Pod: cur, Placed: placed}
+	}
+	return out, nil
+}
+
 // MoveIfStill implements Store (scriptMove).
 func (s *RedisStore) MoveIfStill(ctx context.Context, session, from, to string) (string, bool, error) {
 	v, err := scriptMove.Run(ctx, s.c, []string{s.keySes}, session, from, to).Result()
@@ -420,7 +448,7 @@ func (s *RedisStore) Release(ctx context.Context, sl Slot) error {
 
 // Settle implements Store (scriptSettle).
 func (s *RedisStore) Settle(ctx context.Context, pod string, before uint64) ([]Slot, error) {
-	v, err := scriptSettle.Run(ctx, s.c, []string{s.slotsKey(pod)}, before).Result()
+	v, err := scriptSettle.Run(ctx, s.c, []string{s.slotsKey(pod), s.reportKey(pod)}, before).Result()
 	if err := s.fail(ctx, "settle", err); err != nil {
 		return nil, err
 	}

@@ -55,6 +55,7 @@ func (r *Router) reconcile(ctx context.Context, rep api.PodReport, a applied, no
 			return storeErr(err)
 		}
 	}
+	var err error
 	listed := make(map[string]bool, len(rep.Sessions))
 	for _, s := range rep.Sessions {
 		listed[s.ID] = true
@@ -90,7 +91,26 @@ func (r *Router) reconcile(ctx context.Context, rep api.PodReport, a applied, no
 			}
 		}
 	}
-	for _, s := range rep.Sessions {
+	var placed []Placement
+	if bp, ok := r.store.(bulkPlacer); ok && len(rep.Sessions) > 0 {
+		ids := make([]string, len(rep.Sessions))
+		for i, s := range rep.Sessions {
+			ids[i] = s.ID
+		}
+		if placed, err = bp.PlaceAllIfAbsent(ctx, name, ids); err != nil {
+			return storeErr(err)
+		}
+	}
+	for i, s := range rep.Sessions {
+		if placed != nil {
+			if placed[i].Placed {
+				r.stats.adoptions.Add(1)
+				continue
+			}
+			if placed[i].Pod == name {
+				continue // mapped here already: nothing to decide
+			}
+		}
 		if err := r.adopt(ctx, name, s); err != nil {
 			return err
 		}
