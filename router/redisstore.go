@@ -284,17 +284,32 @@ func pair(v any) (string, bool, error) {
 	return str, n == 1, nil
 }
 
-// PlaceIfAbsent implements Store (scriptPlace).
+// errRebuilding refuses a placement during the rebuild wait.
+var errRebuilding = fmt.Errorf("%w: redis was emptied: rebuilding the session map from the pods' reports", ErrStoreUnavailable)
+
+// PlaceIfAbsent implements Store (scriptPlace). During the rebuild wait
+// it refuses (ErrStoreUnavailable): the session may be on a pod whose
+// report has not mapped it yet. A placement that reached an empty Redis
+// just restarted (noticed while it ran) is undone, for the same reason.
+// The reports themselves map their sessions with PlaceAllIfAbsent.
 func (s *RedisStore) PlaceIfAbsent(ctx context.Context, session, pod string) (string, bool, error) {
+	if s.rebuilding() {
+		return "", false, errRebuilding
+	}
 	v, err := scriptPlace.Run(ctx, s.c, []string{s.keySes}, session, pod).Result()
 	if err := s.fail(ctx, "place", err); err != nil {
 		return "", false, err
 	}
 	cur, placed, err := pair(v)
-	if err == nil {
-		s.remember(session, cur)
+	if err != nil {
+		return "", false, err
 	}
-	return cur, placed, err
+	if placed && s.rebuilding() {
+		_, _ = s.DeleteIfStill(context.WithoutCancel(ctx), session, pod)
+		return "", false, errRebuilding
+	}
+	s.remember(session, cur)
+	return cur, placed, nil
 }
 
 // PlaceAllIfAbsent implements bulkPlacer (scriptPlaceAll): a report's
@@ -359,7 +374,7 @@ func (s *RedisStore) Sessions(ctx context.Context) (int, error) {
 // Redis was found empty it refuses with ErrStoreUnavailable.
 func (s *RedisStore) Reserve(ctx context.Context, session string, cands []Candidate) (Slot, error) {
 	if s.rebuilding() {
-		return Slot{}, fmt.Errorf("%w: redis was emptied: rebuilding the session map from the pods' reports", ErrStoreUnavailable)
+		return Slot{}, errRebuilding
 	}
 	if len(cands) == 0 {
 		return Slot{}, ErrNoRoom
@@ -397,7 +412,7 @@ func (s *RedisStore) Reserve(ctx context.Context, session string, cands []Candid
 	// a retry): the slot went to an empty Redis; give it back.
 	if s.rebuilding() {
 		_ = s.Release(context.WithoutCancel(ctx), slot)
-		return Slot{}, fmt.Errorf("%w: redis was emptied: rebuilding the session map from the pods' reports", ErrStoreUnavailable)
+		return Slot{}, errRebuilding
 	}
 	return slot, nil
 }

@@ -133,8 +133,16 @@ func TestRedisSharedLoad(t *testing.T) {
 	if got, _ := s.Settle(ctx, "p1", 7); len(got) != 0 {
 		t.Fatalf("settled with a stale seq: %+v", got)
 	}
+	// Settle never goes beyond the seq the latest shared report
+	// replaced: report 8 (replacing 7) settles nothing stamped 7, report
+	// 9 (replacing 8) does.
+	_ = s.ShareReport(ctx, testReport("p1", "i1", 8, 3, 3), time.Now())
+	if got, _ := s.Settle(ctx, "p1", 8); len(got) != 0 {
+		t.Fatalf("settled beyond the replaced seq: %+v", got)
+	}
+	_ = s.ShareReport(ctx, testReport("p1", "i1", 9, 3, 3), time.Now())
 	if got, _ := s.Settle(ctx, "p1", 8); len(got) != 1 || got[0].Seq != 7 {
-		t.Fatalf("settle after seq 7: %+v", got)
+		t.Fatalf("settle after seq 8: %+v", got)
 	}
 }
 
@@ -187,6 +195,12 @@ func TestRedisOutage(t *testing.T) {
 	if pod, ok, err := s.Lookup(ctx, "known"); pod != "a" || !ok || err != nil {
 		t.Fatalf("lookup while rebuilding: %q %t %v", pod, ok, err)
 	}
+	if _, _, err := s.PlaceIfAbsent(ctx, "new", "a"); !errors.Is(err, ErrStoreUnavailable) {
+		t.Fatalf("place while rebuilding: %v", err)
+	}
+	if res, err := s.PlaceAllIfAbsent(ctx, "a", []string{"known", "other"}); err != nil || len(res) != 2 || !res[0].Placed || res[1].Pod != "a" {
+		t.Fatalf("a report's sessions while rebuilding: %+v %v", res, err)
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		_, err := s.Reserve(ctx, "new", cands)
@@ -200,8 +214,12 @@ func TestRedisOutage(t *testing.T) {
 	}
 	// Rebuilt: the map is what the reports put there; the cache no
 	// longer answers.
+	if pod, ok, err := s.Lookup(ctx, "other"); pod != "a" || !ok || err != nil {
+		t.Fatalf("lookup after the rebuild: %q %t %v", pod, ok, err)
+	}
+	_, _ = s.DeleteIfStill(ctx, "known", "a")
 	if _, ok, err := s.Lookup(ctx, "known"); ok || err != nil {
-		t.Fatalf("lookup after the rebuild: %t %v", ok, err)
+		t.Fatalf("lookup of a deleted session: %t %v", ok, err)
 	}
 }
 
