@@ -109,7 +109,7 @@ func newRedisFleet(t *testing.T, n, maxS int) *redisFleet {
 	f := &redisFleet{t: t, redis: redistest.Start(t)}
 	prefix := fmt.Sprintf("{fleet%d}:", prefixes.Add(1))
 	for range 2 {
-		st := newTestRedisStore(t, f.redis, RedisConfig{Prefix: prefix, ShareReports: true, RebuildWait: time.Second})
+		st := newTestRedisStore(t, f.redis, RedisConfig{Prefix: prefix, ShareReports: true, RebuildWait: 2 * time.Second})
 		r, err := New(Config{Store: st, Reports: st, Logger: quietLogger()})
 		if err != nil {
 			t.Fatal(err)

@@ -214,6 +214,14 @@ func (s *RedisStore) fail(ctx context.Context, op string, err error) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("redis %s: %w", op, context.Cause(ctx))
 	}
+	// A call failing during the rebuild wait (a dead pooled connection
+	// after the restart) may be a report that did not map its sessions:
+	// the wait starts again.
+	s.mu.Lock()
+	if now := time.Now(); now.Before(s.rebuildUntil) {
+		s.rebuildUntil = now.Add(s.cfg.RebuildWait)
+	}
+	s.mu.Unlock()
 	if s.down.CompareAndSwap(false, true) {
 		s.log.Warn("redis: unreachable: no new placement until it is back; members of the sessions this replica knows still join",
 			"addr", s.cfg.Addr, "op", op, "err", err)
