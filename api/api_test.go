@@ -107,7 +107,7 @@ func TestValidID(t *testing.T) {
 
 func TestCodes(t *testing.T) {
 	sentinels := []error{ErrInvalid, ErrSessionNotFound, ErrParticipantNotFound, ErrParticipantExists,
-		ErrSessionFull, ErrSessionConflict, ErrNotAccepting, ErrClosed, ErrDrainConflict, ErrNoDrain}
+		ErrSessionFull, ErrSessionConflict, ErrNotAccepting, ErrClosed, ErrDrainConflict, ErrNoDrain, ErrStoreUnavailable}
 	seen := map[string]bool{}
 	for _, c := range Codes() {
 		if c.Code == "" || seen[c.Code] {

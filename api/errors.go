@@ -34,6 +34,10 @@ var (
 	ErrDrainConflict = errors.New("drain conflict")
 	// ErrNoDrain: there is no drain to cancel (404).
 	ErrNoDrain = errors.New("no drain")
+	// ErrStoreUnavailable: the fleet router's shared store (Redis) cannot
+	// be reached or is rebuilding, so it places no new session now (503
+	// store_unavailable, with Retry-After).
+	ErrStoreUnavailable = errors.New("store unavailable")
 )
 
 // Machine-readable error codes, the "code" of every error answer.
@@ -67,6 +71,7 @@ const (
 	CodeShuttingDown         = "shutting_down"          // 503: ErrClosed
 	CodeTimeout              = "timeout"                // 503: the session manager did not answer in time
 	CodePodUnreachable       = "pod_unreachable"        // 502: the router could not reach the session's pod (or it answered nonsense)
+	CodeStoreUnavailable     = "store_unavailable"      // 503, with Retry-After: ErrStoreUnavailable (the router's Redis is down or rebuilding)
 	CodeClientClosed         = "client_closed_request"  // 499: the client went away (logged, never seen)
 )
 
@@ -107,6 +112,7 @@ var codes = []ErrorCode{
 	{CodeNotAccepting, http.StatusServiceUnavailable, ErrNotAccepting},
 	{CodeDrainConflict, http.StatusConflict, ErrDrainConflict},
 	{CodeNoDrain, http.StatusNotFound, ErrNoDrain},
+	{CodeStoreUnavailable, http.StatusServiceUnavailable, ErrStoreUnavailable},
 
 	{CodeInvalidID, http.StatusBadRequest, ErrInvalid},
 	{CodeMalformedJSON, http.StatusBadRequest, ErrInvalid},

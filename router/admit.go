@@ -70,6 +70,9 @@ func (r *Router) joinable(ctx context.Context, id, fromPod string) (podView, boo
 		return podView{}, false, storeErr(err)
 	}
 	v, known := r.reg.view(r.cfg.Now(), pod, id)
+	if !known && r.refreshFor(ctx, pod) { // placed by a replica that heard of a pod this one has not
+		v, known = r.reg.view(r.cfg.Now(), pod, id)
+	}
 	return v, known && v.fresh && !v.draining && !(v.suspended && !v.listed) && pod != fromPod, nil
 }
 

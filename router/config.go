@@ -31,6 +31,9 @@ const (
 type Config struct {
 	// Store holds the session map and slots; nil means a new MemStore.
 	Store Store
+	// Reports shares the pods' reports with the other replicas (see
+	// ReportShare); nil: this router knows only the pods reporting to it.
+	Reports ReportShare
 	// PodToken is the bearer token of the pods' admin API.
 	PodToken string
 	// PodTimeout bounds one call to a pod.

@@ -19,6 +19,11 @@ var (
 	// ErrUnreachable: the session's pod could not be reached (502
 	// pod_unreachable).
 	ErrUnreachable = errors.New("router: pod unreachable")
+	// ErrStoreUnavailable: the shared store (Redis) cannot be reached, or
+	// was found empty and is being rebuilt from the pods' reports: no new
+	// session is placed now (503 store_unavailable with Retry-After; a
+	// client reads api.ErrStoreUnavailable).
+	ErrStoreUnavailable = fmt.Errorf("router: %w", api.ErrStoreUnavailable)
 	// ErrBadConfig wraps the configuration errors of New and NewServer.
 	ErrBadConfig = errors.New("router: bad config")
 )

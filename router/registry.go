@@ -143,6 +143,17 @@ func (g *registry) view(now time.Time, name, session string) (podView, bool) {
 		suspended: p.suspended, listed: listed, count: n}, true
 }
 
+// latest returns the instance and seq of the pod's last report, ok false
+// for an unknown pod.
+func (g *registry) latest(name string) (instance string, seq uint64, ok bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if p := g.pods[name]; p != nil {
+		return p.report.Instance, p.report.Seq, true
+	}
+	return "", 0, false
+}
+
 // seq returns the latest report seq of the pod (0 if unknown).
 func (g *registry) seq(name string) uint64 {
 	g.mu.Lock()

@@ -2,8 +2,10 @@ package router
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/voxfleet/vox/api"
 )
@@ -19,7 +21,8 @@ func (r *Router) Report(ctx context.Context, rep api.PodReport) error {
 	if err := checkReport(&rep); err != nil {
 		return err
 	}
-	a, err := r.reg.apply(r.cfg.Now(), rep)
+	now := r.cfg.Now()
+	a, err := r.reg.apply(now, rep)
 	if err != nil {
 		return fmt.Errorf("%w: admin_url: %w", api.ErrInvalid, err)
 	}
@@ -27,12 +30,32 @@ func (r *Router) Report(ctx context.Context, rep api.PodReport) error {
 		return nil
 	}
 	r.stats.reports.Add(1)
+	err = r.reconcile(ctx, rep, a, now)
+	if errors.Is(err, ErrStoreUnavailable) {
+		// The report refreshed this replica's view of the pod; the shared
+		// store's part waits for the next report after the outage (which
+		// settles every slot stamped before and maps every session). An
+		// error would make the pod back off, and rebuild the map later.
+		r.log.Debug("router: report taken without the store", "pod", rep.Name, "err", err)
+		return nil
+	}
+	return err
+}
+
+// reconcile is the store's part of a report: share it with the other
+// replicas (before settling: see scriptStamp), settle slots, and
+// reconcile the session map.
+func (r *Router) reconcile(ctx context.Context, rep api.PodReport, a applied, now time.Time) error {
+	if err := r.shareReport(ctx, rep, now); err != nil {
+		return err
+	}
 	name := rep.Name
 	if a.restarted {
 		if err := r.store.DropPod(ctx, name); err != nil {
 			return storeErr(err)
 		}
 	}
+	var err error
 	listed := make(map[string]bool, len(rep.Sessions))
 	for _, s := range rep.Sessions {
 		listed[s.ID] = true
@@ -68,7 +91,26 @@ func (r *Router) Report(ctx context.Context, rep api.PodReport) error {
 			}
 		}
 	}
-	for _, s := range rep.Sessions {
+	var placed []Placement
+	if bp, ok := r.store.(bulkPlacer); ok && len(rep.Sessions) > 0 {
+		ids := make([]string, len(rep.Sessions))
+		for i, s := range rep.Sessions {
+			ids[i] = s.ID
+		}
+		if placed, err = bp.PlaceAllIfAbsent(ctx, name, ids); err != nil {
+			return storeErr(err)
+		}
+	}
+	for i, s := range rep.Sessions {
+		if placed != nil {
+			if placed[i].Placed {
+				r.stats.adoptions.Add(1)
+				continue
+			}
+			if placed[i].Pod == name {
+				continue // mapped here already: nothing to decide
+			}
+		}
 		if err := r.adopt(ctx, name, s); err != nil {
 			return err
 		}

@@ -25,6 +25,7 @@ type Router struct {
 	stats   stats
 	metrics *metrics.Set
 	latency *metrics.Summary
+	refresh refresher
 
 	splitMu sync.Mutex        // guards splitOf
 	splitOf map[string]string // session → the pod that lost it, logged once
@@ -134,6 +135,9 @@ func (r *Router) podOf(ctx context.Context, session string) (podView, error) {
 		return podView{}, fmt.Errorf("%w: %q", api.ErrSessionNotFound, session)
 	}
 	v, known := r.reg.view(r.cfg.Now(), pod, session)
+	if !known && r.refreshFor(ctx, pod) {
+		v, known = r.reg.view(r.cfg.Now(), pod, session)
+	}
 	if !known {
 		return podView{}, fmt.Errorf("%w: %s (forgotten)", ErrUnreachable, pod)
 	}

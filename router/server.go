@@ -107,7 +107,7 @@ func CheckExposure(addr, token, reportToken string) error {
 func (s *Server) Handler() http.Handler { return s.mux }
 
 // Start listens synchronously and serves in a goroutine until Shutdown;
-// it also runs the router's sweep every second.
+// it also runs the router's Refresh and Sweep every second.
 func (s *Server) Start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -148,6 +148,9 @@ func (s *Server) sweepLoop(stop <-chan struct{}) {
 		case <-stop:
 			return
 		case <-t.C:
+			if err := s.r.Refresh(context.Background()); err != nil {
+				s.log.Debug("router: refresh the shared reports", "err", err)
+			}
 			s.r.Sweep(context.Background())
 		}
 	}
@@ -192,13 +195,15 @@ func (s *Server) handleError(w http.ResponseWriter, r *http.Request, err error) 
 	ae := s.toError(r, err)
 	if rec := recorderOf(w); rec != nil {
 		rec.code = ae.Code
-		if ae.Status >= 500 && ae.Code != api.CodeNotAccepting {
+		// No room, or the store's outage (logged once by the store): the
+		// answer says it all.
+		if ae.Status >= 500 && ae.Code != api.CodeNotAccepting && ae.Code != api.CodeStoreUnavailable {
 			rec.cause = err
 		}
 	}
 	if pe, ok := errors.AsType[*PodError](err); ok && pe.Err.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.FormatInt(int64((pe.Err.RetryAfter+time.Second-1)/time.Second), 10))
-	} else if ae.Code == api.CodeNotAccepting {
+	} else if ae.Code == api.CodeNotAccepting || ae.Code == api.CodeStoreUnavailable {
 		w.Header().Set("Retry-After", s.retryAfter)
 	}
 	_ = httpapi.WriteJSON(w, ae.Status, api.ErrorResponse{Error: ae.Message, Code: ae.Code})

@@ -105,3 +105,17 @@ func pick(cands []Candidate, pending func(pod string) (sessions, participants in
 	}
 	return best
 }
+
+// bulkPlacer is a Store that maps many sessions of one pod at once
+// (PlaceIfAbsent for each, in one round trip): Report uses it for the
+// sessions a report lists, when the store has it.
+type bulkPlacer interface {
+	PlaceAllIfAbsent(ctx context.Context, pod string, sessions []string) ([]Placement, error)
+}
+
+// Placement is PlaceIfAbsent's answer for one session.
+type Placement struct {
+	// Pod is the pod the session is on; Placed: this call placed it.
+	Pod    string
+	Placed bool
+}

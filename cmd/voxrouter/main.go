@@ -11,12 +11,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/voxfleet/vox/cmd/internal/envflag"
 	"github.com/voxfleet/vox/router"
 )
@@ -53,6 +55,7 @@ type config struct {
 	podToken    string
 	router      router.Config
 	agones      agonesFlags
+	redis       router.RedisConfig // Addr empty: the in-memory store
 	logFormat   string
 	logLevel    slog.Level
 }
@@ -80,6 +83,11 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 		"/readyz turns ready once a pod has reported, or after this long without any.")
 	fs.DurationVar(&c.router.PodTimeout, "pod-timeout", router.DefaultPodTimeout,
 		"longest call to a pod (an admission, a removal).")
+	fs.StringVar(&c.redis.Addr, "redis", "",
+		"Redis host:port shared by several router replicas (session map, slots, the pods'\nreports). Empty: the in-memory store of a single replica.")
+	redisPassFile := fs.String("redis-password-file", "", "file holding Redis's password (AUTH), e.g. a mounted Secret.")
+	fs.StringVar(&c.redis.Prefix, "redis-prefix", router.DefaultRedisPrefix,
+		"prefix of every Redis key (fleets sharing one Redis need their own; keep it a {hash tag}\non a Redis Cluster).")
 	fs.StringVar(&c.logFormat, "log-format", "auto",
 		"log format: json, text, or auto (text on a terminal, JSON otherwise, e.g. in a container).")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error.")
@@ -106,6 +114,19 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 	}{{"token", &c.token, *tokenFile}, {"report-token", &c.reportToken, *reportFile}, {"pod-token", &c.podToken, *podFile}} {
 		if err := readTokenFile(t.name, t.v, t.file); err != nil {
 			return nil, err
+		}
+	}
+	if *redisPassFile != "" {
+		if c.redis.Addr == "" {
+			return nil, errors.New("--redis-password-file needs --redis")
+		}
+		if err := readTokenFile("redis-password", &c.redis.Password, *redisPassFile); err != nil {
+			return nil, err
+		}
+	}
+	if c.redis.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.redis.Addr); err != nil {
+			return nil, fmt.Errorf("--redis %q: want host:port: %w", c.redis.Addr, err)
 		}
 	}
 	if c.router.StaleAfter <= 0 || c.router.ForgetAfter < c.router.StaleAfter || c.router.PodTimeout <= 0 || c.router.ReadyGrace < 0 {
@@ -182,6 +203,28 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		return exitUsage
 	}
 	cfg.router.Allocator = alloc
+	if cfg.redis.Addr != "" {
+		redis.SetLogger(redisLogger{log})
+		cfg.redis.Logger = log
+		cfg.redis.ShareReports = true
+		cfg.redis.ReportTTL = cfg.router.ForgetAfter
+		cfg.redis.SlotTTL = 4 * cfg.router.PodTimeout
+		cfg.redis.RebuildWait = cfg.router.StaleAfter
+		st, err := router.NewRedisStore(cfg.redis)
+		if err != nil {
+			log.Error("cannot start", "err", err)
+			return exitFailed
+		}
+		defer st.Close()
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		if err := st.Ping(pctx); err != nil {
+			// Not fatal: the router starts degraded and recovers when
+			// Redis answers (a Deployment's replicas may start first).
+			log.Warn("redis does not answer yet: no new placement until it does", "addr", cfg.redis.Addr, "err", err)
+		}
+		cancel()
+		cfg.router.Store, cfg.router.Reports = st, st
+	}
 	r, err := router.New(cfg.router)
 	if err != nil {
 		log.Error("cannot start", "err", err)
@@ -205,7 +248,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	}
 	log.Info("voxrouter serving", "addr", srv.Addr(), "token", cfg.token != "", "report_token", cfg.reportToken != "",
 		"stale_after", cfg.router.StaleAfter, "forget_after", cfg.router.ForgetAfter,
-		"allocator", cfg.agones.allocator, "fleet", cfg.agones.fleet, "namespace", cfg.agones.namespace, "gameserver_watch", kube != nil)
+		"allocator", cfg.agones.allocator, "fleet", cfg.agones.fleet, "namespace", cfg.agones.namespace, "gameserver_watch", kube != nil, "store", storeName(cfg))
 	if ready != nil {
 		ready <- srv
 	}
@@ -235,4 +278,21 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	}
 	log.Info("stopped")
 	return exitOK
+}
+
+// storeName says which store the router uses (for the start line).
+func storeName(c *config) string {
+	if c.redis.Addr == "" {
+		return "memory"
+	}
+	return "redis " + c.redis.Addr + " prefix " + c.redis.Prefix
+}
+
+// redisLogger sends go-redis's own lines (dial failures, one per
+// attempt) to the log at debug: the store logs an outage once, at warn.
+type redisLogger struct{ log *slog.Logger }
+
+// Printf implements go-redis's internal.Logging.
+func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
+	l.log.Debug("redis: " + fmt.Sprintf(format, v...))
 }

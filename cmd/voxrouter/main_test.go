@@ -117,7 +117,10 @@ func TestFlags(t *testing.T) {
 		{"--stale-after", "10s", "--forget-after", "5s"}, // forget before stale
 		{"--log-format", "xml"},                          //
 		{"--token", "a", "--token-file", "/nonexistent"}, // exclusive
-		{"extra"}, //
+		{"extra"},                 //
+		{"--redis", "nohostport"}, // not host:port
+		{"--redis-password-file", "/nonexistent"},                    // without --redis
+		{"--redis", "127.0.0.1:6379", "--redis-password-file", "/x"}, // unreadable
 	} {
 		out.Reset()
 		if code := run(context.Background(), args, noEnv, &out, nil); code != exitUsage {

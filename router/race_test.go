@@ -1,0 +1,6 @@
+//go:build race
+
+package router
+
+// raceEnabled: the race detector slows the fleet tests several times.
+const raceEnabled = true
