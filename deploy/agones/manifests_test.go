@@ -457,8 +457,8 @@ func TestRouter(t *testing.T) {
 	if e["VOX_FLEET"] != f["metadata.name"] {
 		t.Errorf("router.yaml: VOX_FLEET = %q, want the Fleet %q", e["VOX_FLEET"], f["metadata.name"])
 	}
-	if e["VOX_REDIS_ADDR"] == "" {
-		t.Error("router.yaml: two replicas need the shared Redis (VOX_REDIS_ADDR)")
+	if e["VOX_REDIS"] == "" {
+		t.Error("router.yaml: two replicas need the shared Redis (VOX_REDIS)")
 	}
 	for _, k := range []string{"VOX_TOKEN_FILE", "VOX_REPORT_TOKEN_FILE", "VOX_POD_TOKEN_FILE"} {
 		if e[k] == "" {
