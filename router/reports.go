@@ -73,6 +73,9 @@ func (r *Router) Report(ctx context.Context, rep api.PodReport) error {
 			return err
 		}
 	}
+	if r.pool != nil {
+		r.pool.nudge() // a pod may have joined the pool
+	}
 	return nil
 }
 
