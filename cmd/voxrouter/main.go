@@ -54,6 +54,7 @@ type config struct {
 	router      router.Config
 	logFormat   string
 	logLevel    slog.Level
+	local       localFleet
 }
 
 func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer) (*config, error) {
@@ -82,6 +83,7 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 	fs.StringVar(&c.logFormat, "log-format", "auto",
 		"log format: json, text, or auto (text on a terminal, JSON otherwise, e.g. in a container).")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error.")
+	c.local.flags(fs)
 	fs.Usage = envflag.Usage(fs, "VOX_", summary)
 	if err := envflag.Parse(fs, "VOX_", args, lookup); err != nil {
 		return nil, err
@@ -110,6 +112,9 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 		return nil, errors.New("--stale-after and --pod-timeout must be positive, --forget-after at least --stale-after")
 	}
 	if err := router.CheckExposure(c.addr, c.token, c.reportToken); err != nil {
+		return nil, err
+	}
+	if err := c.local.validate(); err != nil {
 		return nil, err
 	}
 	c.router.PodToken = c.podToken
@@ -166,10 +171,21 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	log := newLogger(cfg, stderr)
 	cfg.router.Logger = log
 
+	var startFleet func(routerURL string) error // --local-fleet
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
+	if cfg.local.pods > 0 {
+		fleet, err := cfg.local.start(cfg, log)
+		if err != nil {
+			log.Error("cannot start the local fleet", "err", err)
+			return exitFailed
+		}
+		defer fleet.Close()
+		cfg.router.Allocator, cfg.router.Pool = fleet.Allocator(), "local"
+		startFleet = func(url string) error { return fleet.Run(url) }
+	}
 	r, err := router.New(cfg.router)
 	if err != nil {
 		log.Error("cannot start", "err", err)
@@ -185,6 +201,14 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	}
 	log.Info("voxrouter serving", "addr", srv.Addr(), "token", cfg.token != "", "report_token", cfg.reportToken != "",
 		"stale_after", cfg.router.StaleAfter, "forget_after", cfg.router.ForgetAfter)
+	if startFleet != nil {
+		if err := startFleet("http://" + srv.Addr()); err != nil {
+			log.Error("cannot start the local fleet", "err", err)
+			_ = srv.Shutdown(context.Background())
+			return exitFailed
+		}
+		cfg.local.usage(stderr, srv.Addr(), cfg.token != "")
+	}
 	if ready != nil {
 		ready <- srv
 	}
