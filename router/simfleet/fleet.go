@@ -312,8 +312,9 @@ func (f *Fleet) boot(p *Pod) (err error) {
 	if err != nil {
 		return fmt.Errorf("simfleet: %s: %w", p.Name, err)
 	}
-	// One shard ticking every 20 ms: many pods share the machine.
-	udp, err := netio.Listen(netio.Config{Addr: "127.0.0.1:0", Shards: 1, TickInterval: 20 * time.Millisecond},
+	// One shard: many pods share the machine. (The default tick: the
+	// session manager's admissions wait for the shard's turn.)
+	udp, err := netio.Listen(netio.Config{Addr: "127.0.0.1:0", Shards: 1},
 		m.NewHandler, netio.Options{Logger: f.quiet})
 	if err != nil {
 		return fmt.Errorf("simfleet: %s: %w", p.Name, err)
