@@ -141,7 +141,8 @@ type pool struct {
 	// Owned by run's goroutine.
 	inFlight      int
 	joining       map[string]joining
-	lat           [8]time.Duration // recent allocation latencies
+	inPool        map[string]time.Time // placeable pods → when the loop first saw them so
+	lat           [8]time.Duration     // recent allocation latencies
 	latN, latNext int
 	refusals      int // allocations refused in a row
 	backoffUntil  time.Time
@@ -171,7 +172,7 @@ type allocResult struct {
 func newPool(r *Router, a Allocator, name string, cfg RefillConfig) *pool {
 	return &pool{r: r, alloc: a, name: name, cfg: cfg, kick: make(chan struct{}, 1),
 		results: make(chan allocResult, cfg.MaxInFlight), changed: make(chan struct{}),
-		joining: map[string]joining{}}
+		joining: map[string]joining{}, inPool: map[string]time.Time{}}
 }
 
 // RunPool runs the warm pool's refill loop until ctx ends (Agones mode;
@@ -247,7 +248,16 @@ func (p *pool) step(ctx context.Context) {
 // freeSlots counts the session slots free on the placeable pods (their
 // pending placements counted) and the pods.
 func (p *pool) freeSlots(ctx context.Context, now time.Time) (free, pods int) {
-	for _, c := range p.r.reg.candidates(now) {
+	cands := p.r.reg.candidates(now)
+	seen := make(map[string]time.Time, len(cands))
+	for _, c := range cands {
+		seen[c.Pod] = now
+		if t, ok := p.inPool[c.Pod]; ok {
+			seen[c.Pod] = t
+		}
+	}
+	p.inPool = seen
+	for _, c := range cands {
 		p.podSlots = max(p.podSlots, c.MaxSessions)
 		slots, err := p.r.store.Pending(ctx, c.Pod)
 		if err != nil {
@@ -328,9 +338,9 @@ func (p *pool) answered(res allocResult) {
 	now := p.r.cfg.Now()
 	if res.err == nil {
 		name := res.a.GameServer
-		_, inPool := p.joining[name]
-		st, _, known := p.r.reg.gameServer(name)
-		if inPool || (known && strings.EqualFold(st, "Allocated")) {
+		_, isJoining := p.joining[name]
+		since, placeable := p.inPool[name]
+		if isJoining || (placeable && since.Before(res.asked)) {
 			// An Allocator that ignored ReadyOnly gave a pod already in
 			// the pool: nothing gained; back off as after a refusal.
 			p.failures++
