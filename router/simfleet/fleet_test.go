@@ -108,18 +108,16 @@ func TestAllocatorBatching(t *testing.T) {
 			t.Fatalf("answer shape: %+v", st)
 		}
 	}
-	// Both are Allocated with room now: Packed takes the fuller one, then
-	// by name; ReadyOnly finds nothing.
+	// Both are Allocated with room now (Counter 1 each): Packed takes
+	// the first by name; ReadyOnly finds nothing. (Which is fuller after
+	// that depends on voxd's own Counter writes, sessions + allocations in
+	// flight, so it is not asserted.)
 	if _, err := a.Allocate(ctx, router.AllocationRequest{ReadyOnly: true}); !errors.Is(err, router.ErrAllocRetry) {
 		t.Fatalf("ReadyOnly with no Ready pod: %v", err)
 	}
 	al, err := a.Allocate(ctx, router.AllocationRequest{})
 	if err != nil || al.GameServer != "vox-001" || al.Port == 0 || al.Took <= 0 {
 		t.Fatalf("Packed: %+v %v", al, err)
-	}
-	al, err = a.Allocate(ctx, router.AllocationRequest{})
-	if err != nil || al.GameServer != "vox-001" {
-		t.Fatalf("Packed, the fullest first: %+v %v", al, err)
 	}
 }
 
