@@ -54,7 +54,7 @@ func readyWithRoom(f *simfleet.Fleet, n int) func() bool {
 // ListenAndAllocate: of 20 concurrent allocations with 2 pods with room,
 // 2 are Allocated (each GameServer once in the batch) and 18 UnAllocated
 // at once; the answer has the real shape; Packed prefers the Allocated
-// GameServer with room, the fullest first; ReadyOnly takes only Ready.
+// GameServer with room (by name at equal Counters); ReadyOnly takes only Ready.
 func TestAllocatorBatching(t *testing.T) {
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	defer sink.Close()
