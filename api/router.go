@@ -170,4 +170,53 @@ type RouterStatus struct {
 	Splits uint64 `json:"splits"`
 	// Reports counts pod reports received.
 	Reports uint64 `json:"reports"`
+	// Pool is the warm pool's refill (Agones mode only).
+	Pool *PoolStatus `json:"pool,omitempty"`
+}
+
+// PoolStatus is what the router's refill loop decided last (Agones mode):
+// the warm pool's free session slots against their target, and the
+// allocations that refill it.
+type PoolStatus struct {
+	// Allocator names the Allocator ("kubernetes", "simulated", ...);
+	// Pool the pool (Fleet) it allocates from.
+	Allocator string `json:"allocator"`
+	Pool      string `json:"pool"`
+	// FreeSlots are the session slots free on the placeable (Allocated,
+	// accepting, fresh) pods, pending placements counted; FutureSlots
+	// those the allocations in flight and the allocated pods not yet
+	// reported Allocated will bring; TargetSlots what the loop keeps
+	// FreeSlots+FutureSlots at or above: max(Floor, new sessions per
+	// second × allocation latency × margin).
+	FreeSlots   int `json:"free_slots"`
+	FutureSlots int `json:"future_slots"`
+	TargetSlots int `json:"target_slots"`
+	Floor       int `json:"floor"`
+	// PlaceablePods are the pods in the pool now.
+	PlaceablePods int `json:"placeable_pods"`
+	// NewSessionsPerSecond is the recent rate of new sessions placed;
+	// AllocationLatencyMS the recent time from an allocation's request to
+	// its pod reporting Allocated (the lead time the target covers).
+	NewSessionsPerSecond float64 `json:"new_sessions_per_second"`
+	AllocationLatencyMS  float64 `json:"allocation_latency_ms"`
+	// InFlight are the allocation requests not answered yet; Joining the
+	// pods allocated whose reports do not say Allocated yet.
+	InFlight int `json:"in_flight"`
+	Joining  int `json:"joining"`
+	// BackoffMS is how long the loop still waits before its next
+	// allocation after a refusal (0: not backing off).
+	BackoffMS int64 `json:"backoff_ms"`
+	// Allocations counts the pods allocated; AllocRetries the allocations
+	// answered "nothing allocatable now" (UnAllocated, Contention);
+	// AllocFailures the others that failed; JoinTimeouts the allocated
+	// pods that did not report Allocated in time.
+	Allocations   uint64 `json:"allocations"`
+	AllocRetries  uint64 `json:"alloc_retries"`
+	AllocFailures uint64 `json:"alloc_failures"`
+	JoinTimeouts  uint64 `json:"join_timeouts"`
+	// AdmissionsWaited counts the admissions of new sessions that found
+	// the pool empty and waited for an allocation; WaitTimeouts those that
+	// waited in vain.
+	AdmissionsWaited uint64 `json:"admissions_waited"`
+	WaitTimeouts     uint64 `json:"wait_timeouts"`
 }

@@ -95,7 +95,7 @@ func (r *Router) lead(ctx context.Context, id string, req api.AdmitRequest, from
 	}
 	moving := mapped
 	for attempt := 1; ; attempt++ {
-		slot, err := r.store.Reserve(ctx, id, r.reg.candidates(r.cfg.Now(), exclude...))
+		slot, err := r.reserve(ctx, id, exclude)
 		if errors.Is(err, ErrNoRoom) {
 			r.stats.noPod.Add(1)
 			if attempt > 1 {
@@ -130,6 +130,7 @@ func (r *Router) lead(ctx context.Context, id string, req api.AdmitRequest, from
 		}
 		if err == nil {
 			r.stamp(ctx, slot)
+			r.placed()
 			return api.RouterAdmission{Admission: a, Pod: cur, Hostname: v.hostname, Moved: mapped}, false, nil
 		}
 		r.release(ctx, slot)

@@ -48,6 +48,11 @@ type AllocationRequest struct {
 	// support matchLabels; the allocator service supports nothing else),
 	// e.g. agones.dev/sdk-vox-accepting: "true".
 	MatchLabels map[string]string
+	// ReadyOnly asks for a Ready GameServer only (a selector with
+	// gameServerState: Ready; allocator service: READY), never an
+	// Allocated one with room: the refill loop wants a pod that is not in
+	// the pool yet, which Packed's Allocated-first order would return.
+	ReadyOnly bool
 }
 
 // Allocation is one allocated GameServer.

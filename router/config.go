@@ -51,11 +51,17 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives the router's log lines; default slog.Default().
 	Logger *slog.Logger
-	// Allocator allocates pods of Pool through Agones (or a simulation);
-	// nil is static mode: the pods that report are the pool.
+
+	// Allocator, when set, is Agones mode: only pods whose reports say
+	// their GameServer is Allocated take sessions, and the refill loop
+	// (pool.go) allocates pods through it ahead of demand. Nil is static
+	// mode: every pod that reports is in the pool.
 	Allocator Allocator
-	// Pool is the router's name of the pool Allocator fills (a Fleet).
+	// Pool is the name of the pool (Fleet) the Allocator allocates from.
 	Pool string
+	// Refill tunes the refill loop (Agones mode); zero fields take the
+	// defaults.
+	Refill RefillConfig
 }
 
 func (c Config) withDefaults() Config {
@@ -83,12 +89,19 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Pool == "" {
+		c.Pool = "default"
+	}
+	c.Refill = c.Refill.withDefaults()
 	return c
 }
 
 func (c Config) validate() error {
 	if c.StaleAfter < 0 || c.ForgetAfter < 0 || c.ReadyGrace < 0 || c.PodTimeout < 0 || c.MaxAttempts < 0 {
 		return fmt.Errorf("%w: durations and MaxAttempts must not be negative", ErrBadConfig)
+	}
+	if err := c.Refill.validate(); err != nil {
+		return err
 	}
 	if c.ForgetAfter < c.StaleAfter {
 		return fmt.Errorf("%w: ForgetAfter %v is shorter than StaleAfter %v", ErrBadConfig, c.ForgetAfter, c.StaleAfter)

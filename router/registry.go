@@ -16,6 +16,9 @@ type registry struct {
 	staleAfter time.Duration
 	token      string
 	httpClient *http.Client
+	// allocatedOnly (Agones mode): only pods whose GameServer is
+	// Allocated are in the pool; Ready ones are Agones' buffer.
+	allocatedOnly bool
 
 	mu    sync.Mutex // guards the fields below
 	pods  map[string]*pod
@@ -200,6 +203,8 @@ func (g *registry) whyLocked(now time.Time, p *pod) string {
 		return "not accepting"
 	case p.report.Limits.MaxSessions <= 0 || p.report.Limits.MaxParticipants <= 0:
 		return "no capacity"
+	case g.allocatedOnly && !strings.EqualFold(p.report.GameServerState, "Allocated"):
+		return "not allocated"
 	}
 	return ""
 }

@@ -115,6 +115,9 @@ func (r *Router) reconcile(ctx context.Context, rep api.PodReport, a applied, no
 			return err
 		}
 	}
+	if r.pool != nil {
+		r.pool.nudge() // a pod may have joined the pool
+	}
 	return nil
 }
 

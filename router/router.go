@@ -26,6 +26,7 @@ type Router struct {
 	metrics *metrics.Set
 	latency *metrics.Summary
 	refresh refresher
+	pool    *pool // the warm pool's refill (Agones mode); nil in static mode
 
 	splitMu sync.Mutex        // guards splitOf
 	splitOf map[string]string // session → the pod that lost it, logged once
@@ -47,7 +48,12 @@ func New(cfg Config) (*Router, error) {
 		metrics: metrics.NewSet(),
 		splitOf: map[string]string{},
 	}
+	if cfg.Allocator != nil {
+		r.pool = newPool(r, cfg.Allocator, cfg.Pool, cfg.Refill)
+		r.reg.allocatedOnly = true
+	}
 	r.registerMetrics()
+	r.registerPoolMetrics()
 	return r, nil
 }
 
@@ -200,6 +206,7 @@ func (r *Router) Status(ctx context.Context) (api.RouterStatus, error) {
 		return st, fmt.Errorf("router: store: %w", err)
 	}
 	st.Sessions = n
+	st.Pool = r.poolStatus()
 	rate, window := r.stats.rate(now)
 	st.AdmissionsPerSecond, st.RateWindowMS = rate, window.Milliseconds()
 	p := r.stats.percentiles(0.5, 0.9, 0.99)

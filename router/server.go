@@ -143,6 +143,11 @@ func (s *Server) Start() error {
 func (s *Server) sweepLoop(stop <-chan struct{}) {
 	t := time.NewTicker(s.sweepPeriod)
 	defer t.Stop()
+	// The warm pool's refill loop (Agones mode) lives as long.
+	ctx, cancel := context.WithCancel(context.Background())
+	poolDone := make(chan struct{})
+	go func() { defer close(poolDone); s.r.RunPool(ctx) }()
+	defer func() { cancel(); <-poolDone }()
 	for {
 		select {
 		case <-stop:

@@ -6,6 +6,7 @@
 //	voxbench blast  --admin URL [--token T] --sessions 1 --size 4 --talkers 1 ...
 //	voxbench ramp   --admin URL [--token T] --sessions 10 --step 10 --steps 10 --max-loss 0.1 --max-p99 5ms ...
 //	voxbench drain  --admin A --admin-b B [--token T] --sessions N --size K --rate R --window W --after D ...
+//	voxbench route  [--router URL] --pods 20 --rate 1000 --duration 5s --spike-sessions 400 --spike-over 5s [--json] ...
 //
 // See steady.go for the measurement and the fields of --json; drain.go for
 // the drain scenario across two pods and DrainResult.
@@ -47,6 +48,8 @@ Commands:
   ramp     steady runs with more sessions each step until loss or p99 passes its bound
   drain    load on pod A, drain A, clients follow their notices to pod B: notices, their
            peak rate, time until A is empty, participants lost (must be 0)
+  route    voxrouter over a simulated Agones fleet: admission latency at a rate beside
+           allocating per session, and a spike of new sessions (admissions that waited)
 
 "voxbench <command> --help" explains a command's flags.
 
@@ -74,6 +77,8 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		return rampCmd(ctx, args[1:], lookup, stdout, stderr)
 	case "drain":
 		return drainCmd(ctx, args[1:], lookup, stdout, stderr)
+	case "route":
+		return routeCmd(ctx, args[1:], lookup, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, summary)
 		return exitOK

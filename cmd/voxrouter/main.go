@@ -58,6 +58,7 @@ type config struct {
 	redis       router.RedisConfig // Addr empty: the in-memory store
 	logFormat   string
 	logLevel    slog.Level
+	local       localFleet
 }
 
 func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer) (*config, error) {
@@ -92,6 +93,7 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 		"log format: json, text, or auto (text on a terminal, JSON otherwise, e.g. in a container).")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error.")
 	c.agones.register(fs)
+	c.local.flags(fs)
 	fs.Usage = envflag.Usage(fs, "VOX_", summary)
 	if err := envflag.Parse(fs, "VOX_", args, lookup); err != nil {
 		return nil, err
@@ -139,6 +141,9 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 		return nil, err
 	}
 	c.router.Pool = c.agones.pool
+	if err := c.local.validate(); err != nil {
+		return nil, err
+	}
 	c.router.PodToken = c.podToken
 	return c, nil
 }
@@ -193,6 +198,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	log := newLogger(cfg, stderr)
 	cfg.router.Logger = log
 
+	var startFleet func(routerURL string) error // --local-fleet
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
@@ -225,6 +231,16 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		cancel()
 		cfg.router.Store, cfg.router.Reports = st, st
 	}
+	if cfg.local.pods > 0 {
+		fleet, err := cfg.local.start(cfg, log)
+		if err != nil {
+			log.Error("cannot start the local fleet", "err", err)
+			return exitFailed
+		}
+		defer fleet.Close()
+		cfg.router.Allocator, cfg.router.Pool = fleet.Allocator(), "local"
+		startFleet = func(url string) error { return fleet.Run(url) }
+	}
 	r, err := router.New(cfg.router)
 	if err != nil {
 		log.Error("cannot start", "err", err)
@@ -249,6 +265,14 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	log.Info("voxrouter serving", "addr", srv.Addr(), "token", cfg.token != "", "report_token", cfg.reportToken != "",
 		"stale_after", cfg.router.StaleAfter, "forget_after", cfg.router.ForgetAfter,
 		"allocator", cfg.agones.allocator, "fleet", cfg.agones.fleet, "namespace", cfg.agones.namespace, "gameserver_watch", kube != nil, "store", storeName(cfg))
+	if startFleet != nil {
+		if err := startFleet("http://" + srv.Addr()); err != nil {
+			log.Error("cannot start the local fleet", "err", err)
+			_ = srv.Shutdown(context.Background())
+			return exitFailed
+		}
+		cfg.local.usage(stderr, srv.Addr(), cfg.token != "")
+	}
 	if ready != nil {
 		ready <- srv
 	}

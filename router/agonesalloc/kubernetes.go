@@ -91,13 +91,18 @@ func (k *Kubernetes) Request(req router.AllocationRequest) *unstructured.Unstruc
 			"counters":        map[string]any{k.fleet.Counter: map[string]any{"minAvailable": int64(1)}},
 		}
 	}
+	// 1. an Allocated pod with a free slot; 2. a Ready one. The refill
+	// loop asks for Ready only (req.ReadyOnly): a pod not in its pool yet.
+	selectors := []any{selector(stateAllocated), selector(stateReady)}
+	if req.ReadyOnly {
+		selectors = []any{selector(stateReady)}
+	}
 	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": GameServerAllocations.GroupVersion().String(),
 		"kind":       "GameServerAllocation",
 		"metadata":   map[string]any{"namespace": k.fleet.Namespace},
 		"spec": map[string]any{
-			// 1. an Allocated pod with a free slot; 2. a Ready one.
-			"selectors":  []any{selector(stateAllocated), selector(stateReady)},
+			"selectors":  selectors,
 			"scheduling": scheduling,
 			"priorities": []any{map[string]any{"type": priorityType, "key": k.fleet.Counter, "order": priorityOrder}},
 			"counters":   map[string]any{k.fleet.Counter: map[string]any{"action": counterAction, "amount": int64(1)}},

@@ -275,3 +275,30 @@ func TestKubernetesRequestIsAllocationYAML(t *testing.T) {
 		t.Errorf("request\n%s\nwant (allocation.yaml with matchLabels)\n%s", g, w)
 	}
 }
+
+// The refill loop asks for a Ready GameServer only (a pod not in its pool
+// yet): both request shapes then carry the Ready selector alone.
+func TestReadyOnlyRequests(t *testing.T) {
+	k := newKube(t, newFakeClient())
+	states := func(req router.AllocationRequest) []string {
+		var out []string
+		sels, _, _ := unstructured.NestedSlice(k.Request(req).Object, "spec", "selectors")
+		for _, s := range sels {
+			out = append(out, s.(map[string]any)["gameServerState"].(string))
+		}
+		return out
+	}
+	if got := states(router.AllocationRequest{}); len(got) != 2 || got[0] != "Allocated" || got[1] != "Ready" {
+		t.Errorf("default selectors: %v", got)
+	}
+	if got := states(router.AllocationRequest{ReadyOnly: true}); len(got) != 1 || got[0] != "Ready" {
+		t.Errorf("ReadyOnly selectors: %v", got)
+	}
+	s := &Service{fleet: k.fleet} // the request alone: no TLS needed
+	if sel := s.Request(router.AllocationRequest{}).GameServerSelectors; len(sel) != 2 {
+		t.Errorf("allocator service default selectors: %+v", sel)
+	}
+	if sel := s.Request(router.AllocationRequest{ReadyOnly: true}).GameServerSelectors; len(sel) != 1 {
+		t.Errorf("allocator service ReadyOnly selectors: %+v", sel)
+	}
+}

@@ -152,9 +152,13 @@ func (s *Service) Request(req router.AllocationRequest) ServiceRequest {
 		return ServiceSelector{MatchLabels: labels, GameServerState: state,
 			Counters: map[string]ServiceCounterS{s.fleet.Counter: {MinAvailable: "1"}}}
 	}
+	selectors := []ServiceSelector{sel(strings.ToUpper(stateAllocated)), sel(strings.ToUpper(stateReady))}
+	if req.ReadyOnly {
+		selectors = []ServiceSelector{sel(strings.ToUpper(stateReady))} // the refill loop: a pod not in its pool yet
+	}
 	return ServiceRequest{
 		Namespace:           s.fleet.Namespace,
-		GameServerSelectors: []ServiceSelector{sel(strings.ToUpper(stateAllocated)), sel(strings.ToUpper(stateReady))},
+		GameServerSelectors: selectors,
 		Scheduling:          scheduling,
 		Priorities:          []ServicePriority{{Type: priorityType, Key: s.fleet.Counter, Order: priorityOrder}},
 		Counters:            map[string]ServiceCounterA{s.fleet.Counter: {Action: counterAction, Amount: "1"}},

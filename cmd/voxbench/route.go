@@ -1,0 +1,491 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/voxfleet/vox/api"
+	"github.com/voxfleet/vox/client"
+	"github.com/voxfleet/vox/cmd/internal/envflag"
+	"github.com/voxfleet/vox/router"
+	"github.com/voxfleet/vox/router/simfleet"
+	"github.com/voxfleet/vox/sessionmgr"
+)
+
+// routeConfig is voxbench route's configuration.
+type routeConfig struct {
+	routerURL   string
+	token       string
+	pods        int
+	maxSessions int
+	size        int
+	rate        float64
+	duration    time.Duration
+	allocSess   int
+	spikeSess   int
+	spikeOver   time.Duration
+	batchWait   time.Duration
+	startDelay  time.Duration
+	concurrency int
+	jsonOut     bool
+}
+
+// RouteResult is voxbench route's --json answer.
+type RouteResult struct {
+	// Setup: where it ran.
+	Router      string `json:"router"` // "in-process" or the URL
+	Pods        int    `json:"pods"`
+	MaxSessions int    `json:"max_sessions_per_pod"`
+	Size        int    `json:"session_size"`
+	BatchWaitMS int64  `json:"batch_wait_ms"`
+	// Steady: admissions at a target rate through the router.
+	Steady RouteLoad `json:"steady"`
+	// PerSession: the same kind of load, each new session allocating its
+	// pod through the simulated allocator (Packed, retries on
+	// UnAllocated) and admitting on it directly (in-process only).
+	PerSession *RouteLoad `json:"per_session_allocation,omitempty"`
+	// Spike: 0 to SpikeSessions sessions in SpikeOver on a fresh router.
+	Spike RouteSpike `json:"spike"`
+}
+
+// RouteLoad is one load's admissions and their latency.
+type RouteLoad struct {
+	TargetRate float64      `json:"target_rate"`
+	Admissions int          `json:"admissions"`
+	Failed     int          `json:"failed"`
+	Sessions   int          `json:"sessions"`
+	AchievedPS float64      `json:"achieved_per_second"`
+	Latency    RouteLatency `json:"latency"` // every admission, as the caller saw it
+	NewSession RouteLatency `json:"new_session_latency"`
+	// RouterP50MS/RouterP99MS are the router's own figures (/v1/status).
+	RouterP50MS float64 `json:"router_p50_ms,omitempty"`
+	RouterP99MS float64 `json:"router_p99_ms,omitempty"`
+	Waited      uint64  `json:"admissions_waited"`
+	Retries     int     `json:"allocation_retries,omitempty"`
+}
+
+// RouteLatency are percentiles in milliseconds.
+type RouteLatency struct {
+	P50MS, P99MS, P999MS, MaxMS float64
+	N                           int
+}
+
+// RouteSpike is the spike's outcome.
+type RouteSpike struct {
+	Sessions    int     `json:"sessions"`
+	OverS       float64 `json:"over_s"`
+	Admissions  int     `json:"admissions"`
+	Failed      int     `json:"failed"`
+	Waited      uint64  `json:"admissions_waited"`
+	WaitTimeout uint64  `json:"wait_timeouts"`
+	PodsUsed    int     `json:"pods_used"`
+	PodsMin     int     `json:"pods_min"`
+	Allocations uint64  `json:"allocations"`
+	TargetEnd   int     `json:"target_slots_at_end"`
+	Latency     RouteLatency
+}
+
+const routeUsage = `voxbench route — the router over a fleet: admission latency at a rate (beside
+allocating per session), and a spike of new sessions (how many waited on an allocation).
+
+Usage: voxbench route [flags]
+
+Without --router it starts a simulated Agones fleet of --pods voxd pods and a router
+in this process (router/simfleet, as voxrouter --local-fleet). With --router URL it
+measures a running router (the per-session allocation comparison is skipped, and
+the spike runs on that router as it is).`
+
+func routeCmd(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) int {
+	c := &routeConfig{}
+	fs := flag.NewFlagSet("voxbench route", flag.ContinueOnError)
+	fs.StringVar(&c.routerURL, "router", "", "a running router's URL (default: start a fleet and a router in-process)")
+	fs.StringVar(&c.token, "token", "", "the router's bearer token")
+	fs.IntVar(&c.pods, "pods", 20, "pods of the in-process fleet")
+	fs.IntVar(&c.maxSessions, "max-sessions", 100, "sessions per pod of the in-process fleet")
+	fs.IntVar(&c.size, "size", 4, "participants per session")
+	fs.Float64Var(&c.rate, "rate", 1000, "admissions per second of the steady load")
+	fs.DurationVar(&c.duration, "duration", 5*time.Second, "length of the steady load")
+	fs.IntVar(&c.allocSess, "alloc-sessions", 100, "sessions of the per-session allocation comparison (0: skip)")
+	fs.IntVar(&c.spikeSess, "spike-sessions", 400, "sessions of the spike (0: skip)")
+	fs.DurationVar(&c.spikeOver, "spike-over", 5*time.Second, "the spike's length")
+	fs.DurationVar(&c.batchWait, "batch-wait", simfleet.DefaultBatchWait, "the simulated allocator's batch wait")
+	fs.DurationVar(&c.startDelay, "start-delay", simfleet.DefaultStartDelay, "a new simulated pod's start")
+	fs.IntVar(&c.concurrency, "concurrency", 64, "admissions in flight at most")
+	fs.BoolVar(&c.jsonOut, "json", false, "print the result as JSON")
+	fs.SetOutput(stderr)
+	fs.Usage = envflag.Usage(fs, envPrefix, routeUsage)
+	if err := envflag.Parse(fs, envPrefix, args, lookup); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintln(stderr, "voxbench:", err)
+		return exitUsage
+	}
+	if fs.NArg() > 0 || c.pods < 1 || c.maxSessions < 1 || c.size < 1 || c.rate <= 0 || c.duration <= 0 ||
+		c.concurrency < 1 || c.allocSess < 0 || c.spikeSess < 0 || c.batchWait <= 0 {
+		fmt.Fprintln(stderr, "voxbench: route: bad arguments (see --help)")
+		return exitUsage
+	}
+	res, err := runRoute(ctx, c, stderr)
+	if err != nil {
+		return setupFailed(ctx, stderr, err)
+	}
+	if c.jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(res)
+	} else {
+		writeRouteTable(stdout, res)
+	}
+	return exitOK
+}
+
+// localRouter is a fleet and a router in this process.
+type localRouter struct {
+	fleet *simfleet.Fleet
+	srv   *router.Server
+	url   string
+}
+
+func startLocalRouter(c *routeConfig, replicas int) (*localRouter, error) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	f, err := simfleet.New(simfleet.Config{Replicas: replicas, Buffer: 2, MaxReplicas: max(replicas, simfleet.DefaultMaxReplicas),
+		BatchWait: c.batchWait, StartDelay: c.startDelay, Logger: quiet,
+		Limits: sessionmgr.Limits{MaxSessions: c.maxSessions, MaxParticipants: c.maxSessions * c.size * 2}})
+	if err != nil {
+		return nil, err
+	}
+	r, err := router.New(router.Config{Allocator: f.Allocator(), Pool: "bench", Logger: quiet})
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	srv, err := router.NewServer(router.ServerConfig{Addr: "127.0.0.1:0"}, r)
+	if err == nil {
+		err = srv.Start()
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	l := &localRouter{fleet: f, srv: srv, url: "http://" + srv.Addr()}
+	if err := f.Run(l.url); err != nil {
+		l.close()
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *localRouter) close() {
+	_ = l.srv.Shutdown(context.Background())
+	l.fleet.Close()
+}
+
+// waitPool waits until the router's pool has its target of free slots.
+func waitPool(ctx context.Context, c *client.API, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		var st api.RouterStatus
+		if _, err := c.Do(ctx, http.MethodGet, "/v1/status", nil, &st); err == nil && st.Pool != nil &&
+			st.Pool.FreeSlots >= st.Pool.TargetSlots && st.Pool.FreeSlots > 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New("the router's pool did not fill")
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func runRoute(ctx context.Context, c *routeConfig, progress io.Writer) (*RouteResult, error) {
+	res := &RouteResult{Router: c.routerURL, Pods: c.pods, MaxSessions: c.maxSessions, Size: c.size,
+		BatchWaitMS: c.batchWait.Milliseconds()}
+	url := c.routerURL
+	if url == "" {
+		res.Router = "in-process"
+		l, err := startLocalRouter(c, c.pods)
+		if err != nil {
+			return nil, err
+		}
+		defer l.close()
+		url = l.url
+	}
+	api1, err := client.NewAPI(url, c.token)
+	if err != nil {
+		return nil, err
+	}
+	api1.HTTPClient = client.NewHTTPClient(10 * time.Second)
+	if err := waitPool(ctx, api1, 30*time.Second); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(progress, "route: steady %g admissions/s for %v through the router\n", c.rate, c.duration)
+	n := int(c.rate * c.duration.Seconds())
+	st0 := routerStatus(ctx, api1)
+	res.Steady = runLoad(ctx, c, n, c.rate, "st", func(ctx context.Context, session, who string, first bool) error {
+		return routerAdmit(ctx, api1, session, who)
+	})
+	st1 := routerStatus(ctx, api1)
+	res.Steady.RouterP50MS, res.Steady.RouterP99MS = st1.LatencyP50MS, st1.LatencyP99MS
+	res.Steady.Waited = poolWaited(st1) - poolWaited(st0)
+
+	if c.routerURL == "" && c.allocSess > 0 {
+		fmt.Fprintf(progress, "route: %d sessions allocating per session through the simulated allocator\n", c.allocSess)
+		ps, err := runPerSession(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		res.PerSession = ps
+	}
+	if c.spikeSess > 0 {
+		fmt.Fprintf(progress, "route: spike of %d sessions of %d over %v\n", c.spikeSess, c.size, c.spikeOver)
+		spikeURL := url
+		if c.routerURL == "" {
+			l, err := startLocalRouter(c, c.pods) // fresh: the pool at its floor, no rate known
+			if err != nil {
+				return nil, err
+			}
+			defer l.close()
+			spikeURL = l.url
+		}
+		sp, _ := client.NewAPI(spikeURL, c.token)
+		sp.HTTPClient = client.NewHTTPClient(10 * time.Second)
+		if err := waitPool(ctx, sp, 30*time.Second); err != nil {
+			return nil, err
+		}
+		s0 := routerStatus(ctx, sp)
+		total := c.spikeSess * c.size
+		pods := map[string]int{}
+		var mu sync.Mutex
+		load := runLoad(ctx, c, total, float64(total)/c.spikeOver.Seconds(), "sp", func(ctx context.Context, session, who string, _ bool) error {
+			var ra api.RouterAdmission
+			_, err := sp.Do(ctx, http.MethodPost, "/v1/sessions/"+session+"/participants", api.AdmitRequest{ParticipantID: who}, &ra)
+			if err == nil {
+				mu.Lock()
+				pods[ra.Pod]++
+				mu.Unlock()
+			}
+			return err
+		})
+		s1 := routerStatus(ctx, sp)
+		res.Spike = RouteSpike{Sessions: c.spikeSess, OverS: c.spikeOver.Seconds(), Admissions: load.Admissions,
+			Failed: load.Failed, Waited: poolWaited(s1) - poolWaited(s0), PodsUsed: len(pods),
+			PodsMin: (c.spikeSess + c.maxSessions - 1) / c.maxSessions, Latency: load.Latency}
+		if s1.Pool != nil && s0.Pool != nil {
+			res.Spike.WaitTimeout = s1.Pool.WaitTimeouts - s0.Pool.WaitTimeouts
+			res.Spike.Allocations = s1.Pool.Allocations - s0.Pool.Allocations
+			res.Spike.TargetEnd = s1.Pool.TargetSlots
+		}
+	}
+	return res, nil
+}
+
+func routerAdmit(ctx context.Context, c *client.API, session, who string) error {
+	_, err := c.Do(ctx, http.MethodPost, "/v1/sessions/"+session+"/participants", api.AdmitRequest{ParticipantID: who}, nil)
+	return err
+}
+
+func routerStatus(ctx context.Context, c *client.API) api.RouterStatus {
+	var st api.RouterStatus
+	_, _ = c.Do(ctx, http.MethodGet, "/v1/status", nil, &st)
+	return st
+}
+
+func poolWaited(st api.RouterStatus) uint64 {
+	if st.Pool == nil {
+		return 0
+	}
+	return st.Pool.AdmissionsWaited
+}
+
+// runLoad sends n admissions at rate per second, in sessions of c.size
+// (the first member's admission creates the session; the others wait for
+// it), at most c.concurrency in flight.
+func runLoad(ctx context.Context, c *routeConfig, n int, rate float64, prefix string,
+	admit func(ctx context.Context, session, who string, first bool) error) RouteLoad {
+	out := RouteLoad{TargetRate: rate, Admissions: n, Sessions: (n + c.size - 1) / c.size}
+	lat := make([]time.Duration, n)
+	ok := make([]bool, n)
+	created := make([]chan struct{}, out.Sessions)
+	for i := range created {
+		created[i] = make(chan struct{})
+	}
+	sem := make(chan struct{}, c.concurrency)
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range n {
+		at := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+		if d := time.Until(at); d > 0 {
+			time.Sleep(d)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			s, m := i/c.size, i%c.size
+			if m > 0 {
+				<-created[s]
+			}
+			t0 := time.Now()
+			err := admit(ctx, fmt.Sprintf("%s-%05d", prefix, s), fmt.Sprintf("p%d", m), m == 0)
+			lat[i], ok[i] = time.Since(t0), err == nil
+			if m == 0 {
+				close(created[s])
+			}
+			if err != nil {
+				failed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	out.AchievedPS = float64(n) / time.Since(start).Seconds()
+	out.Failed = int(failed.Load())
+	var all, first []time.Duration
+	for i, d := range lat {
+		if ok[i] {
+			all = append(all, d)
+			if i%c.size == 0 {
+				first = append(first, d)
+			}
+		}
+	}
+	out.Latency, out.NewSession = percentilesMS(all), percentilesMS(first)
+	return out
+}
+
+func percentilesMS(d []time.Duration) RouteLatency {
+	if len(d) == 0 {
+		return RouteLatency{}
+	}
+	slices.Sort(d)
+	q := func(p float64) float64 {
+		return float64(d[min(len(d)-1, int(p*float64(len(d))))].Microseconds()) / 1000
+	}
+	return RouteLatency{P50MS: q(0.5), P99MS: q(0.99), P999MS: q(0.999), MaxMS: q(1), N: len(d)}
+}
+
+// runPerSession is the load without the router: each new session
+// allocates its pod through the simulated allocator (Packed: Allocated
+// with room first, then Ready; UnAllocated retried after 50–150 ms,
+// doubling to 1 s, as docs/agones.md advises), then admits on the pod
+// directly; the other members go to that pod.
+func runPerSession(ctx context.Context, c *routeConfig) (*RouteLoad, error) {
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	defer sink.Close()
+	f, err := simfleet.Start(simfleet.Config{RouterURL: sink.URL, Replicas: c.pods, Buffer: -1, BatchWait: c.batchWait,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Limits: sessionmgr.Limits{MaxSessions: c.maxSessions, MaxParticipants: c.maxSessions * c.size * 2}})
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		readyPods := 0
+		for _, p := range f.Pods() {
+			if p.Counter.Capacity > 0 {
+				readyPods++
+			}
+		}
+		if readyPods == c.pods {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, errors.New("the per-session fleet did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	admin := map[string]*client.API{}
+	for _, p := range f.Pods() {
+		a, err := client.NewAPI(p.AdminURL, "")
+		if err != nil {
+			return nil, err
+		}
+		admin[p.Name] = a
+	}
+	var mu sync.Mutex
+	where := map[string]string{}
+	var retries atomic.Int64
+	n := c.allocSess * c.size
+	load := runLoad(ctx, c, n, min(c.rate, float64(n)/2), "al", func(ctx context.Context, session, who string, first bool) error {
+		if first {
+			backoff := 100 * time.Millisecond
+			for {
+				a, err := f.Allocator().Allocate(ctx, router.AllocationRequest{MatchLabels: map[string]string{router.LabelAccepting: "true"}})
+				if err == nil {
+					mu.Lock()
+					where[session] = a.GameServer
+					mu.Unlock()
+					break
+				}
+				if !errors.Is(err, router.ErrAllocRetry) {
+					return err
+				}
+				retries.Add(1)
+				time.Sleep(backoff/2 + time.Duration(rand.Int64N(int64(backoff))))
+				backoff = min(2*backoff, time.Second)
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+			}
+		}
+		mu.Lock()
+		pod := admin[where[session]]
+		mu.Unlock()
+		if pod == nil {
+			return errors.New("no pod")
+		}
+		_, err := pod.Admit(ctx, session, api.AdmitRequest{ParticipantID: who})
+		return err
+	})
+	load.Retries = int(retries.Load())
+	return &load, nil
+}
+
+func writeRouteTable(w io.Writer, r *RouteResult) {
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	lat := func(l RouteLatency) string {
+		return fmt.Sprintf("p50 %.2fms  p99 %.2fms  p99.9 %.2fms  max %.2fms  (%d)", l.P50MS, l.P99MS, l.P999MS, l.MaxMS, l.N)
+	}
+	fmt.Fprintf(tw, "setup\trouter %s, %d pods of %d sessions, sessions of %d, allocator batch wait %dms\n",
+		r.Router, r.Pods, r.MaxSessions, r.Size, r.BatchWaitMS)
+	s := r.Steady
+	fmt.Fprintf(tw, "router: load\t%d admissions (%d sessions) at %.0f/s (achieved %.0f/s), %d failed, %d waited on an allocation\n",
+		s.Admissions, s.Sessions, s.TargetRate, s.AchievedPS, s.Failed, s.Waited)
+	fmt.Fprintf(tw, "router: every admission\t%s\n", lat(s.Latency))
+	fmt.Fprintf(tw, "router: new sessions\t%s\n", lat(s.NewSession))
+	fmt.Fprintf(tw, "router: its own view\tp50 %.2fms  p99 %.2fms (/v1/status, last 4096)\n", s.RouterP50MS, s.RouterP99MS)
+	if p := r.PerSession; p != nil {
+		fmt.Fprintf(tw, "per-session allocation: load\t%d admissions (%d sessions) at %.0f/s (achieved %.0f/s), %d failed, %d UnAllocated retried\n",
+			p.Admissions, p.Sessions, p.TargetRate, p.AchievedPS, p.Failed, p.Retries)
+		fmt.Fprintf(tw, "per-session allocation: every admission\t%s\n", lat(p.Latency))
+		fmt.Fprintf(tw, "per-session allocation: new sessions\t%s\n", lat(p.NewSession))
+	}
+	if sp := r.Spike; sp.Sessions > 0 {
+		fmt.Fprintf(tw, "spike\t0 → %d sessions of %d in %.0fs: %d admissions, %d failed, %d waited on an allocation (%d in vain)\n",
+			sp.Sessions, r.Size, sp.OverS, sp.Admissions, sp.Failed, sp.Waited, sp.WaitTimeout)
+		fmt.Fprintf(tw, "spike: pods\t%d used, %d at least; %d allocated by the refill; target %d slots at the end\n",
+			sp.PodsUsed, sp.PodsMin, sp.Allocations, sp.TargetEnd)
+		fmt.Fprintf(tw, "spike: admissions\t%s\n", lat(sp.Latency))
+	}
+	tw.Flush()
+}
