@@ -264,7 +264,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	}
 	log.Info("voxrouter serving", "addr", srv.Addr(), "token", cfg.token != "", "report_token", cfg.reportToken != "",
 		"stale_after", cfg.router.StaleAfter, "forget_after", cfg.router.ForgetAfter,
-		"allocator", cfg.agones.allocator, "fleet", cfg.agones.fleet, "namespace", cfg.agones.namespace, "gameserver_watch", kube != nil, "store", storeName(cfg))
+		"allocator", allocatorName(cfg), "fleet", cfg.agones.fleet, "namespace", cfg.agones.namespace, "gameserver_watch", kube != nil, "store", storeName(cfg))
 	if startFleet != nil {
 		if err := startFleet("http://" + srv.Addr()); err != nil {
 			log.Error("cannot start the local fleet", "err", err)
@@ -302,6 +302,14 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	}
 	log.Info("stopped")
 	return exitOK
+}
+
+// allocatorName says which allocator fills the pool (for the start line).
+func allocatorName(c *config) string {
+	if c.local.pods > 0 {
+		return "simulated"
+	}
+	return c.agones.allocator
 }
 
 // storeName says which store the router uses (for the start line).
