@@ -101,9 +101,9 @@ func toAPIError(r *http.Request, err error) *APIError {
 func (s *Server) handleError(w http.ResponseWriter, r *http.Request, err error) {
 	ae := toAPIError(r, err)
 	if rec := recorderOf(w); rec != nil {
-		rec.code = ae.Code
+		rec.Code = ae.Code
 		if ae.Status >= 500 {
-			rec.cause = err
+			rec.Cause = err
 		}
 	}
 	if ae.Code == CodeNotAccepting {

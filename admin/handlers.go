@@ -42,7 +42,7 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) error {
 	if !st.Accepting {
 		status = http.StatusServiceUnavailable
 		if rec := recorderOf(w); rec != nil {
-			rec.quiet = true // a state, not a failure: no error log per probe
+			rec.Quiet = true // a state, not a failure: no error log per probe
 		}
 	}
 	return WriteJSON(w, status, ReadyResponse{Ready: st.Accepting, State: st.State, Reason: st.Reason})

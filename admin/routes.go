@@ -1,19 +1,18 @@
 package admin
 
 import (
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"runtime/debug"
 	runtimepprof "runtime/pprof"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/voxfleet/vox/internal/httpapi"
 )
 
 func (s *Server) routes(extra []RouteFunc) *chi.Mux {
@@ -136,112 +135,20 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) error {
 	return s.bearer.Check(w, r)
 }
 
-// recorder records what was answered, for the request log line and the
-// request counter.
-type recorder struct {
-	http.ResponseWriter
-	status int
-	bytes  int64
-	code   string // machine code of an error answer
-	cause  error  // the error behind a 5xx: logged, not sent
-	quiet  bool   // a 5xx that is a report, not a failure (readyz)
+// observe logs every request (at requestLogLevel, a 5xx with its cause),
+// counts it by route and status (vox_admin_requests_total), and turns a
+// handler panic into a 500 (internal/httpapi.Observe).
+func (s *Server) observe(next http.Handler) http.Handler {
+	return httpapi.Observe(httpapi.ObserveConfig{
+		Metrics: s.metrics, Counter: "vox_admin_requests_total",
+		Logger: s.log, Message: "admin request",
+		Level:       func(rec *httpapi.Recorder) slog.Level { return requestLogLevel(rec.Status, rec.Code, rec.Quiet) },
+		HandleError: s.handleError,
+	})(next)
 }
-
-func (rec *recorder) WriteHeader(status int) {
-	if rec.status == 0 {
-		rec.status = status
-	}
-	rec.ResponseWriter.WriteHeader(status)
-}
-
-func (rec *recorder) Write(b []byte) (int, error) {
-	if rec.status == 0 {
-		rec.status = http.StatusOK
-	}
-	n, err := rec.ResponseWriter.Write(b)
-	rec.bytes += int64(n)
-	return n, err
-}
-
-// Unwrap lets http.ResponseController reach the connection (deadlines,
-// flushing).
-func (rec *recorder) Unwrap() http.ResponseWriter { return rec.ResponseWriter }
 
 // recorderOf finds observe's recorder under w's wrappers.
-func recorderOf(w http.ResponseWriter) *recorder {
-	for {
-		switch v := w.(type) {
-		case *recorder:
-			return v
-		case interface{ Unwrap() http.ResponseWriter }:
-			w = v.Unwrap()
-		default:
-			return nil
-		}
-	}
-}
-
-// observe logs every request (at requestLogLevel, a 5xx with its cause),
-// counts it by route and status, and turns a handler panic into a 500.
-func (s *Server) observe(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &recorder{ResponseWriter: w}
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				err := fmt.Errorf("panic: %v\n%s", v, debug.Stack())
-				if rec.status == 0 {
-					s.handleError(rec, r, err)
-				}
-				rec.cause = err
-			}
-			s.finish(rec, r, time.Since(start))
-		}()
-		next.ServeHTTP(rec, r)
-	})
-}
-
-func (s *Server) finish(rec *recorder, r *http.Request, d time.Duration) {
-	status := rec.status
-	if status == 0 {
-		status = http.StatusOK
-	}
-	route := "unmatched"
-	if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" && status != http.StatusNotFound {
-		route = rc.RoutePattern()
-	}
-	method := r.Method
-	switch method {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
-		http.MethodDelete, http.MethodOptions:
-	default:
-		method = "other" // bounded label values
-	}
-	s.metrics.GetOrCreateCounter(fmt.Sprintf(`vox_admin_requests_total{route=%q,method=%q,status="%d"}`,
-		route, method, status)).Inc()
-
-	level := requestLogLevel(status, rec.code, rec.quiet)
-	if !s.log.Enabled(r.Context(), level) {
-		return
-	}
-	attrs := []slog.Attr{
-		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path),
-		slog.Int("status", status),
-		slog.Duration("duration", d),
-		slog.Int64("bytes", rec.bytes),
-	}
-	if rec.code != "" {
-		attrs = append(attrs, slog.String("code", rec.code))
-	}
-	if rec.cause != nil {
-		attrs = append(attrs, slog.Any("err", rec.cause))
-	}
-	s.log.LogAttrs(r.Context(), level, "admin request", attrs...)
-}
+func recorderOf(w http.ResponseWriter) *httpapi.Recorder { return httpapi.RecorderOf(w) }
 
 // expectedRefusals are the 5xx answers that are the server's state, not
 // its failure, with the level of their log line: the pod takes nothing new

@@ -1,11 +1,8 @@
 package router
 
 import (
-	"fmt"
 	"log/slog"
 	"net/http"
-	"runtime/debug"
-	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/go-chi/chi/v5"
@@ -68,101 +65,25 @@ func (s *Server) guard(b *httpapi.Bearer) func(http.Handler) http.Handler {
 	}
 }
 
-// recorder records the answer for the request's log line and counter.
-type recorder struct {
-	http.ResponseWriter
-	status int
-	code   string // the machine code of an error answer
-	cause  error  // the error behind a 5xx: logged, not sent
-}
-
-func (rec *recorder) WriteHeader(status int) {
-	if rec.status == 0 {
-		rec.status = status
-	}
-	rec.ResponseWriter.WriteHeader(status)
-}
-
-func (rec *recorder) Write(b []byte) (int, error) {
-	if rec.status == 0 {
-		rec.status = http.StatusOK
-	}
-	return rec.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the connection.
-func (rec *recorder) Unwrap() http.ResponseWriter { return rec.ResponseWriter }
-
-func recorderOf(w http.ResponseWriter) *recorder {
-	for {
-		switch v := w.(type) {
-		case *recorder:
-			return v
-		case interface{ Unwrap() http.ResponseWriter }:
-			w = v.Unwrap()
-		default:
-			return nil
-		}
-	}
-}
-
 // observe logs and counts every request (vox_router_requests_total) and
-// turns a handler panic into a 500.
+// turns a handler panic into a 500 (internal/httpapi.Observe): debug
+// level, error for a 5xx with a cause.
 func (s *Server) observe(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &recorder{ResponseWriter: w}
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				err := fmt.Errorf("panic: %v\n%s", v, debug.Stack())
-				if rec.status == 0 {
-					s.handleError(rec, r, err)
-				}
-				rec.cause = err
+	return httpapi.Observe(httpapi.ObserveConfig{
+		Metrics: s.r.metrics, Counter: "vox_router_requests_total",
+		Logger: s.log, Message: "router request",
+		Level: func(rec *httpapi.Recorder) slog.Level {
+			if rec.Cause != nil {
+				return slog.LevelError
 			}
-			s.finish(rec, r, time.Since(start))
-		}()
-		next.ServeHTTP(rec, r)
-	})
+			return slog.LevelDebug
+		},
+		HandleError: s.handleError,
+	})(next)
 }
 
-func (s *Server) finish(rec *recorder, r *http.Request, d time.Duration) {
-	status := rec.status
-	if status == 0 {
-		status = http.StatusOK
-	}
-	route := "unmatched"
-	if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" && status != http.StatusNotFound {
-		route = rc.RoutePattern()
-	}
-	method := r.Method
-	switch method {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete:
-	default:
-		method = "other"
-	}
-	s.r.metrics.GetOrCreateCounter(fmt.Sprintf(`vox_router_requests_total{route=%q,method=%q,status="%d"}`,
-		route, method, status)).Inc()
-	level := slog.LevelDebug
-	if rec.cause != nil {
-		level = slog.LevelError
-	}
-	if !s.log.Enabled(r.Context(), level) {
-		return
-	}
-	attrs := []slog.Attr{slog.String("method", r.Method), slog.String("path", r.URL.Path),
-		slog.Int("status", status), slog.Duration("duration", d)}
-	if rec.code != "" {
-		attrs = append(attrs, slog.String("code", rec.code))
-	}
-	if rec.cause != nil {
-		attrs = append(attrs, slog.Any("err", rec.cause))
-	}
-	s.log.LogAttrs(r.Context(), level, "router request", attrs...)
-}
+// recorderOf finds observe's recorder under w's wrappers.
+func recorderOf(w http.ResponseWriter) *httpapi.Recorder { return httpapi.RecorderOf(w) }
 
 // serveMetrics writes the Prometheus text exposition: the router's set,
 // then Go runtime and process metrics.

@@ -199,11 +199,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) handleError(w http.ResponseWriter, r *http.Request, err error) {
 	ae := s.toError(r, err)
 	if rec := recorderOf(w); rec != nil {
-		rec.code = ae.Code
+		rec.Code = ae.Code
 		// No room, or the store's outage (logged once by the store): the
 		// answer says it all.
 		if ae.Status >= 500 && ae.Code != api.CodeNotAccepting && ae.Code != api.CodeStoreUnavailable {
-			rec.cause = err
+			rec.Cause = err
 		}
 	}
 	if pe, ok := errors.AsType[*PodError](err); ok && pe.Err.RetryAfter > 0 {
