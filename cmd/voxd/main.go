@@ -21,6 +21,7 @@ import (
 	"github.com/voxfleet/vox/admin"
 	"github.com/voxfleet/vox/agones"
 	"github.com/voxfleet/vox/cmd/internal/envflag"
+	"github.com/voxfleet/vox/cmd/internal/logflag"
 	"github.com/voxfleet/vox/internal/cpuload"
 	"github.com/voxfleet/vox/media"
 	"github.com/voxfleet/vox/netio"
@@ -72,9 +73,8 @@ type config struct {
 	addressWait    time.Duration
 	publicPortSet  bool
 	adminToken     string
-	logFormat      string
-	logLevel       slog.Level
-	router         routerConfig // the fleet router's reports (router.go)
+	log            *logflag.Flags // --log-format, --log-level
+	router         routerConfig   // the fleet router's reports (router.go)
 }
 
 func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer) (*config, error) {
@@ -165,9 +165,7 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 		"how long an Agones allocation of this pod whose session has not arrived keeps its\nslot in the sessions Counter (the Counter = sessions + allocations in flight).")
 	fs.DurationVar(&c.addressWait, "agones-address-wait", 30*time.Second,
 		"how long to wait at start for the GameServer's address before logging an error; voxd\nis never Ready before it has the address to give clients, except after this wait\nwhen --public-addr is set.")
-	fs.StringVar(&c.logFormat, "log-format", "auto",
-		"log format: json, text, or auto (text on a terminal, JSON otherwise, e.g. in a container).")
-	level := fs.String("log-level", "info", "log level: debug, info, warn or error.")
+	c.log = logflag.Register(fs)
 	c.router.register(fs)
 	fs.Usage = envflag.Usage(fs, "VOX_", summary)
 	if err := envflag.Parse(fs, "VOX_", args, lookup); err != nil {
@@ -176,13 +174,8 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	if err := c.logLevel.UnmarshalText([]byte(*level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
-	}
-	switch c.logFormat {
-	case "auto", "json", "text":
-	default:
-		return nil, fmt.Errorf("--log-format %q: want json, text or auto", c.logFormat)
+	if err := c.log.Validate(); err != nil {
+		return nil, err
 	}
 	if err := c.net.Validate(); err != nil {
 		return nil, err
@@ -246,26 +239,6 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 	return c, nil
 }
 
-func newLogger(c *config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: c.logLevel}
-	format := c.logFormat
-	if format == "auto" {
-		format = "json"
-		if f, ok := w.(*os.File); ok && isTerminal(f) {
-			format = "text"
-		}
-	}
-	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
-}
-
-func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
 // servers are what a running voxd is made of (handed to tests).
 type servers struct {
 	udp      *netio.Server
@@ -284,7 +257,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		fmt.Fprintf(stderr, "voxd: %v\n", err)
 		return exitUsage
 	}
-	log := newLogger(cfg, stderr)
+	log := cfg.log.New(stderr)
 	cfg.sessions.Logger = log
 	if cfg.sessions.PublicAddr == "" {
 		cfg.sessions.PublicAddr = "127.0.0.1"

@@ -20,6 +20,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/voxfleet/vox/cmd/internal/envflag"
+	"github.com/voxfleet/vox/cmd/internal/logflag"
 	"github.com/voxfleet/vox/router"
 )
 
@@ -56,8 +57,7 @@ type config struct {
 	router      router.Config
 	agones      agonesFlags
 	redis       router.RedisConfig // Addr empty: the in-memory store
-	logFormat   string
-	logLevel    slog.Level
+	log         *logflag.Flags     // --log-format, --log-level
 	local       localFleet
 }
 
@@ -89,9 +89,7 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 	redisPassFile := fs.String("redis-password-file", "", "file holding Redis's password (AUTH), e.g. a mounted Secret.")
 	fs.StringVar(&c.redis.Prefix, "redis-prefix", router.DefaultRedisPrefix,
 		"prefix of every Redis key (fleets sharing one Redis need their own; keep it a {hash tag}\non a Redis Cluster).")
-	fs.StringVar(&c.logFormat, "log-format", "auto",
-		"log format: json, text, or auto (text on a terminal, JSON otherwise, e.g. in a container).")
-	level := fs.String("log-level", "info", "log level: debug, info, warn or error.")
+	c.log = logflag.Register(fs)
 	c.agones.register(fs)
 	c.local.flags(fs)
 	fs.Usage = envflag.Usage(fs, "VOX_", summary)
@@ -101,13 +99,8 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	if err := c.logLevel.UnmarshalText([]byte(*level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
-	}
-	switch c.logFormat {
-	case "auto", "json", "text":
-	default:
-		return nil, fmt.Errorf("--log-format %q: want json, text or auto", c.logFormat)
+	if err := c.log.Validate(); err != nil {
+		return nil, err
 	}
 	for _, t := range []struct {
 		name string
@@ -167,23 +160,6 @@ func readTokenFile(name string, v *string, file string) error {
 	return nil
 }
 
-func newLogger(c *config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: c.logLevel}
-	format := c.logFormat
-	if format == "auto" {
-		format = "json"
-		if f, ok := w.(*os.File); ok {
-			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-				format = "text"
-			}
-		}
-	}
-	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
-}
-
 // run is voxrouter's whole life. ready, when not nil, receives the server
 // once it serves (for tests); ctx ending stops it like a signal.
 func run(ctx context.Context, args []string, lookup func(string) (string, bool), stderr io.Writer, ready chan<- *router.Server) int {
@@ -195,7 +171,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		fmt.Fprintf(stderr, "voxrouter: %v\n", err)
 		return exitUsage
 	}
-	log := newLogger(cfg, stderr)
+	log := cfg.log.New(stderr)
 	cfg.router.Logger = log
 
 	var startFleet func(routerURL string) error // --local-fleet
