@@ -37,8 +37,12 @@ type routeConfig struct {
 	allocSess   int
 	spikeSess   int
 	spikeOver   time.Duration
+	warmup      time.Duration
+	warmupRate  float64
+	spikeAfter  time.Duration
 	batchWait   time.Duration
 	startDelay  time.Duration
+	buffer      int
 	concurrency int
 	jsonOut     bool
 }
@@ -51,6 +55,7 @@ type RouteResult struct {
 	MaxSessions int    `json:"max_sessions_per_pod"`
 	Size        int    `json:"session_size"`
 	BatchWaitMS int64  `json:"batch_wait_ms"`
+	FleetBuffer int    `json:"fleet_buffer"`
 	// Steady: admissions at a target rate through the router.
 	Steady RouteLoad `json:"steady"`
 	// PerSession: the same kind of load, each new session allocating its
@@ -94,8 +99,43 @@ type RouteSpike struct {
 	PodsUsed    int     `json:"pods_used"`
 	PodsMin     int     `json:"pods_min"`
 	Allocations uint64  `json:"allocations"`
-	TargetEnd   int     `json:"target_slots_at_end"`
-	Latency     RouteLatency
+	// AllocRetries are the refill's allocations answered UnAllocated or
+	// Contention (no Ready pod: the fleet is still starting one).
+	AllocRetries uint64 `json:"alloc_retries"`
+	TargetEnd    int    `json:"target_slots_at_end"`
+	Latency      RouteLatency
+	// Warmup is the steady trickle of new sessions before the spike (so
+	// the refill loop has a rate and an allocation latency); nil if none.
+	Warmup *RouteWarmup `json:"warmup,omitempty"`
+	// TargetStart is the pool's target of free slots when the spike began.
+	TargetStart int `json:"target_slots_at_start"`
+	// AllocLatencyStartMS/EndMS are the refill's allocation latency
+	// estimate (/v1/status) when the spike began and ended.
+	AllocLatencyStartMS float64 `json:"alloc_latency_ms_at_start"`
+	AllocLatencyEndMS   float64 `json:"alloc_latency_ms_at_end"`
+	// When the spike's waits began: the router's waited counter
+	// (/v1/status) is sampled every SampleMS, and each increase is put at
+	// the sample that saw it (so a time is at most SampleMS late, never
+	// early). WaitsPerSecond[i] are the waits that began in second i of
+	// the spike (counted from its first admission, to its last answer);
+	// LastWaitS is when the last one began (0: none); WaitsAfter are
+	// those that began after the spike's first AfterS seconds.
+	SampleMS       int64    `json:"wait_sample_ms"`
+	WaitsPerSecond []uint64 `json:"waits_per_second"`
+	LastWaitS      float64  `json:"last_wait_s"`
+	AfterS         float64  `json:"waits_after_s"`
+	WaitsAfter     uint64   `json:"waits_after"`
+}
+
+// RouteWarmup is the warm-up before the spike.
+type RouteWarmup struct {
+	S           float64 `json:"s"`
+	SessionsPS  float64 `json:"sessions_per_second"`
+	Sessions    int     `json:"sessions"`
+	Admissions  int     `json:"admissions"`
+	Failed      int     `json:"failed"`
+	Waited      uint64  `json:"admissions_waited"`
+	TargetStart int     `json:"target_slots_at_start"`
 }
 
 const routeUsage = `voxbench route — the router over a fleet: admission latency at a rate (beside
@@ -106,7 +146,13 @@ Usage: voxbench route [flags]
 Without --router it starts a simulated Agones fleet of --pods voxd pods and a router
 in this process (router/simfleet, as voxrouter --local-fleet). With --router URL it
 measures a running router (the per-session allocation comparison is skipped, and
-the spike runs on that router as it is).`
+the spike runs on that router as it is).
+
+The spike runs on a fresh router (pool at its floor), after --spike-warmup of a
+trickle of new sessions (--spike-warmup-rate, default a tenth of the spike's) so the
+pool's target has a rate and an allocation latency to adapt from. The router's
+waited counter is sampled every 100ms: the waits per second of the spike, when the
+last began, and how many began after its first --spike-after.`
 
 func routeCmd(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) int {
 	c := &routeConfig{}
@@ -121,7 +167,11 @@ func routeCmd(ctx context.Context, args []string, lookup func(string) (string, b
 	fs.IntVar(&c.allocSess, "alloc-sessions", 100, "sessions of the per-session allocation comparison (0: skip)")
 	fs.IntVar(&c.spikeSess, "spike-sessions", 400, "sessions of the spike (0: skip)")
 	fs.DurationVar(&c.spikeOver, "spike-over", 5*time.Second, "the spike's length")
+	fs.DurationVar(&c.warmup, "spike-warmup", 3*time.Second, "a trickle of new sessions before the spike, so the pool's target has a rate and latency (0: none)")
+	fs.Float64Var(&c.warmupRate, "spike-warmup-rate", 0, "new sessions per second of the warm-up (0: a tenth of the spike's)")
+	fs.DurationVar(&c.spikeAfter, "spike-after", 2*time.Second, "report the waits that began after the spike's first this long")
 	fs.DurationVar(&c.batchWait, "batch-wait", simfleet.DefaultBatchWait, "the simulated allocator's batch wait")
+	fs.IntVar(&c.buffer, "fleet-buffer", simfleet.DefaultBuffer, "the simulated FleetAutoscaler's Ready buffer, in pods")
 	fs.DurationVar(&c.startDelay, "start-delay", simfleet.DefaultStartDelay, "a new simulated pod's start")
 	fs.IntVar(&c.concurrency, "concurrency", 64, "admissions in flight at most")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the result as JSON")
@@ -135,7 +185,8 @@ func routeCmd(ctx context.Context, args []string, lookup func(string) (string, b
 		return exitUsage
 	}
 	if fs.NArg() > 0 || c.pods < 1 || c.maxSessions < 1 || c.size < 1 || c.rate <= 0 || c.duration <= 0 ||
-		c.concurrency < 1 || c.allocSess < 0 || c.spikeSess < 0 || c.batchWait <= 0 {
+		c.concurrency < 1 || c.allocSess < 0 || c.buffer < 1 || c.spikeSess < 0 || c.batchWait <= 0 ||
+		c.warmup < 0 || c.warmupRate < 0 || c.spikeAfter < 0 || (c.spikeSess > 0 && c.spikeOver <= 0) {
 		fmt.Fprintln(stderr, "voxbench: route: bad arguments (see --help)")
 		return exitUsage
 	}
@@ -162,7 +213,7 @@ type localRouter struct {
 
 func startLocalRouter(c *routeConfig, replicas int) (*localRouter, error) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	f, err := simfleet.New(simfleet.Config{Replicas: replicas, Buffer: 2, MaxReplicas: max(replicas, simfleet.DefaultMaxReplicas),
+	f, err := simfleet.New(simfleet.Config{Replicas: replicas, Buffer: c.buffer, MaxReplicas: max(replicas, simfleet.DefaultMaxReplicas),
 		BatchWait: c.batchWait, StartDelay: c.startDelay, Logger: quiet,
 		Limits: sessionmgr.Limits{MaxSessions: c.maxSessions, MaxParticipants: c.maxSessions * c.size * 2}})
 	if err != nil {
@@ -216,7 +267,7 @@ func waitPool(ctx context.Context, c *client.API, d time.Duration) error {
 
 func runRoute(ctx context.Context, c *routeConfig, progress io.Writer) (*RouteResult, error) {
 	res := &RouteResult{Router: c.routerURL, Pods: c.pods, MaxSessions: c.maxSessions, Size: c.size,
-		BatchWaitMS: c.batchWait.Milliseconds()}
+		BatchWaitMS: c.batchWait.Milliseconds(), FleetBuffer: c.buffer}
 	url := c.routerURL
 	if url == "" {
 		res.Router = "in-process"
@@ -254,7 +305,6 @@ func runRoute(ctx context.Context, c *routeConfig, progress io.Writer) (*RouteRe
 		res.PerSession = ps
 	}
 	if c.spikeSess > 0 {
-		fmt.Fprintf(progress, "route: spike of %d sessions of %d over %v\n", c.spikeSess, c.size, c.spikeOver)
 		spikeURL := url
 		if c.routerURL == "" {
 			l, err := startLocalRouter(c, c.pods) // fresh: the pool at its floor, no rate known
@@ -269,31 +319,155 @@ func runRoute(ctx context.Context, c *routeConfig, progress io.Writer) (*RouteRe
 		if err := waitPool(ctx, sp, 30*time.Second); err != nil {
 			return nil, err
 		}
-		s0 := routerStatus(ctx, sp)
-		total := c.spikeSess * c.size
-		pods := map[string]int{}
-		var mu sync.Mutex
-		load := runLoad(ctx, c, total, float64(total)/c.spikeOver.Seconds(), "sp", func(ctx context.Context, session, who string, _ bool) error {
-			var ra api.RouterAdmission
-			_, err := sp.Do(ctx, http.MethodPost, "/v1/sessions/"+session+"/participants", api.AdmitRequest{ParticipantID: who}, &ra)
-			if err == nil {
-				mu.Lock()
-				pods[ra.Pod]++
-				mu.Unlock()
-			}
-			return err
-		})
-		s1 := routerStatus(ctx, sp)
-		res.Spike = RouteSpike{Sessions: c.spikeSess, OverS: c.spikeOver.Seconds(), Admissions: load.Admissions,
-			Failed: load.Failed, Waited: poolWaited(s1) - poolWaited(s0), PodsUsed: len(pods),
-			PodsMin: (c.spikeSess + c.maxSessions - 1) / c.maxSessions, Latency: load.Latency}
-		if s1.Pool != nil && s0.Pool != nil {
-			res.Spike.WaitTimeout = s1.Pool.WaitTimeouts - s0.Pool.WaitTimeouts
-			res.Spike.Allocations = s1.Pool.Allocations - s0.Pool.Allocations
-			res.Spike.TargetEnd = s1.Pool.TargetSlots
+		spike, err := runSpike(ctx, c, sp, progress)
+		if err != nil {
+			return nil, err
 		}
+		res.Spike = *spike
 	}
 	return res, nil
+}
+
+// waitSampler samples a router's waited counter every sampleEvery.
+type waitSampler struct {
+	mu      sync.Mutex
+	samples []waitSample
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+type waitSample struct {
+	at     time.Time // when the answer came (the count is no later)
+	waited uint64
+}
+
+const sampleEvery = 100 * time.Millisecond
+
+func startWaitSampler(ctx context.Context, c *client.API) *waitSampler {
+	w := &waitSampler{stop: make(chan struct{}), done: make(chan struct{})}
+	w.sample(ctx, c)
+	go func() {
+		defer close(w.done)
+		t := time.NewTicker(sampleEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-w.stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				w.sample(ctx, c)
+			}
+		}
+	}()
+	return w
+}
+
+func (w *waitSampler) sample(ctx context.Context, c *client.API) {
+	var st api.RouterStatus
+	if _, err := c.Do(ctx, http.MethodGet, "/v1/status", nil, &st); err != nil || st.Pool == nil {
+		return
+	}
+	w.mu.Lock()
+	w.samples = append(w.samples, waitSample{at: time.Now(), waited: st.Pool.AdmissionsWaited})
+	w.mu.Unlock()
+}
+
+// finish stops the sampler, takes a last sample and returns them all.
+func (w *waitSampler) finish(ctx context.Context, c *client.API) []waitSample {
+	close(w.stop)
+	<-w.done
+	w.sample(ctx, c)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.samples)
+}
+
+// waitTimes turns samples into wait start times (one per wait, at the
+// sample that first counted it).
+func waitTimes(samples []waitSample) []time.Time {
+	var out []time.Time
+	for i := 1; i < len(samples); i++ {
+		for d := samples[i].waited; d > samples[i-1].waited; d-- {
+			out = append(out, samples[i].at)
+		}
+	}
+	return out
+}
+
+// spikeWaits fills the spike's wait timeline from wait times, the spike
+// running from start to end.
+func spikeWaits(sp *RouteSpike, times []time.Time, start, end time.Time, after time.Duration) {
+	sp.SampleMS, sp.AfterS = sampleEvery.Milliseconds(), after.Seconds()
+	secs := max(1, int((end.Sub(start)+time.Second-1)/time.Second))
+	sp.WaitsPerSecond = make([]uint64, secs)
+	for _, t := range times {
+		d := t.Sub(start)
+		if d < 0 {
+			continue
+		}
+		sp.WaitsPerSecond[min(secs-1, int(d/time.Second))]++
+		sp.LastWaitS = max(sp.LastWaitS, d.Seconds())
+		if d > after {
+			sp.WaitsAfter++
+		}
+	}
+}
+
+// runSpike runs the warm-up, then the spike, on the router sp.
+func runSpike(ctx context.Context, c *routeConfig, sp *client.API, progress io.Writer) (*RouteSpike, error) {
+	out := &RouteSpike{Sessions: c.spikeSess, OverS: c.spikeOver.Seconds(),
+		PodsMin: (c.spikeSess + c.maxSessions - 1) / c.maxSessions}
+	sampler := startWaitSampler(ctx, sp)
+	if c.warmup > 0 {
+		rate := c.warmupRate
+		if rate == 0 {
+			rate = float64(c.spikeSess) / c.spikeOver.Seconds() / 10
+		}
+		sessions := max(1, int(rate*c.warmup.Seconds()))
+		fmt.Fprintf(progress, "route: warm-up of %d sessions of %d over %v\n", sessions, c.size, c.warmup)
+		w0 := routerStatus(ctx, sp)
+		load := runLoad(ctx, c, sessions*c.size, rate*float64(c.size), "wu", func(ctx context.Context, session, who string, _ bool) error {
+			return routerAdmit(ctx, sp, session, who)
+		})
+		w1 := routerStatus(ctx, sp)
+		out.Warmup = &RouteWarmup{S: c.warmup.Seconds(), SessionsPS: rate, Sessions: sessions, Admissions: load.Admissions,
+			Failed: load.Failed, Waited: poolWaited(w1) - poolWaited(w0)}
+		if w0.Pool != nil {
+			out.Warmup.TargetStart = w0.Pool.TargetSlots
+		}
+	}
+	fmt.Fprintf(progress, "route: spike of %d sessions of %d over %v\n", c.spikeSess, c.size, c.spikeOver)
+	s0 := routerStatus(ctx, sp)
+	total := c.spikeSess * c.size
+	pods := map[string]int{}
+	var mu sync.Mutex
+	start := time.Now()
+	load := runLoad(ctx, c, total, float64(total)/c.spikeOver.Seconds(), "sp", func(ctx context.Context, session, who string, _ bool) error {
+		var ra api.RouterAdmission
+		_, err := sp.Do(ctx, http.MethodPost, "/v1/sessions/"+session+"/participants", api.AdmitRequest{ParticipantID: who}, &ra)
+		if err == nil {
+			mu.Lock()
+			pods[ra.Pod]++
+			mu.Unlock()
+		}
+		return err
+	})
+	end := time.Now()
+	samples := sampler.finish(ctx, sp)
+	s1 := routerStatus(ctx, sp)
+	out.Admissions, out.Failed, out.PodsUsed, out.Latency = load.Admissions, load.Failed, len(pods), load.Latency
+	out.Waited = poolWaited(s1) - poolWaited(s0)
+	if s1.Pool != nil && s0.Pool != nil {
+		out.WaitTimeout = s1.Pool.WaitTimeouts - s0.Pool.WaitTimeouts
+		out.Allocations = s1.Pool.Allocations - s0.Pool.Allocations
+		out.AllocRetries = s1.Pool.AllocRetries - s0.Pool.AllocRetries
+		out.TargetStart, out.TargetEnd = s0.Pool.TargetSlots, s1.Pool.TargetSlots
+		out.AllocLatencyStartMS, out.AllocLatencyEndMS = s0.Pool.AllocationLatencyMS, s1.Pool.AllocationLatencyMS
+	}
+	spikeWaits(out, waitTimes(samples), start, end, c.spikeAfter)
+	return out, nil
 }
 
 func routerAdmit(ctx context.Context, c *client.API, session, who string) error {
@@ -466,8 +640,8 @@ func writeRouteTable(w io.Writer, r *RouteResult) {
 	lat := func(l RouteLatency) string {
 		return fmt.Sprintf("p50 %.2fms  p99 %.2fms  p99.9 %.2fms  max %.2fms  (%d)", l.P50MS, l.P99MS, l.P999MS, l.MaxMS, l.N)
 	}
-	fmt.Fprintf(tw, "setup\trouter %s, %d pods of %d sessions, sessions of %d, allocator batch wait %dms\n",
-		r.Router, r.Pods, r.MaxSessions, r.Size, r.BatchWaitMS)
+	fmt.Fprintf(tw, "setup\trouter %s, %d pods of %d sessions, sessions of %d, allocator batch wait %dms, Ready buffer %d pods\n",
+		r.Router, r.Pods, r.MaxSessions, r.Size, r.BatchWaitMS, r.FleetBuffer)
 	s := r.Steady
 	fmt.Fprintf(tw, "router: load\t%d admissions (%d sessions) at %.0f/s (achieved %.0f/s), %d failed, %d waited on an allocation\n",
 		s.Admissions, s.Sessions, s.TargetRate, s.AchievedPS, s.Failed, s.Waited)
@@ -483,8 +657,18 @@ func writeRouteTable(w io.Writer, r *RouteResult) {
 	if sp := r.Spike; sp.Sessions > 0 {
 		fmt.Fprintf(tw, "spike\t0 → %d sessions of %d in %.0fs: %d admissions, %d failed, %d waited on an allocation (%d in vain)\n",
 			sp.Sessions, r.Size, sp.OverS, sp.Admissions, sp.Failed, sp.Waited, sp.WaitTimeout)
-		fmt.Fprintf(tw, "spike: pods\t%d used, %d at least; %d allocated by the refill; target %d slots at the end\n",
-			sp.PodsUsed, sp.PodsMin, sp.Allocations, sp.TargetEnd)
+		if w := sp.Warmup; w != nil {
+			fmt.Fprintf(tw, "spike: warm-up\t%d sessions at %.1f/s over %.0fs before it: %d admissions, %d failed, %d waited; target %d slots before, %d after\n",
+				w.Sessions, w.SessionsPS, w.S, w.Admissions, w.Failed, w.Waited, w.TargetStart, sp.TargetStart)
+		}
+		last := "none"
+		if sp.LastWaitS > 0 {
+			last = fmt.Sprintf("last at %.1fs", sp.LastWaitS)
+		}
+		fmt.Fprintf(tw, "spike: waits\tper second %v; %s; %d after the first %.0fs (sampled every %dms)\n",
+			sp.WaitsPerSecond, last, sp.WaitsAfter, sp.AfterS, sp.SampleMS)
+		fmt.Fprintf(tw, "spike: pods\t%d used, %d at least; %d allocated by the refill (%d UnAllocated); target %d slots at the start, %d at the end; allocation latency %.0fms at the start, %.0fms at the end\n",
+			sp.PodsUsed, sp.PodsMin, sp.Allocations, sp.AllocRetries, sp.TargetStart, sp.TargetEnd, sp.AllocLatencyStartMS, sp.AllocLatencyEndMS)
 		fmt.Fprintf(tw, "spike: admissions\t%s\n", lat(sp.Latency))
 	}
 	tw.Flush()
