@@ -370,16 +370,11 @@ func drainCmd(ctx context.Context, args []string, lookup func(string) (string, b
 	c := &drainConfig{}
 	fs := drainFlags(c)
 	fs.SetOutput(stderr)
-	fs.Usage = envflag.Usage(fs, envPrefix, drainUsage)
-	if err := envflag.Parse(fs, envPrefix, args, lookup); err != nil {
+	if err := envflag.ParseCommand(fs, envPrefix, drainUsage, args, lookup); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
 		fmt.Fprintln(stderr, "voxbench:", err)
-		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "voxbench: unexpected arguments %q\n", fs.Args())
 		return exitUsage
 	}
 	if err := c.validate(); err != nil {

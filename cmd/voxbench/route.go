@@ -176,15 +176,14 @@ func routeCmd(ctx context.Context, args []string, lookup func(string) (string, b
 	fs.IntVar(&c.concurrency, "concurrency", 64, "admissions in flight at most")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the result as JSON")
 	fs.SetOutput(stderr)
-	fs.Usage = envflag.Usage(fs, envPrefix, routeUsage)
-	if err := envflag.Parse(fs, envPrefix, args, lookup); err != nil {
+	if err := envflag.ParseCommand(fs, envPrefix, routeUsage, args, lookup); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
 		fmt.Fprintln(stderr, "voxbench:", err)
 		return exitUsage
 	}
-	if fs.NArg() > 0 || c.pods < 1 || c.maxSessions < 1 || c.size < 1 || c.rate <= 0 || c.duration <= 0 ||
+	if c.pods < 1 || c.maxSessions < 1 || c.size < 1 || c.rate <= 0 || c.duration <= 0 ||
 		c.concurrency < 1 || c.allocSess < 0 || c.buffer < 1 || c.spikeSess < 0 || c.batchWait <= 0 ||
 		c.warmup < 0 || c.warmupRate < 0 || c.spikeAfter < 0 || (c.spikeSess > 0 && c.spikeOver <= 0) {
 		fmt.Fprintln(stderr, "voxbench: route: bad arguments (see --help)")

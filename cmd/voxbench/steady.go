@@ -178,16 +178,11 @@ func parseBench(name, usage string, args []string, lookup func(string) (string, 
 		extra(fs)
 	}
 	fs.SetOutput(stderr)
-	fs.Usage = envflag.Usage(fs, envPrefix, usage)
-	if err := envflag.Parse(fs, envPrefix, args, lookup); err != nil {
+	if err := envflag.ParseCommand(fs, envPrefix, usage, args, lookup); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, exitOK, false
 		}
 		fmt.Fprintln(stderr, "voxbench:", err)
-		return nil, exitUsage, false
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "voxbench: unexpected arguments %q\n", fs.Args())
 		return nil, exitUsage, false
 	}
 	if err := c.validate(); err != nil {

@@ -167,12 +167,8 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 		"how long to wait at start for the GameServer's address before logging an error; voxd\nis never Ready before it has the address to give clients, except after this wait\nwhen --public-addr is set.")
 	c.log = logflag.Register(fs)
 	c.router.register(fs)
-	fs.Usage = envflag.Usage(fs, "VOX_", summary)
-	if err := envflag.Parse(fs, "VOX_", args, lookup); err != nil {
+	if err := envflag.ParseCommand(fs, "VOX_", summary, args, lookup); err != nil {
 		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	if err := c.log.Validate(); err != nil {
 		return nil, err

@@ -92,12 +92,8 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 	c.log = logflag.Register(fs)
 	c.agones.register(fs)
 	c.local.flags(fs)
-	fs.Usage = envflag.Usage(fs, "VOX_", summary)
-	if err := envflag.Parse(fs, "VOX_", args, lookup); err != nil {
+	if err := envflag.ParseCommand(fs, "VOX_", summary, args, lookup); err != nil {
 		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	if err := c.log.Validate(); err != nil {
 		return nil, err

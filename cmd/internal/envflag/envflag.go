@@ -43,6 +43,20 @@ func Parse(fs *flag.FlagSet, prefix string, args []string, lookup func(string) (
 	return err
 }
 
+// ParseCommand is a command's whole flag parsing: --help prints summary
+// and every flag (Usage), args and the environment are parsed (Parse), and
+// positional arguments are refused. flag.ErrHelp is returned as it is.
+func ParseCommand(fs *flag.FlagSet, prefix, summary string, args []string, lookup func(string) (string, bool)) error {
+	fs.Usage = Usage(fs, prefix, summary)
+	if err := Parse(fs, prefix, args, lookup); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	return nil
+}
+
 // Usage returns a usage function that prints the summary, then every flag
 // with its default and its environment variable.
 func Usage(fs *flag.FlagSet, prefix, summary string) func() {

@@ -2,6 +2,7 @@ package envflag
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"strings"
 	"testing"
@@ -46,5 +47,31 @@ func TestUsageNamesEnv(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// ParseCommand: the environment fills what the command line did not give,
+// --help is flag.ErrHelp with the usage printed, positional arguments are
+// refused.
+func TestParseCommand(t *testing.T) {
+	newFS := func(out *strings.Builder) (*flag.FlagSet, *int) {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.SetOutput(out)
+		return fs, fs.Int("batch-size", 1, "datagrams per call")
+	}
+	env := func(k string) (string, bool) { return map[string]string{"X_BATCH_SIZE": "9"}[k], k == "X_BATCH_SIZE" }
+	var out strings.Builder
+	fs, n := newFS(&out)
+	if err := ParseCommand(fs, "X_", "the summary", nil, env); err != nil || *n != 9 {
+		t.Fatalf("from the environment: %v, %d", err, *n)
+	}
+	fs, _ = newFS(&out)
+	if err := ParseCommand(fs, "X_", "the summary", []string{"--help"}, env); !errors.Is(err, flag.ErrHelp) ||
+		!strings.Contains(out.String(), "the summary") || !strings.Contains(out.String(), "$X_BATCH_SIZE") {
+		t.Fatalf("--help: %v\n%s", err, out.String())
+	}
+	fs, _ = newFS(&out)
+	if err := ParseCommand(fs, "X_", "s", []string{"extra"}, env); err == nil || !strings.Contains(err.Error(), `"extra"`) {
+		t.Fatalf("a positional argument: %v", err)
 	}
 }
