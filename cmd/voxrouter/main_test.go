@@ -88,14 +88,7 @@ func TestMainEndToEnd(t *testing.T) {
 	}
 	stopReports()
 	cancel()
-	select {
-	case code := <-exit:
-		if code != exitOK {
-			t.Fatalf("exit %d: %s", code, logs.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("voxrouter did not stop")
-	}
+	waitExit(t, exit, &logs)
 	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
 		t.Fatalf("logs: %s", logs.String())
 	}
@@ -138,4 +131,18 @@ func getText(url string) (string, error) {
 	var b bytes.Buffer
 	_, err = b.ReadFrom(resp.Body)
 	return b.String(), err
+}
+
+// waitExit waits for run to return after its context ended: exit 0, within
+// a bound.
+func waitExit(t *testing.T, exit <-chan int, logs *syncBuffer) {
+	t.Helper()
+	select {
+	case code := <-exit:
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, logs.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("voxrouter did not stop")
+	}
 }

@@ -94,12 +94,5 @@ func TestMainRedis(t *testing.T) {
 	}
 	stopReports()
 	cancel()
-	select {
-	case code := <-exit:
-		if code != exitOK {
-			t.Fatalf("exit %d: %s", code, logs.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("voxrouter did not stop")
-	}
+	waitExit(t, exit, &logs)
 }
