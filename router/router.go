@@ -64,6 +64,7 @@ func New(cfg Config) (*Router, error) {
 	}
 	r.registerMetrics()
 	r.registerPoolMetrics()
+	r.registerOpsMetrics()
 	return r, nil
 }
 
