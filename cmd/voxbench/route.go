@@ -218,7 +218,7 @@ func startLocalRouter(c *routeConfig, replicas int) (*localRouter, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := router.New(router.Config{Allocator: f.Allocator(), Pool: "bench", Logger: quiet})
+	r, err := router.New(router.Config{Allocator: f.Allocator(), Logger: quiet})
 	if err != nil {
 		f.Close()
 		return nil, err

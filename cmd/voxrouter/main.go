@@ -210,7 +210,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 			return exitFailed
 		}
 		defer fleet.Close()
-		cfg.router.Allocator, cfg.router.Pool = fleet.Allocator(), "local"
+		cfg.router.Allocator = fleet.Allocator() // its pods report the router's --pool
 		startFleet = func(url string) error { return fleet.Run(url) }
 	}
 	r, err := router.New(cfg.router)
