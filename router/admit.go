@@ -102,7 +102,7 @@ func (r *Router) lead(ctx context.Context, id string, req api.AdmitRequest, from
 	}
 	moving := mapped
 	for attempt := 1; ; attempt++ {
-		slot, err := r.reserve(ctx, id, region, exclude)
+		slot, spilled, err := r.reserve(ctx, id, region, exclude)
 		if errors.Is(err, ErrNoRoom) {
 			r.stats.noPod.Add(1)
 			if attempt > 1 {
@@ -138,7 +138,11 @@ func (r *Router) lead(ctx context.Context, id string, req api.AdmitRequest, from
 		if err == nil {
 			r.stamp(ctx, slot)
 			r.placed(cur)
-			return api.RouterAdmission{Admission: a, Pod: cur, Hostname: v.hostname, Moved: mapped}, false, nil
+			if spilled {
+				r.stats.spills.Add(1)
+			}
+			return api.RouterAdmission{Admission: a, Pod: cur, Pool: r.reg.poolOfPod(cur), Spilled: spilled,
+				Hostname: v.hostname, Moved: mapped}, false, nil
 		}
 		r.release(ctx, slot)
 		if !refused(ctx, err) || attempt >= r.cfg.MaxAttempts {
@@ -199,7 +203,7 @@ func (r *Router) join(ctx context.Context, id string, req api.AdmitRequest, v po
 		return api.RouterAdmission{}, r.podErr(ctx, v.name, err)
 	}
 	r.stamp(ctx, slot)
-	return api.RouterAdmission{Admission: a, Pod: v.name, Hostname: v.hostname}, nil
+	return api.RouterAdmission{Admission: a, Pod: v.name, Pool: r.reg.poolOfPod(v.name), Hostname: v.hostname}, nil
 }
 
 // stamp marks a slot answered, with the pod's latest report seq now.

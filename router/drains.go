@@ -548,7 +548,9 @@ func (r *Router) advance(ctx context.Context, now time.Time, states map[string]p
 				r.log.Info("router: pod draining", "pod", d.Pod, "rate", rate, "participants", d.Participants)
 			}
 		case api.FleetDrainDraining:
-			if gone || st.drainPhase == api.DrainDrained || st.participants == 0 && st.sessions == 0 {
+			// A pod that stopped reporting while it drained exited (or
+			// will be forgotten): its own drain goes on without the router.
+			if gone || !st.fresh || st.drainPhase == api.DrainDrained || st.participants == 0 && st.sessions == 0 {
 				r.endDrain(&d, now)
 				draining--
 			}

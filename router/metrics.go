@@ -18,6 +18,7 @@ func (r *Router) registerMetrics() {
 	counter(`vox_router_admission_retries_total`, r.stats.retries.Load)
 	counter(`vox_router_no_pod_total`, r.stats.noPod.Load)
 	counter(`vox_router_moves_total`, r.stats.moves.Load)
+	counter(`vox_router_spills_total`, r.stats.spills.Load)
 	counter(`vox_router_splits_total`, r.stats.splits.Load)
 	counter(`vox_router_reports_total`, r.stats.reports.Load)
 	counter(`vox_router_pod_suspensions_total`, r.stats.suspensions.Load)

@@ -199,6 +199,7 @@ func (r *Router) Status(ctx context.Context) (api.RouterStatus, error) {
 		Retries:          r.stats.retries.Load(),
 		NoPod:            r.stats.noPod.Load(),
 		Moves:            r.stats.moves.Load(),
+		Spills:           r.stats.spills.Load(),
 		Splits:           r.stats.splits.Load(),
 		Reports:          r.stats.reports.Load(),
 	}

@@ -18,7 +18,7 @@ const rateBuckets = 10
 type stats struct {
 	admissions, failed, retries, noPod atomic.Uint64
 	moves, splits, reports             atomic.Uint64
-	suspensions, adoptions             atomic.Uint64
+	suspensions, adoptions, spills     atomic.Uint64
 	gameServerExits                    atomic.Uint64 // GameServers taken out by the Agones view
 
 	mu      sync.Mutex // guards the fields below
