@@ -163,6 +163,12 @@ type RouterStatus struct {
 	LatencyP50MS float64 `json:"latency_p50_ms"`
 	LatencyP90MS float64 `json:"latency_p90_ms"`
 	LatencyP99MS float64 `json:"latency_p99_ms"`
+	// What the router added to the same admissions: their latency but
+	// the time spent waiting on the pods' answers (store, placement, any
+	// wait on an empty pool), in milliseconds.
+	AddedP50MS  float64 `json:"added_p50_ms"`
+	AddedP99MS  float64 `json:"added_p99_ms"`
+	AddedP999MS float64 `json:"added_p999_ms"`
 	// Spills counts new sessions placed outside the pool their weight
 	// chose, which had no room.
 	Spills uint64 `json:"spills"`

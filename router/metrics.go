@@ -25,6 +25,7 @@ func (r *Router) registerMetrics() {
 	counter(`vox_router_adoptions_total`, r.stats.adoptions.Load)
 	counter(`vox_router_gameserver_exits_total`, r.stats.gameServerExits.Load)
 	r.latency = s.NewSummaryExt(`vox_router_admission_duration_seconds`, time.Minute, []float64{0.5, 0.9, 0.99, 0.999})
+	r.addedLatency = s.NewSummaryExt(`vox_router_admission_added_seconds`, time.Minute, []float64{0.5, 0.9, 0.99, 0.999})
 	podGauge := func(name string, f func(placeable, stale bool) bool) {
 		s.NewGauge(name, func() float64 {
 			n := 0
