@@ -29,7 +29,6 @@ type opsPod struct {
 	sessions   map[string]int
 	stoppedNew bool
 	drain      *api.DrainRequest
-	drained    bool
 	gsState    string
 	cpu        float64
 	seq        uint64
