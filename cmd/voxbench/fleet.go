@@ -311,7 +311,20 @@ func (l *liveSet) add(ctx context.Context, prefix string, s int, region string) 
 	sid := fmt.Sprintf("%s-%04d", prefix, s)
 	for m := range l.size {
 		lp := &livePart{session: s, member: m, sessionID: sid, id: fmt.Sprintf("m%d", m), heard: make([]atomic.Int64, l.size)}
-		ra, err := l.api.AdmitRoutedIn(ctx, sid, api.AdmitRequest{ParticipantID: lp.id}, "", region)
+		// A game backend retries an admission the router could not serve
+		// now (503 with Retry-After, a timeout): three attempts.
+		var ra api.RouterAdmission
+		var err error
+		for attempt := 0; attempt < 3; attempt++ {
+			if ra, err = l.api.AdmitRoutedIn(ctx, sid, api.AdmitRequest{ParticipantID: lp.id}, "", region); err == nil {
+				break
+			}
+			if d, temporary := client.IsTemporary(err); temporary || errors.Is(err, context.DeadlineExceeded) {
+				_ = sleepCtx(ctx, max(d, 500*time.Millisecond))
+				continue
+			}
+			break
+		}
 		if err != nil {
 			return fmt.Errorf("admit %s/%s: %w", sid, lp.id, err)
 		}
