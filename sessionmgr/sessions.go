@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/voxfleet/vox/api"
 	"github.com/voxfleet/vox/media"
 	"github.com/voxfleet/vox/mixer"
 	"github.com/voxfleet/vox/netio"
@@ -144,6 +145,9 @@ func (m *Manager) Admit(ctx context.Context, sessionID string, req AdmitRequest)
 	if req.ParticipantID != "" && !ValidID(req.ParticipantID) {
 		return Admission{}, fmt.Errorf("%w: participant id %q", ErrInvalid, req.ParticipantID)
 	}
+	if req.DisplayName != "" && !api.ValidDisplayName(req.DisplayName) {
+		return Admission{}, fmt.Errorf("%w: display name (1-%d bytes of UTF-8, no control characters)", ErrInvalid, api.MaxDisplayName)
+	}
 	if req.Profile != nil && !req.Profile.Valid() {
 		return Admission{}, fmt.Errorf("%w: SRTP profile", ErrInvalid)
 	}
@@ -162,6 +166,9 @@ func (m *Manager) Admit(ctx context.Context, sessionID string, req AdmitRequest)
 	var pt *participant
 	if err == nil {
 		pt, err = newParticipant(b.id, b.serial, b.ssrc, b.serverSSRC, b.profile, keys)
+	}
+	if err == nil {
+		pt.name = b.name
 	}
 	if err != nil {
 		m.mu.Lock()
@@ -377,7 +384,7 @@ func (m *Manager) infoQueryLocked(s *sessionRec) *infoQuery {
 	}
 	for _, b := range s.liveMembers() {
 		q.members = append(q.members, infoMember{ssrc: b.ssrc, serial: b.serial,
-			p: ParticipantInfo{ID: b.id, SSRC: b.ssrc, Profile: apiProfile(b.profile), AdmittedAt: b.admittedAt}})
+			p: ParticipantInfo{ID: b.id, DisplayName: b.name, SSRC: b.ssrc, Profile: apiProfile(b.profile), AdmittedAt: b.admittedAt}})
 	}
 	return q
 }
