@@ -113,9 +113,9 @@ type ParticipantInfo struct {
 	ID string `json:"id"`
 	// DisplayName is the admission's display name (empty: none).
 	DisplayName string    `json:"display_name,omitempty"`
-	SSRC       uint32    `json:"ssrc"`
-	Profile    Profile   `json:"profile"`
-	AdmittedAt time.Time `json:"admitted_at"`
+	SSRC        uint32    `json:"ssrc"`
+	Profile     Profile   `json:"profile"`
+	AdmittedAt  time.Time `json:"admitted_at"`
 	// Address is the latched source address, empty until the first
 	// authenticated packet.
 	Address string `json:"address,omitempty"`
