@@ -194,6 +194,7 @@ type Participant struct {
 	// rxMu guards the receive-side state shared with other goroutines.
 	rxMu         sync.Mutex
 	senders      map[uint32]*sender
+	ros          roster // the server's roster (roster.go)
 	lastSender   *sender
 	serverReport media.ReportBlock
 	serverRRAt   time.Time

@@ -129,6 +129,10 @@ func (p *Participant) handleRTCP(rx *path, plain []byte, now time.Time) {
 			p.handleReport(rx, pk, now)
 		case media.RTCPTypeAPP:
 			sawApp = true
+		case media.RTCPTypeSDES:
+			p.handleSDES(pk)
+		case media.RTCPTypeBYE:
+			p.handleRosterBye(pk)
 		}
 		if f := p.opts.OnRTCP; f != nil {
 			f(pk)
