@@ -39,6 +39,7 @@ type fwdClient struct {
 	names   map[uint32]string
 	dnames  map[uint32]string
 	byes    []uint32
+	notices []media.ReconnectReason
 	namedAt map[uint32]int
 	rtcps   int
 }

@@ -206,3 +206,33 @@ func (e *engine) mixCSRCs(now int64, r *room, l *participant, q *netio.SendQueue
 	}
 	return cs
 }
+
+// noticeAndRemove sends the participant of an admission one reconnect
+// notice with reason (no window: it is not asked to come back soon) and
+// removes it (DELETE .../participants/{pid}: reason removed). One copy
+// only: the participant is gone at once, so nothing repeats it.
+func (e *engine) noticeAndRemove(ssrc uint32, serial uint64, reasonName string, reason media.ReconnectReason, q *netio.SendQueue) {
+	pt := e.participant(ssrc, serial)
+	if pt == nil {
+		return
+	}
+	if pt.addr.IsValid() {
+		e.sendNotice(pt, reason, 0, q)
+	}
+	e.remove(pt, reasonName)
+}
+
+// noticeRoom sends every member of the session with key one reconnect
+// notice with reason and no window (DELETE /v1/sessions/{id}: session
+// closed), before the room ends.
+func (e *engine) noticeRoom(key uint64, reason media.ReconnectReason, q *netio.SendQueue) {
+	r := e.rooms[key]
+	if r == nil {
+		return
+	}
+	for _, pt := range r.members {
+		if pt.addr.IsValid() {
+			e.sendNotice(pt, reason, 0, q)
+		}
+	}
+}

@@ -57,6 +57,9 @@ func (c *fwdClient) rtcp(t *testing.T, b []byte) {
 	if it.Err() != nil {
 		t.Fatalf("RTCP: %v", it.Err())
 	}
+	if n, err := media.ParseReconnectNotice(plain); err == nil {
+		c.notices = append(c.notices, n.Reason)
+	}
 }
 
 // TestRosterForward: a listener is told who a speaker is (CNAME =
@@ -142,5 +145,32 @@ func TestRosterNoAllocs(t *testing.T) {
 	}
 	if got := r.e.c.rosterOut.Load() - before; got != 201*3 {
 		t.Fatalf("%d announcements, want %d", got, 201*3)
+	}
+}
+
+// TestRemovedAndClosedNotices: a participant removed through the API gets
+// one notice with reason removed, the members of a deleted session one
+// with reason session closed, before they are gone (window 0).
+func TestRemovedAndClosedNotices(t *testing.T) {
+	r := newFwdRoom(t, 3, Config{})
+	r.e.noticeAndRemove(r.pts[0].ssrc, r.pts[0].serial, ReasonRemoved, media.ReconnectRemoved, r.q)
+	r.q.Flush()
+	if got := r.cli[0].notices; !slices.Equal(got, []media.ReconnectReason{media.ReconnectRemoved}) {
+		t.Fatalf("removed participant got notices %v", got)
+	}
+	if r.e.parts[r.pts[0].ssrc] != nil {
+		t.Fatal("still on the shard")
+	}
+	key := r.pts[1].room.key
+	r.e.noticeRoom(key, media.ReconnectSessionClosed, r.q)
+	r.e.endRoom(key, ReasonSessionEnd)
+	r.q.Flush()
+	for _, c := range r.cli[1:] {
+		if !slices.Equal(c.notices, []media.ReconnectReason{media.ReconnectSessionClosed}) {
+			t.Fatalf("%s got notices %v", c.pt.id, c.notices)
+		}
+	}
+	if len(r.e.rooms) != 0 {
+		t.Fatal("the room did not end")
 	}
 }

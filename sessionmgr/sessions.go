@@ -263,8 +263,8 @@ func (m *Manager) RemoveParticipant(ctx context.Context, sessionID, participantI
 	}
 	m.leaveLocked(b, ReasonRemoved)
 	m.mu.Unlock()
-	err := m.onShard(ctx, s.shard, func(_ int64, e *engine, _ *netio.SendQueue) {
-		e.removeParticipant(b.ssrc, b.serial, ReasonRemoved)
+	err := m.onShard(ctx, s.shard, func(_ int64, e *engine, q *netio.SendQueue) {
+		e.noticeAndRemove(b.ssrc, b.serial, ReasonRemoved, media.ReconnectRemoved, q)
 	})
 	if errors.Is(err, errNotPosted) && !errors.Is(err, netio.ErrClosed) {
 		return nil // booked out; the janitor asks the shard again
@@ -291,7 +291,8 @@ func (m *Manager) DeleteSession(ctx context.Context, id string) error {
 	if !onShard {
 		return nil
 	}
-	err := m.onShard(ctx, s.shard, func(_ int64, e *engine, _ *netio.SendQueue) {
+	err := m.onShard(ctx, s.shard, func(_ int64, e *engine, q *netio.SendQueue) {
+		e.noticeRoom(s.key, media.ReconnectSessionClosed, q)
 		e.endRoom(s.key, ReasonSessionEnd)
 	})
 	if errors.Is(err, errNotPosted) && !errors.Is(err, netio.ErrClosed) {
