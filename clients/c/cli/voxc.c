@@ -19,6 +19,8 @@
  *       the frame), as vox_send_pcm would encode them.
  *   voxc decode --in FILE --out WAV
  *       Decodes such a file (or any 2-byte-length-prefixed Opus frames).
+ *   voxc vectors
+ *       Prints libsrtp's protection of docs/protocol.md's test vectors.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -32,6 +34,7 @@
 #include <unistd.h>
 
 #include <opus/opus.h>
+#include <srtp2/srtp.h>
 
 #include "vox.h"
 
@@ -468,6 +471,56 @@ static int decode(int argc, char **argv) {
 	return rc;
 }
 
+/* vectors prints, per profile, libsrtp's protection of the test vectors of
+ * docs/protocol.md ("Byte examples"): one hex line per packet. */
+static int vectors(void) {
+	static const int profiles[] = {VOX_AES_CM_128_HMAC_SHA1_80, VOX_AES_CM_128_HMAC_SHA1_32, VOX_AEAD_AES_128_GCM};
+	static const char *names[] = {"AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32", "AEAD_AES_128_GCM"};
+	if (srtp_init() != srtp_err_status_ok)
+		return 1;
+	for (int k = 0; k < 3; k++) {
+		uint8_t key[30];
+		int salt = profiles[k] == VOX_AEAD_AES_128_GCM ? 12 : 14;
+		for (int i = 0; i < 16; i++)
+			key[i] = (uint8_t)i;
+		for (int i = 0; i < salt; i++)
+			key[16 + i] = (uint8_t)(0xA0 + i);
+		srtp_policy_t pol;
+		memset(&pol, 0, sizeof pol);
+		if (profiles[k] == VOX_AEAD_AES_128_GCM) {
+			srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtp);
+			srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtcp);
+		} else {
+			if (profiles[k] == VOX_AES_CM_128_HMAC_SHA1_32)
+				srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(&pol.rtp);
+			else
+				srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtp);
+			srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtcp);
+		}
+		pol.ssrc.type = ssrc_specific;
+		pol.ssrc.value = 0x0A0B0C0D;
+		pol.key = key;
+		pol.window_size = 128;
+		srtp_t s;
+		if (srtp_create(&s, &pol) != srtp_err_status_ok)
+			return 1;
+		uint8_t rtp[64] = {0x80, 0x6f, 0x00, 0x01, 0x00, 0x00, 0x03, 0xc0, 0x0a, 0x0b, 0x0c, 0x0d, 0xf8, 0xff, 0xfe};
+		uint8_t rtcp[64] = {0x80, 0xc9, 0x00, 0x01, 0x0a, 0x0b, 0x0c, 0x0d};
+		int n = 15, m = 8;
+		if (srtp_protect(s, rtp, &n) != srtp_err_status_ok || srtp_protect_rtcp(s, rtcp, &m) != srtp_err_status_ok)
+			return 1;
+		printf("%s SRTP ", names[k]);
+		for (int i = 0; i < n; i++)
+			printf("%02x", rtp[i]);
+		printf("\n%s SRTCP ", names[k]);
+		for (int i = 0; i < m; i++)
+			printf("%02x", rtcp[i]);
+		printf("\n");
+		srtp_dealloc(s);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv) {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc >= 2 && strcmp(argv[1], "talk") == 0)
@@ -476,8 +529,11 @@ int main(int argc, char **argv) {
 		return encode(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "decode") == 0)
 		return decode(argc - 2, argv + 2);
+	if (argc >= 2 && strcmp(argv[1], "vectors") == 0)
+		return vectors();
 	fprintf(stderr, "usage: voxc talk --admission FILE|- [--tone HZ|--wav FILE] [--amp N] [--seconds N] [--out DIR] [--commands]\n"
 	                "       voxc encode --tone HZ --frames N --out FILE [--amp N]\n"
-	                "       voxc decode --in FILE --out WAV\n");
+	                "       voxc decode --in FILE --out WAV\n"
+	                "       voxc vectors\n");
 	return 2;
 }
