@@ -37,6 +37,7 @@
 #include <srtp2/srtp.h>
 
 #include "vox.h"
+#include "../src/vox_internal.h"
 
 #define MAX_TRACKS 256
 #ifndef M_PI
@@ -521,6 +522,58 @@ static int vectors(void) {
 	return 0;
 }
 
+/* fuzz reads records from stdin (kind: 0 admission JSON, 1 plaintext RTP,
+ * 2 plaintext compound RTCP; a 2-byte big-endian length; the data) and
+ * puts each through the library's parsers: run it under the
+ * AddressSanitizer build (clients/c/ctest TestCParsers). */
+static int fuzz(void) {
+	static const char *adm_json =
+	    "{\"session_id\":\"s\",\"participant_id\":\"p\",\"ssrc\":1,\"server_ssrc\":2,"
+	    "\"media\":{\"address\":\"127.0.0.1\",\"port\":9},\"srtp\":{\"profile\":\"AES_CM_128_HMAC_SHA1_80\","
+	    "\"client_to_server\":{\"key\":\"AAAAAAAAAAAAAAAAAAAAAA==\",\"salt\":\"AAAAAAAAAAAAAAAAAAA=\"},"
+	    "\"server_to_client\":{\"key\":\"AAAAAAAAAAAAAAAAAAAAAA==\",\"salt\":\"AAAAAAAAAAAAAAAAAAA=\"}},"
+	    "\"audio_level_extension_id\":1}";
+	vox_admission adm;
+	char err[256];
+	if (vox_admission_parse(adm_json, strlen(adm_json), &adm, err, sizeof err) != VOX_OK) {
+		fprintf(stderr, "voxc fuzz: %s\n", err);
+		return 1;
+	}
+	vox_client *c;
+	if (vox_open(&c, &adm, NULL) != VOX_OK)
+		return 1;
+	uint8_t h[3];
+	static uint8_t buf[65536];
+	long n = 0, ok = 0;
+	while (fread(h, 1, 3, stdin) == 3) {
+		size_t len = (size_t)h[1] << 8 | h[2];
+		if (fread(buf, 1, len, stdin) != len)
+			break;
+		n++;
+		if (h[0] == 0) {
+			/* exactly len bytes, no terminator: the parser must not read past */
+			char *j = malloc(len ? len : 1);
+			memcpy(j, buf, len);
+			vox_admission a;
+			if (vox_admission_parse(j, len, &a, err, sizeof err) == VOX_OK)
+				ok++;
+			free(j);
+		} else {
+			uint8_t *p = malloc(len ? len : 1);
+			memcpy(p, buf, len);
+			vox_feed_plain(c, p, (int)len, h[0] == 2);
+			free(p);
+		}
+	}
+	vox_stats st;
+	vox_get_stats(c, &st);
+	printf("FUZZ records=%ld admissions_ok=%ld received=%llu malformed=%llu roster=%llu byes=%llu notices=%llu\n", n, ok,
+	       (unsigned long long)st.received, (unsigned long long)st.malformed, (unsigned long long)st.roster_updates,
+	       (unsigned long long)st.byes, (unsigned long long)st.notices);
+	vox_close(c, 0);
+	return 0;
+}
+
 int main(int argc, char **argv) {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc >= 2 && strcmp(argv[1], "talk") == 0)
@@ -531,6 +584,8 @@ int main(int argc, char **argv) {
 		return decode(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "vectors") == 0)
 		return vectors();
+	if (argc >= 2 && strcmp(argv[1], "fuzz") == 0)
+		return fuzz();
 	fprintf(stderr, "usage: voxc talk --admission FILE|- [--tone HZ|--wav FILE] [--amp N] [--seconds N] [--out DIR] [--commands]\n"
 	                "       voxc encode --tone HZ --frames N --out FILE [--amp N]\n"
 	                "       voxc decode --in FILE --out WAV\n"

@@ -21,6 +21,7 @@
 #include <srtp2/srtp.h>
 
 #include "vox.h"
+#include "vox_internal.h"
 
 #define MAX_DATAGRAM 1500
 #define RING_SAMPLES (2 * VOX_SAMPLE_RATE) /* 2 s per speaker */
@@ -611,6 +612,13 @@ static void on_datagram(vox_client *c, uint8_t *b, int len) {
 		c->st.replays++;
 	else
 		c->st.malformed++;
+}
+
+void vox_feed_plain(vox_client *c, uint8_t *b, int len, int rtcp) {
+	if (rtcp)
+		on_rtcp(c, b, len);
+	else
+		on_rtp(c, b, len);
 }
 
 int vox_poll(vox_client *c, int timeout_ms) {
