@@ -124,6 +124,9 @@ func TestRosterForward(t *testing.T) {
 // who its speaker is (the announcement path, forced on every packet here)
 // does not allocate.
 func TestRosterNoAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
 	r := newBenchRoom(t, media.ProfileAESCM128HMACSHA1_80, 3)
 	r.refill(t, 300)
 	sender := r.sender
