@@ -13,7 +13,8 @@
  *       (leave with a BYE and write the files).
  *       Stdout, one event per line: LOCAL addr, ROSTER ssrc id name,
  *       MIX ssrc name, BYE ssrc, RECONNECT reason window_ms, MOVED ssrc,
- *       HEARD ssrc packets (every 500 ms per stream), STATS k=v ..., DONE.
+ *       HEARD ssrc packets (every 500 ms per stream), CSRCS ssrc csrc=id ...
+ *       (with HEARD, for a stream with CSRCs: the mix), STATS k=v ..., DONE.
  *   voxc encode --tone HZ --frames N --out FILE [--amp N]
  *       Writes N Opus frames of the tone (2-byte big-endian length, then
  *       the frame), as vox_send_pcm would encode them.
@@ -340,8 +341,18 @@ static int talk(int argc, char **argv) {
 			next_heard = mono_ms() + 500;
 			for (int i = 0; i < vox_speaker_count(a.c); i++) {
 				vox_speaker_info info;
-				if (vox_speaker(a.c, i, &info) == VOX_OK && info.packets > 0 && !info.left)
-					printf("HEARD %u %llu\n", info.ssrc, (unsigned long long)info.packets);
+				if (vox_speaker(a.c, i, &info) != VOX_OK || info.packets == 0 || info.left)
+					continue;
+				printf("HEARD %u %llu\n", info.ssrc, (unsigned long long)info.packets);
+				if (info.ncsrc > 0) { /* who is in the mix: the roster's names of the CSRCs */
+					printf("CSRCS %u", info.ssrc);
+					for (int k = 0; k < info.ncsrc; k++) {
+						vox_speaker_info who;
+						int named = vox_lookup(a.c, info.csrcs[k], &who) == VOX_OK && who.named;
+						printf(" %u=%s", info.csrcs[k], named ? who.participant_id : "?");
+					}
+					printf("\n");
+				}
 			}
 		}
 		/* Commands. */
