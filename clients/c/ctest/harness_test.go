@@ -9,7 +9,6 @@ package ctest
 
 import (
 	"bufio"
-	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -436,4 +435,3 @@ func (p *proxy) captured() (rtp, rtcp []byte) {
 	return append([]byte(nil), p.lastRTP...), append([]byte(nil), p.lastRTC...)
 }
 
-var _ = context.Background
