@@ -156,7 +156,10 @@ typedef struct vox_speaker_info {
 } vox_speaker_info;
 
 /* Speakers: every SSRC we received RTP from or the roster named,
- * 0 <= i < vox_speaker_count. */
+ * 0 <= i < vox_speaker_count (at most 256). Speakers that left (BYE, or
+ * the old server's after vox_move) stay, marked left, until their PCM has
+ * been read; then vox_move, or a full table, frees them: indexes change,
+ * keep SSRCs, not indexes. */
 int vox_speaker_count(const vox_client *c);
 int vox_speaker(const vox_client *c, int i, vox_speaker_info *out);
 /* The roster entry of any SSRC (e.g. a CSRC of the mix). */

@@ -364,10 +364,29 @@ static struct speaker *find(const vox_client *c, uint32_t ssrc) {
 	return NULL;
 }
 
+/* prune frees the speakers that left (BYE, or a move) and whose PCM has
+ * been read: the table stays bounded over many moves. */
+static void prune(vox_client *c) {
+	int k = 0;
+	for (int i = 0; i < c->nspk; i++) {
+		struct speaker *s = &c->spk[i];
+		if (s->info.left && s->len == 0) {
+			if (s->dec)
+				opus_decoder_destroy(s->dec);
+			free(s->ring);
+			continue;
+		}
+		c->spk[k++] = *s;
+	}
+	c->nspk = k;
+}
+
 static struct speaker *speaker_for(vox_client *c, uint32_t ssrc) {
 	struct speaker *s = find(c, ssrc);
 	if (s)
 		return s;
+	if (c->nspk == MAX_SPEAKERS)
+		prune(c);
 	if (c->nspk == MAX_SPEAKERS)
 		return NULL;
 	if (c->nspk == c->capspk) {
@@ -661,6 +680,7 @@ int vox_move(vox_client *c, const vox_admission *adm) {
 		c->spk[i].info.left = 1; /* the old server's SSRCs are gone */
 		c->spk[i].have_seq = 0;
 	}
+	prune(c);
 	c->st.moves++;
 	return attach(c, adm);
 }
