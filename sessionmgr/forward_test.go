@@ -40,6 +40,7 @@ type fwdClient struct {
 	dnames  map[uint32]string
 	byes    []uint32
 	notices []media.ReconnectReason
+	maxRTCP int // the longest plaintext RTCP it got
 	namedAt map[uint32]int
 	rtcps   int
 }

@@ -34,8 +34,9 @@ import (
 // RosterRepeatEvery is how often a listener's roster is repeated.
 const RosterRepeatEvery = 5 * time.Second
 
-// rosterBudget is the most plaintext bytes of one roster packet (well below
-// any --max-datagram once SRTCP's index and tag are added).
+// rosterBudget is the most plaintext bytes of one roster packet (below the
+// default --max-datagram once SRTCP's index and tag are added; a smaller
+// --max-datagram lowers it).
 const rosterBudget = 1000
 
 // rosterState is a listener's view of the roster, on its shard.
@@ -117,6 +118,7 @@ func (e *engine) repeatRoster(now int64, l *participant, q *netio.SendQueue) {
 	if l.ros.count == 0 && !l.ros.mixNamed {
 		return
 	}
+	budget := min(rosterBudget, e.cfg.maxPlain) // a small --max-datagram too
 	b, start := e.rosterBegin(l)
 	n := 0
 	flush := func() {
@@ -131,7 +133,7 @@ func (e *engine) repeatRoster(now int64, l *participant, q *netio.SendQueue) {
 		n = 0
 	}
 	add := func(ssrc uint32, cname, name string) {
-		if n == media.MaxSDESChunks || len(b)+media.SDESChunkSize(cname, name) > rosterBudget {
+		if n == media.MaxSDESChunks || len(b)+media.SDESChunkSize(cname, name) > budget {
 			flush()
 		}
 		b = media.AppendSDESChunk(b, ssrc, cname, name)

@@ -2,8 +2,10 @@ package sessionmgr
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/voxfleet/vox/api"
 	"github.com/voxfleet/vox/media"
 )
 
@@ -16,6 +18,7 @@ func (c *fwdClient) rtcp(t *testing.T, b []byte) {
 		t.Fatalf("member %s cannot decrypt the server's RTCP: %v", c.pt.id, err)
 	}
 	c.rtcps++
+	c.maxRTCP = max(c.maxRTCP, len(plain))
 	it := media.NewRTCPIter(plain)
 	first := true
 	for it.Next() {
@@ -175,5 +178,39 @@ func TestRemovedAndClosedNotices(t *testing.T) {
 	}
 	if len(r.e.rooms) != 0 {
 		t.Fatal("the room did not end")
+	}
+}
+
+// TestRosterRepeatPacks: the repeat names every member the listener was
+// told about, packed into packets of at most 31 chunks and rosterBudget
+// bytes, and forgets none.
+func TestRosterRepeatPacks(t *testing.T) {
+	r := newFwdRoom(t, 40, Config{})
+	l := r.pts[0]
+	for i, m := range r.pts[1:] {
+		m.name = strings.Repeat(string(rune('a'+i%26)), api.MaxDisplayName)
+		l.markKnown(m, r.now)
+	}
+	r.e.repeatRoster(r.now, l, r.q)
+	r.q.Flush()
+	c := r.cli[0]
+	if len(c.names) != 39 {
+		t.Fatalf("named %d members, want 39", len(c.names))
+	}
+	for _, m := range r.pts[1:] {
+		if c.names[m.ssrc] != m.id || c.dnames[m.ssrc] != m.name {
+			t.Fatalf("%d named %q %q", m.ssrc, c.names[m.ssrc], c.dnames[m.ssrc])
+		}
+	}
+	if c.maxRTCP > rosterBudget {
+		t.Fatalf("a roster packet of %d bytes (budget %d)", c.maxRTCP, rosterBudget)
+	}
+	// 39 chunks of 76 bytes (SSRC, "pN", a 64-byte name, end, padding):
+	// 13 fit in 1000 bytes after the RR and SDES headers, so 3 packets.
+	if c.rtcps != 3 {
+		t.Fatalf("%d packets", c.rtcps)
+	}
+	if l.ros.next != r.now+int64(RosterRepeatEvery) {
+		t.Fatal("next repeat not scheduled")
 	}
 }
