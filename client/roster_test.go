@@ -1,8 +1,12 @@
 package client
 
 import (
+	"context"
+	"errors"
 	"testing"
+	"time"
 
+	"github.com/voxfleet/vox/api"
 	"github.com/voxfleet/vox/media"
 )
 
@@ -70,5 +74,39 @@ func TestRoster(t *testing.T) {
 	}
 	if len(p.Roster()) != 2 {
 		t.Errorf("roster %v", p.Roster())
+	}
+}
+
+// TestFinalNoticesDoNotMove: with Readmit set, a notice with reason removed
+// or session closed reaches OnReconnect but starts no move.
+func TestFinalNoticesDoNotMove(t *testing.T) {
+	s := newFakeServer(t, media.DefaultProfile)
+	notices := make(chan media.ReconnectNotice, 4)
+	readmits := make(chan struct{}, 4)
+	p := join(t, s, Options{
+		OnReconnect: func(n media.ReconnectNotice) { notices <- n },
+		Readmit: func(context.Context, api.Admission, media.ReconnectNotice) (api.Admission, error) {
+			readmits <- struct{}{}
+			return api.Admission{}, errors.New("no")
+		},
+	})
+	if err := p.Send([]byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	s.recvRTP()
+	for _, r := range []media.ReconnectReason{media.ReconnectRemoved, media.ReconnectSessionClosed} {
+		s.sendRTCP(s.out, media.AppendReconnectNotice(nil, media.ReconnectNotice{SSRC: testServerSSRC, Reason: r}))
+		select {
+		case n := <-notices:
+			if n.Reason != r {
+				t.Fatalf("notice %+v", n)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatalf("reason %v: no OnReconnect", r)
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	if len(readmits) != 0 || p.Moving() {
+		t.Fatal("a final notice started a move")
 	}
 }
