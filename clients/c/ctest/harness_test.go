@@ -434,4 +434,3 @@ func (p *proxy) captured() (rtp, rtcp []byte) {
 	defer p.mu.Unlock()
 	return append([]byte(nil), p.lastRTP...), append([]byte(nil), p.lastRTC...)
 }
-
