@@ -251,6 +251,15 @@ func (t *shared) run(ctx context.Context, talkers []int, t0, wStart, wEnd time.D
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	// The sender's waits are short (~50 µs between frames): the Go
+	// runtime's timers resolve them to about a millisecond when nothing
+	// else wakes the process (its netpoller sleeps in epoll_wait with a
+	// millisecond timeout), which would send in 1 ms bursts instead of
+	// smoothly. The sender keeps a thread of its own and sleeps in
+	// nanosleep with a small timer slack instead (preciseSleep).
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	setTimerSlack(preciseSlack)
 	waitUntil(ctx, b.epoch, t0)
 	for ctx.Err() == nil {
 		now := time.Since(b.epoch)
@@ -292,6 +301,10 @@ func (t *shared) run(ctx context.Context, talkers []int, t0, wStart, wEnd time.D
 		// batches, burstier arrivals at the server).
 		next = max(next, now+c.sendTick)
 		if d := next - time.Since(b.epoch); d > 0 {
+			if d <= preciseWaitMax {
+				preciseSleep(d)
+				continue
+			}
 			timer.Reset(d)
 			select {
 			case <-timer.C:

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"sync"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -281,3 +282,20 @@ func (r *fdRaw) Write(f func(fd uintptr) bool) error {
 	}
 	return nil
 }
+
+// preciseWaitMax: the sender's waits up to this long use preciseSleep.
+const preciseWaitMax = 2 * time.Millisecond
+
+// preciseSlack is the sender thread's timer slack (the kernel's default,
+// 50 µs, is as long as the wait between two frames).
+const preciseSlack = 5 * time.Microsecond
+
+// preciseSleep sleeps d in nanosleep(2), a system call the runtime knows
+// of (the P goes to the receiver meanwhile), on time within the timer slack.
+func preciseSleep(d time.Duration) {
+	ts := unix.NsecToTimespec(int64(d))
+	_ = unix.Nanosleep(&ts, nil)
+}
+
+// setTimerSlack sets the calling thread's timer slack.
+func setTimerSlack(d time.Duration) { _ = unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(d), 0, 0, 0) }

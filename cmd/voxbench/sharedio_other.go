@@ -5,6 +5,7 @@ package main
 import (
 	"errors"
 	"net"
+	"time"
 )
 
 // gsoAvailable: UDP GSO and GRO are Linux features; elsewhere the shared
@@ -59,3 +60,13 @@ func dialShared(raddr *net.UDPAddr, _ bool) (sharedConn, error) {
 	_ = c.SetWriteBuffer(8 << 20)
 	return c, nil
 }
+
+const (
+	preciseWaitMax = 2 * time.Millisecond
+	preciseSlack   = 0
+)
+
+// preciseSleep: time.Sleep elsewhere.
+func preciseSleep(d time.Duration) { time.Sleep(d) }
+
+func setTimerSlack(time.Duration) {}
