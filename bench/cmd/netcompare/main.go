@@ -119,15 +119,15 @@ type Config struct {
 	CommonRate float64  `json:"common_rate_fixed"`
 	// GenBatch is the generator's datagrams per paced send (gen -b):
 	// 8, bursts; 1, smooth arrivals like voxbench's clients.
-	GenBatch int `json:"gen_batch"`
-	Threads    int      `json:"threads"`
-	SinkPoll   int      `json:"sink_poll_us"`
-	Baseline   string   `json:"baseline"`
-	LossLimit  float64  `json:"loss_limit"`
-	GenReach   float64  `json:"gen_reach"`
-	FwdPort    int      `json:"fwd_port"`
-	SinkPort   int      `json:"sink_port"`
-	SrcPort    int      `json:"src_port"`
+	GenBatch  int     `json:"gen_batch"`
+	Threads   int     `json:"threads"`
+	SinkPoll  int     `json:"sink_poll_us"`
+	Baseline  string  `json:"baseline"`
+	LossLimit float64 `json:"loss_limit"`
+	GenReach  float64 `json:"gen_reach"`
+	FwdPort   int     `json:"fwd_port"`
+	SinkPort  int     `json:"sink_port"`
+	SrcPort   int     `json:"src_port"`
 }
 
 // Machine facts for the report.
