@@ -246,7 +246,8 @@ done
 
 # 1b. The same forwarders driven smoothly (one datagram per paced send, as
 # voxbench's clients arrive), CPU cost only, at the burst run's common rate.
-if [ "$SMOOTH" = 1 ] && "$OUT/netcompare" run --help 2>&1 | grep -q -- '--gen-batch'; then
+nc_help=$("$OUT/netcompare" run --help 2>&1 || true)
+if [ "$SMOOTH" = 1 ] && grep -q -- '-gen-batch' <<<"$nc_help"; then
 	for prof in $PROFILES; do
 		if ! rate=$("$OUT/perfdoc" common-rate --json "$run/netcompare-$prof.json" 2>/dev/null); then
 			say "warning: no common rate for $prof: no smooth netcompare"
@@ -394,7 +395,8 @@ done
 
 # 2b. Receive coalescing on (voxd's default --rx-coalesce) and off, sessions
 # of 4 at each of COAL_LOADS, interleaved; voxd restarted for every run.
-if [ -n "$COAL_LOADS" ] && "$OUT/voxd" --help 2>&1 | grep -q -- '--rx-coalesce'; then
+voxd_help=$("$OUT/voxd" --help 2>&1 || true)
+if [ -n "$COAL_LOADS" ] && grep -q -- '-rx-coalesce' <<<"$voxd_help"; then
 	coal_limit=$(($(secs_of "$COAL_DURATION") + 1 + 120))
 	for prof in $PROFILES; do
 		mapfile -t extra < <(bench_extra "$prof")
