@@ -223,6 +223,13 @@ type Counters struct {
 	RxBytes   uint64 `json:"rx_bytes"`
 	TxPackets uint64 `json:"tx_packets"`
 	TxBytes   uint64 `json:"tx_bytes"`
+	// RxBatches and TxCalls count the recvmmsg calls that returned
+	// datagrams and the sendmmsg calls: packets per call is the batching
+	// the server gets. CoalescePauses counts receive-coalescing pauses
+	// (voxd --rx-coalesce).
+	RxBatches      uint64 `json:"rx_batches"`
+	TxCalls        uint64 `json:"tx_calls"`
+	CoalescePauses uint64 `json:"coalesce_pauses"`
 
 	Forwarded uint64 `json:"forwarded"` // RTP packets sent to listeners
 	RTCPIn    uint64 `json:"rtcp_in"`   // authenticated RTCP from clients
@@ -312,6 +319,9 @@ func (c Counters) Add(o Counters) Counters {
 	c.RxBytes += o.RxBytes
 	c.TxPackets += o.TxPackets
 	c.TxBytes += o.TxBytes
+	c.RxBatches += o.RxBatches
+	c.TxCalls += o.TxCalls
+	c.CoalescePauses += o.CoalescePauses
 	c.Forwarded += o.Forwarded
 	c.RTCPIn += o.RTCPIn
 	c.RTCPOut += o.RTCPOut

@@ -34,14 +34,28 @@
 #   3. go test -bench 'Forward$|ForwardRooms$' for sessionmgr (the
 #      in-process forward path, one room and 400 rooms at once).
 #   4. perfdoc render.
+# Also, when the tools have them (issue 16):
+#   1b. netcompare with a smooth generator (--gen-batch 1: one datagram per
+#      paced send, like voxbench's clients) for c,voxsrtp, CPU cost only, at
+#      the profile's common rate: netcompare-<profile>-smooth.json.
+#   2b. receive coalescing on and off: sessions of 4 at COAL_LOADS, voxd
+#      with its default --rx-coalesce and with --rx-coalesce 0, restarted
+#      for each run, the two interleaved: coalesce-<profile>-s<N>-<on|off>-r<R>.json.
+#   3b. mix mode (when libopus-dev is installed): sessionmgr's
+#      BenchmarkMixModeFrame for rooms of 4 and 8 all talking, built with
+#      -tags opus, each with a CPU profile: mixbench-m<4|8>.txt and
+#      mixprof-m<4|8>.txt (go tool pprof -top -cum), for rooms per core
+#      and the split between decode, mix, encode and crypto.
 #
 # Duration of the full run (estimated from the trial counts; a trial takes
 # --secs + ~1.5 s): netcompare aes_cm_80 = 3 impls x 3 reps x (~9 search
 # + 2) trials x 6.5 s = ~11 min; gcm = 2 x 3 x 11 x 6.5 s = ~7 min;
 # voxbench steady = 2 profiles x 3 layouts x 3 reps x ~16 s = ~5 min;
 # ramp = 2 x up to 8 steps x ~9 s = up to ~2.5 min (it stops at the first
-# step missed); micro-benchmarks and builds ~1.5 min: ~25 minutes in all,
-# bounded by the timeouts below (~45 minutes at worst). --quick: ~1-2 min.
+# step missed); micro-benchmarks and builds ~1.5 min; smooth netcompare
+# 2 x 3 reps x 2 x 6.5 s = ~1.5 min; coalescing 2 profiles x 3 loads x 2
+# x 2 reps x ~10 s = ~4 min; mix benchmarks ~1 min: ~32 minutes in all,
+# bounded by the timeouts below (~55 minutes at worst). --quick: ~2-3 min.
 #
 # Environment (defaults, then --quick's, in brackets): OUT [bench/out],
 # UDPBASE [../shared/tools/udpbase], REPS [3; 1], SECS [5; 1] and STEPS
@@ -56,7 +70,10 @@
 # [100; 20], RAMP_STEP [50; 20], RAMP_STEPS [8; 2], RAMP_DURATION [5s; 2s],
 # NC_PORT_BASE [61000: netcompare's forwarder port; sinks +100, talkers
 # +200..+263], VOXD_UDP_PORT [61500], VOXD_ADMIN_PORT [61501], PROFILES
-# [aes_cm_80 gcm], MICROBENCH [1; 1] (0 skips the micro-benchmarks). The
+# [aes_cm_80 gcm], MICROBENCH [1; 1] (0 skips the micro-benchmarks),
+# SMOOTH [1; 1] (0 skips 1b), COAL_LOADS [100 250 400; 20] (sessions of 4;
+# empty skips 2b), COAL_REPS [2; 1], COAL_DURATION [5s; 2s], MIX [1; 1]
+# (0 skips 3b), MIX_FRAMES [1500x; 100x] (-benchtime of each mix run). The
 # ports are above the ephemeral range (32768-60999 by default), so no other
 # program's client socket can hold one of them.
 #
@@ -100,8 +117,10 @@ fi
 
 if [ "$quick" = 1 ]; then
 	d_reps=1 d_secs=1 d_steps=1 d_s4=20 d_s8=10 d_ramp=20 d_rampstep=20 d_rampsteps=2 d_dur=2s d_warm=1s d_rampdur=2s d_mbcount=1 d_mbtime=2000x
+	d_coal="20" d_coalreps=1 d_coaldur=2s d_mixframes=100x
 else
 	d_reps=3 d_secs=5 d_steps=4 d_s4=200 d_s8=100 d_ramp=100 d_rampstep=50 d_rampsteps=8 d_dur=10s d_warm=2s d_rampdur=5s d_mbcount=3 d_mbtime=20000x
+	d_coal="100 250 400" d_coalreps=2 d_coaldur=5s d_mixframes=1500x
 fi
 REPS=${REPS:-$d_reps}
 SECS=${SECS:-$d_secs}
@@ -123,6 +142,12 @@ DURATION=${DURATION:-$d_dur}
 WARMUP=${WARMUP:-$d_warm}
 RAMP_DURATION=${RAMP_DURATION:-$d_rampdur}
 MICROBENCH=${MICROBENCH:-1}
+SMOOTH=${SMOOTH:-1}
+COAL_LOADS=${COAL_LOADS-$d_coal}
+COAL_REPS=${COAL_REPS:-$d_coalreps}
+COAL_DURATION=${COAL_DURATION:-$d_coaldur}
+MIX=${MIX:-1}
+MIX_FRAMES=${MIX_FRAMES:-$d_mixframes}
 NC_PORT_BASE=${NC_PORT_BASE:-61000}
 VOXD_UDP_PORT=${VOXD_UDP_PORT:-61500}
 VOXD_ADMIN_PORT=${VOXD_ADMIN_PORT:-61501}
@@ -219,6 +244,30 @@ for prof in $PROFILES; do
 	esac
 done
 
+# 1b. The same forwarders driven smoothly (one datagram per paced send, as
+# voxbench's clients arrive), CPU cost only, at the burst run's common rate.
+nc_help=$("$OUT/netcompare" run --help 2>&1 || true)
+if [ "$SMOOTH" = 1 ] && grep -q -- '-gen-batch' <<<"$nc_help"; then
+	for prof in $PROFILES; do
+		if ! rate=$("$OUT/perfdoc" common-rate --json "$run/netcompare-$prof.json" 2>/dev/null); then
+			say "warning: no common rate for $prof: no smooth netcompare"
+			continue
+		fi
+		minutes=$(((REPS * 2 * 2 * (SECS + 2)) / 60 + 3))
+		argv=(env OUT="$OUT" bench/compare.sh --impls c,voxsrtp --fanouts 3 --modes pinned --phases cost
+			--common-rate "$rate" --gen-batch 1 --reps "$REPS" --secs "$SECS" --size 120 --profile "$prof"
+			--max-minutes "$minutes" --fwd-port "$NC_PORT_BASE" --sink-port $((NC_PORT_BASE + 100))
+			--src-port $((NC_PORT_BASE + 200))
+			--json "$run/netcompare-$prof-smooth.json" --markdown "$run/netcompare-$prof-smooth.md")
+		logcmd "${argv[@]}"
+		say "netcompare c,voxsrtp --profile $prof, smooth generator (--gen-batch 1) at $rate pps"
+		timeout -k 10 $((minutes * 60 + 60)) "${argv[@]}" >"$run/netcompare-$prof-smooth.out" 2>"$run/netcompare-$prof-smooth.log" &
+		pids=($!)
+		wait $! || say "warning: smooth netcompare $prof failed (exit $?); see $run/netcompare-$prof-smooth.log"
+		pids=()
+	done
+fi
+
 # ---------------------------------------------------------------- 2. voxd + voxbench
 full_profile() {
 	case "$1" in
@@ -244,9 +293,10 @@ bench_extra() { # bench_extra PROFILE: --transport gso, --profile P when support
 }
 
 voxd_pid= voxd_tpid=
-start_voxd() { # start_voxd PROFILE: voxd for this profile, pinned, time-bounded
+start_voxd() { # start_voxd PROFILE [VOXD ARGS...]: voxd for this profile, pinned, time-bounded
 	local prof=$1 tpid i
-	local argv=($(pin 0) timeout -s INT -k 5 3600 "$OUT/voxd" --shards 1
+	shift
+	local argv=($(pin 0) timeout -s INT -k 5 3600 "$OUT/voxd" "$@" --shards 1
 		--udp-addr "127.0.0.1:$VOXD_UDP_PORT" --admin-addr "127.0.0.1:$VOXD_ADMIN_PORT"
 		--srtp-profile "$(full_profile "$prof")" --max-sessions 10000 --max-participants 20000
 		--max-session-participants 64 --max-speakers 8 --cpu-high 100 --cpu-low 99
@@ -343,6 +393,33 @@ for prof in $PROFILES; do
 	stop_voxd
 done
 
+# 2b. Receive coalescing on (voxd's default --rx-coalesce) and off, sessions
+# of 4 at each of COAL_LOADS, interleaved; voxd restarted for every run.
+voxd_help=$("$OUT/voxd" --help 2>&1 || true)
+if [ -n "$COAL_LOADS" ] && grep -q -- '-rx-coalesce' <<<"$voxd_help"; then
+	coal_limit=$(($(secs_of "$COAL_DURATION") + 1 + 120))
+	for prof in $PROFILES; do
+		mapfile -t extra < <(bench_extra "$prof")
+		for r in $(seq "$COAL_REPS"); do
+			for n in $COAL_LOADS; do
+				for mode in on off; do
+					flags=()
+					[ "$mode" = off ] && flags=(--rx-coalesce 0)
+					if ! start_voxd "$prof" "${flags[@]}"; then
+						stop_voxd
+						continue
+					fi
+					say "coalescing $mode, $prof: $n sessions of 4 (rep $r/$COAL_REPS)"
+					voxbench "$run/coalesce-$prof-s$n-$mode-r$r.json" "$coal_limit" steady --admin "127.0.0.1:$VOXD_ADMIN_PORT" \
+						--json --server-pid "$voxd_pid" --payload 120 --duration "$COAL_DURATION" --warmup 1s \
+						"${objectives[@]}" "${extra[@]}" --sessions "$n" --size 4 --talkers 4
+					stop_voxd
+				done
+			done
+		done
+	done
+fi
+
 # ---------------------------------------------------------------- 3. micro-benchmarks
 if [ "$MICROBENCH" = 1 ]; then
 	argv=(timeout -k 10 600 $(pin 0) go test -run '^$' -bench 'Forward$|ForwardRooms$' -benchmem -count "$d_mbcount"
@@ -350,6 +427,29 @@ if [ "$MICROBENCH" = 1 ]; then
 	logcmd "${argv[@]}" ">" "$run/microbench.txt"
 	say "go test -bench 'Forward$|ForwardRooms$' ./sessionmgr/"
 	"${argv[@]}" >"$run/microbench.txt" 2>&1 || say "warning: micro-benchmarks failed; see $run/microbench.txt"
+fi
+
+# 3b. Mix mode: rooms of 4 and 8, all talking, through the engine (libopus).
+if [ "$MIX" = 1 ] && [ -e /usr/include/opus/opus.h ]; then
+	argv=(go test -c -tags opus -o "$OUT/sessionmgr-opus.test" ./sessionmgr/)
+	logcmd "${argv[@]}"
+	if "${argv[@]}" 2>"$run/mixbench-build.log"; then
+		for m in 4 8; do
+			argv=(timeout -k 10 600 $(pin 0) "$OUT/sessionmgr-opus.test" -test.run '^$'
+				-test.bench "MixModeFrame/members$m/talkers$m\$" -test.benchmem -test.count 3
+				-test.benchtime "$MIX_FRAMES" -test.cpuprofile "$run/mixprof-m$m.pprof")
+			logcmd "${argv[@]}" ">" "$run/mixbench-m$m.txt"
+			say "mix mode: rooms of $m all talking"
+			(cd sessionmgr && "${argv[@]}") >"$run/mixbench-m$m.txt" 2>&1 || say "warning: mix benchmark m$m failed; see $run/mixbench-m$m.txt"
+			argv=(go tool pprof -top -cum -nodecount=400 "$OUT/sessionmgr-opus.test" "$run/mixprof-m$m.pprof")
+			logcmd "${argv[@]}" ">" "$run/mixprof-m$m.txt"
+			"${argv[@]}" >"$run/mixprof-m$m.txt" 2>/dev/null || say "warning: no mix profile m$m"
+		done
+	else
+		say "warning: the opus build of sessionmgr's tests failed; see $run/mixbench-build.log"
+	fi
+elif [ "$MIX" = 1 ]; then
+	say "no libopus-dev (/usr/include/opus/opus.h): no mix-mode rows"
 fi
 
 # ---------------------------------------------------------------- 4. render

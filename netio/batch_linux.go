@@ -70,6 +70,7 @@ type batchConn struct {
 	sleepfds [2]unix.PollFd
 	timeout  unix.Timespec
 	counter  [8]byte // the eventfd's counter, read to reset it
+	pauseTS  unix.Timespec
 
 	sendRange    sendFunc // c.sendmmsg, bound once (a method value allocates)
 	waitWritable func()
@@ -201,6 +202,22 @@ func (c *batchConn) sleep(pkts []Packet, ctr *counters, d time.Duration) (int, e
 	}
 	// Readable (or shut down): recvmmsg returns at once.
 	return c.recv(pkts, ctr)
+}
+
+// pause waits d (coalescing: see coalesce.go) in a raw nanosleep: like
+// recv, the shard keeps its P, and no socket waiter is registered, so the
+// senders pay no wake-up for the datagrams that arrive meanwhile. A signal
+// (the runtime's preemption) ends it early, which only shortens one pause.
+func (c *batchConn) pause(d int64) {
+	c.pauseTS = unix.NsecToTimespec(d)
+	_, _, _ = unix.RawSyscall(unix.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&c.pauseTS)), 0, 0)
+}
+
+// setTimerSlack sets the calling thread's timer slack (PR_SET_TIMERSLACK):
+// the kernel may end a timed wait up to this much late, 50 µs by default,
+// which a pause of a few hundred µs must not gain on top of its budget.
+func setTimerSlack(d time.Duration) {
+	_ = unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(d), 0, 0, 0)
 }
 
 // wake makes the eventfd readable, which ends a sleep in progress or the

@@ -20,6 +20,9 @@ const (
 	// MaxShards caps the shard count: SO_REUSEPORT groups and the steering
 	// program are sized for it, and more shards than cores only cost.
 	MaxShards = 64
+	// MaxCoalesceBudget caps Config.CoalesceBudget: a pause longer than
+	// this would eat into a voice packet's latency objective.
+	MaxCoalesceBudget = 2 * time.Millisecond
 	// MaxBatchSize is the kernel's UIO_MAXIOV limit for one recvmmsg/sendmmsg.
 	MaxBatchSize = 1024
 )
@@ -57,6 +60,13 @@ type Config struct {
 	NoLockOSThread bool
 	// Mailbox is the capacity of each shard's control mailbox. Default 1024.
 	Mailbox int
+	// CoalesceBudget turns on adaptive receive coalescing (coalesce.go):
+	// after a small batch at a packet rate high enough, a shard pauses up
+	// to this long before its next receive so that datagrams accumulate
+	// and arrive as one batch. It bounds the extra time a datagram waits.
+	// 0 (the default) is off; Linux batched I/O only (the portable shard
+	// ignores it). At most MaxCoalesceBudget.
+	CoalesceBudget time.Duration
 
 	// maxSleep bounds one idle sleep of a shard (see TickScheduler).
 	// Default defaultMaxSleep; tests make it long, so that a lost wake-up
@@ -120,6 +130,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Mailbox < 1 {
 		return fmt.Errorf("%w: mailbox %d < 1", ErrBadConfig, c.Mailbox)
+	}
+	if c.CoalesceBudget < 0 || c.CoalesceBudget > MaxCoalesceBudget {
+		return fmt.Errorf("%w: coalesce budget %v outside 0..%v", ErrBadConfig, c.CoalesceBudget, MaxCoalesceBudget)
 	}
 	if c.maxSleep == 0 {
 		c.maxSleep = defaultMaxSleep

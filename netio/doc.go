@@ -13,6 +13,9 @@
 // program steers every RTP/RTCP packet to shard ShardOf(ssrc, N), so all
 // packets of one SSRC land on the same shard whatever their source address
 // (see steer.go). Elsewhere a portable fallback serves one unbatched socket.
+// With Config.CoalesceBudget, a shard that gets small batches at a high
+// packet rate pauses briefly before its next receive so that datagrams
+// arrive in batches (coalesce.go); never when idle.
 //
 // Control-plane goroutines never touch shard state directly: they Post a
 // function to the shard's mailbox, which the shard runs between batches. A

@@ -101,6 +101,10 @@ func (c *portableConn) send(q *SendQueue, ctr *counters) {
 	ctr.addSend(st)
 }
 
+// pause is never called: the portable shard does not coalesce (one datagram
+// per read gains nothing from waiting).
+func (c *portableConn) pause(int64) {}
+
 // wake ends a read in progress, or the next one, with a deadline in the
 // past: a timeout for the shard, which then runs its mailbox or sees the
 // server closing.

@@ -26,6 +26,9 @@ type shardConn interface {
 	sleep(pkts []Packet, c *counters, d time.Duration) (int, error)
 	// send transmits q's queued datagrams and empties q.
 	send(q *SendQueue, c *counters)
+	// pause waits d nanoseconds before the next receive (receive
+	// coalescing), keeping the shard's thread; it may end early.
+	pause(d int64)
 	// wake makes a sleep in progress or the next one return promptly. It
 	// may be called from any goroutine.
 	wake()
@@ -278,9 +281,18 @@ const idleTurns = 20
 func (sh *Shard) run(newHandler NewHandler, built chan<- struct{}) {
 	defer sh.srv.wg.Done()
 	cfg := &sh.srv.cfg
+	coal := newCoalescer(0, cfg.BatchSize)
+	if !sh.srv.portable {
+		coal = newCoalescer(cfg.CoalesceBudget, cfg.BatchSize)
+	}
 	if !cfg.NoLockOSThread && !sh.srv.portable {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
+		if coal.budget != 0 {
+			// The thread is the shard's for good: keep its pauses
+			// close to what they ask (the default slack is 50 µs).
+			setTimerSlack(min(max(cfg.CoalesceBudget/16, time.Microsecond), 50*time.Microsecond))
+		}
 	}
 	h := newHandler(sh)
 	built <- struct{}{}
@@ -291,12 +303,17 @@ func (sh *Shard) run(newHandler NewHandler, built chan<- struct{}) {
 	now := lastTick
 	quiet := 0 // turns in a row without a datagram or a message
 	failures := 0
+	lastN := 0 // datagrams the previous turn received
 	for !sh.srv.closing.Load() {
 		var (
 			n    int
 			err  error
 			busy bool // a datagram or a message this turn
 		)
+		if d := coal.pause(now, lastN); d != 0 {
+			sh.c.coalescePauses.Add(1)
+			sh.conn.pause(d)
+		}
 		due := sh.idleDue(sched, now, quiet)
 		if due != 0 {
 			n, busy, err = sh.sleep(pkts, now, min(due, now+int64(cfg.maxSleep)))
@@ -304,6 +321,8 @@ func (sh *Shard) run(newHandler NewHandler, built chan<- struct{}) {
 			n, err = sh.conn.recv(pkts, &sh.c)
 		}
 		now = Now()
+		coal.received(now, n)
+		lastN = n
 		if err != nil {
 			sh.c.recvErrors.Add(1)
 			if failures++; failures > 3 {
@@ -352,6 +371,9 @@ func (sh *Shard) run(newHandler NewHandler, built chan<- struct{}) {
 		}
 		if sh.q.n > 0 {
 			sh.flush(sh.q)
+		}
+		if coal.budget != 0 {
+			now = Now() // the pause counts the turn's own time
 		}
 		sh.c.lastLoop.Store(now)
 	}

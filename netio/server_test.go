@@ -464,6 +464,8 @@ func TestConfigValidate(t *testing.T) {
 		{Addr: ":7000", MaxDatagram: 10},
 		{Addr: ":7000", TickInterval: time.Nanosecond},
 		{Addr: ":7000", RecvBuffer: -1},
+		{Addr: ":7000", CoalesceBudget: -time.Microsecond},
+		{Addr: ":7000", CoalesceBudget: MaxCoalesceBudget + 1},
 	}
 	for _, c := range bad {
 		if err := c.Validate(); !errors.Is(err, ErrBadConfig) {
@@ -492,11 +494,16 @@ func (echoHandler) Tick(int64, *SendQueue) {}
 // TestZeroAllocsPerPacket round-trips batches of datagrams through an echo
 // server and counts every heap allocation in the process meanwhile.
 func TestZeroAllocsPerPacket(t *testing.T) {
+	t.Run("plain", func(t *testing.T) { testZeroAllocsPerPacket(t, 0) })
+	t.Run("coalescing", func(t *testing.T) { testZeroAllocsPerPacket(t, 500*time.Microsecond) })
+}
+
+func testZeroAllocsPerPacket(t *testing.T, coalesce time.Duration) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
 	spareP(t, 2)
-	srv, err := Listen(Config{Addr: "127.0.0.1:0", Shards: 2}, func(*Shard) Handler { return echoHandler{} },
+	srv, err := Listen(Config{Addr: "127.0.0.1:0", Shards: 2, CoalesceBudget: coalesce}, func(*Shard) Handler { return echoHandler{} },
 		Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)

@@ -26,6 +26,8 @@ type Stats struct {
 	Sleeps        uint64 // idle sleeps past the tick interval (TickScheduler handlers only)
 	MailboxRuns   uint64 // control messages run
 	HandlerPanics uint64 // handler calls that panicked (batch lost, shard kept)
+
+	CoalescePauses uint64 // pauses before a receive for datagrams to accumulate (Config.CoalesceBudget)
 }
 
 // Add returns the field-by-field sum of s and o (KernelDrops added too, as
@@ -49,6 +51,7 @@ func (s Stats) Add(o Stats) Stats {
 	s.Sleeps += o.Sleeps
 	s.MailboxRuns += o.MailboxRuns
 	s.HandlerPanics += o.HandlerPanics
+	s.CoalescePauses += o.CoalescePauses
 	return s
 }
 
@@ -63,6 +66,7 @@ type counters struct {
 	txDropFull, txRefused, txUnreach, txErrs  atomic.Uint64
 	txBadAddr                                 atomic.Uint64
 	ticks, sleeps, mailboxRuns, handlerPanics atomic.Uint64
+	coalescePauses                            atomic.Uint64
 	lastLoop                                  atomic.Int64 // Now() at the end of the last loop turn
 	_                                         [64]byte
 }
@@ -101,5 +105,7 @@ func (c *counters) snapshot() Stats {
 		Sleeps:        c.sleeps.Load(),
 		MailboxRuns:   c.mailboxRuns.Load(),
 		HandlerPanics: c.handlerPanics.Load(),
+
+		CoalescePauses: c.coalescePauses.Load(),
 	}
 }

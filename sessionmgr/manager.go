@@ -223,6 +223,7 @@ func (m *Manager) Status() Status {
 		c := e.counters()
 		ns := srv.Shard(i).Stats()
 		c.RxPackets, c.RxBytes, c.TxPackets, c.TxBytes = ns.RxPackets, ns.RxBytes, ns.TxPackets, ns.TxBytes
+		c.RxBatches, c.TxCalls, c.CoalescePauses = ns.RxBatches, ns.TxCalls, ns.CoalescePauses
 		c.DropTruncated, c.KernelDrops = ns.DropTruncated, ns.KernelDrops
 		c.SendErrors = ns.TxDropFull + ns.TxRefused + ns.TxUnreachable + ns.TxErrors + ns.TxBadAddr
 		st.Shards = append(st.Shards, ShardStatus{ID: i, Sessions: rooms[i], Participants: parts[i], Counters: c})

@@ -556,9 +556,10 @@ func TestMixModeLoopback(t *testing.T) {
 // engine: the talkers' packets received (SRTP decrypt, push), four 5 ms
 // shard Ticks of which one runs the mixer (decode, mix, limit, encode),
 // and every listener's packet encrypted into the send queue. Reported:
-// the mixer's encodes and the packets sent per frame.
+// the mixer's encodes and the packets sent per frame, and the rooms one
+// core could serve (20 ms ÷ the time per frame; bench/record.sh's mix rows).
 func BenchmarkMixModeFrame(b *testing.B) {
-	for _, c := range []struct{ members, talkers int }{{4, 1}, {4, 3}, {8, 3}, {8, 8}} {
+	for _, c := range []struct{ members, talkers int }{{4, 1}, {4, 3}, {4, 4}, {8, 3}, {8, 8}} {
 		b.Run(fmt.Sprintf("members%d/talkers%d", c.members, c.talkers), func(b *testing.B) {
 			freqs := make([]float64, c.members)
 			for i := range c.talkers {
@@ -600,6 +601,11 @@ func BenchmarkMixModeFrame(b *testing.B) {
 			st := r.e.rooms[testRoom("room", false).key].mix.Stats()
 			b.ReportMetric(float64(st.Encodes)/float64(st.Ticks), "encodes/frame")
 			b.ReportMetric(float64(r.e.counters().Mixed)/float64(st.Ticks), "pkts/frame")
+			// A room needs one frame of work every 20 ms: rooms one core
+			// keeps up with, were it doing nothing else.
+			if ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N); ns > 0 {
+				b.ReportMetric(float64(20*time.Millisecond)/ns, "rooms/core")
+			}
 		})
 	}
 }

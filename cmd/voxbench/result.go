@@ -79,6 +79,12 @@ type Server struct {
 	KernelDrops  uint64  `json:"kernel_drops"` // socket buffer overflow
 	SendErrors   uint64  `json:"send_errors"`
 	CPUPercent   float64 `json:"cpu_percent"` // the pod's smoothed CPU % at the end
+	// RxPerBatch and TxPerCall: datagrams per recvmmsg call that returned
+	// some and per sendmmsg call (0: the pod does not report them);
+	// CoalescePauses: the pod's receive-coalescing pauses in the window.
+	RxPerBatch     float64 `json:"rx_per_batch,omitempty"`
+	TxPerCall      float64 `json:"tx_per_call,omitempty"`
+	CoalescePauses uint64  `json:"coalesce_pauses"`
 	// With --server-pid: the server process's CPU over the window, in
 	// cores, per packet received, per RTP copy forwarded, and per
 	// participant-second (ms of CPU per participant per second).
@@ -223,7 +229,14 @@ func (b *bench) result(st0, st1 api.Status, stWall time.Duration, stErr error, c
 			RxPPS: float64(z.RxPackets-a.RxPackets) / s, TxPPS: float64(z.TxPackets-a.TxPackets) / s,
 			ForwardedPPS: float64(z.Forwarded-a.Forwarded) / s, Withheld: z.Withheld - a.Withheld,
 			Drops: sumDrops(z) - sumDrops(a), KernelDrops: z.KernelDrops - a.KernelDrops,
-			SendErrors: z.SendErrors - a.SendErrors, CPUPercent: st1.CPUPercent}
+			SendErrors: z.SendErrors - a.SendErrors, CPUPercent: st1.CPUPercent,
+			CoalescePauses: z.CoalescePauses - a.CoalescePauses}
+		if b := z.RxBatches - a.RxBatches; b > 0 {
+			r.Server.RxPerBatch = float64(z.RxPackets-a.RxPackets) / float64(b)
+		}
+		if c := z.TxCalls - a.TxCalls; c > 0 {
+			r.Server.TxPerCall = float64(z.TxPackets-a.TxPackets) / float64(c)
+		}
 	}
 	r.Generator.NumCPU = runtime.NumCPU()
 	if stWall > 0 {

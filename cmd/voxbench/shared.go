@@ -8,6 +8,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/voxfleet/vox/api"
@@ -76,7 +77,7 @@ type sendGroup struct {
 // session).
 type sharedSocket struct {
 	pos  int // position of its participants in their sessions
-	conn *net.UDPConn
+	conn sharedConn
 	gso  *gsoConn
 	rd   *batchReader
 	// Receiver-side counters, owned by the receiver goroutine until it
@@ -84,6 +85,16 @@ type sharedSocket struct {
 	rtcp, undecryptable, unknown uint64
 	truncated                    uint64
 	groSegments                  uint64 // datagrams that arrived coalesced
+}
+
+// sharedConn is one of the transport's connected sockets: a *net.UDPConn,
+// or on Linux with polled receivers a socket outside the netpoller
+// (dialShared).
+type sharedConn interface {
+	Read(b []byte) (int, error)
+	Write(b []byte) (int, error)
+	Close() error
+	SyscallConn() (syscall.RawConn, error)
 }
 
 // shared is the transport in use by one run.
@@ -140,14 +151,12 @@ func newShared(b *bench, adms []api.Admission, shards int) (*shared, error) {
 		t.byServ[adm.ServerSSRC] = g
 	}
 	for range c.size {
-		conn, err := net.DialUDP("udp", nil, raddr)
+		conn, err := dialShared(raddr, c.rxPoll > 0 && gsoAvailable)
 		if err != nil {
 			t.close()
 			return nil, err
 		}
 		s := &sharedSocket{pos: len(t.socks), conn: conn}
-		_ = conn.SetReadBuffer(8 << 20)
-		_ = conn.SetWriteBuffer(8 << 20)
 		s.gso = newGSOConn(conn)
 		s.rd = newBatchReader(conn, readBatch, groBufSize)
 		t.socks = append(t.socks, s)
@@ -242,6 +251,15 @@ func (t *shared) run(ctx context.Context, talkers []int, t0, wStart, wEnd time.D
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	// The sender's waits are short (~50 µs between frames): the Go
+	// runtime's timers resolve them to about a millisecond when nothing
+	// else wakes the process (its netpoller sleeps in epoll_wait with a
+	// millisecond timeout), which would send in 1 ms bursts instead of
+	// smoothly. The sender keeps a thread of its own and sleeps in
+	// nanosleep with a small timer slack instead (preciseSleep).
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	setTimerSlack(preciseSlack)
 	waitUntil(ctx, b.epoch, t0)
 	for ctx.Err() == nil {
 		now := time.Since(b.epoch)
@@ -283,6 +301,10 @@ func (t *shared) run(ctx context.Context, talkers []int, t0, wStart, wEnd time.D
 		// batches, burstier arrivals at the server).
 		next = max(next, now+c.sendTick)
 		if d := next - time.Since(b.epoch); d > 0 {
+			if d <= preciseWaitMax {
+				preciseSleep(d)
+				continue
+			}
 			timer.Reset(d)
 			select {
 			case <-timer.C:

@@ -5,8 +5,12 @@ package main
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
+	"runtime"
+	"sync"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -26,7 +30,7 @@ type gsoConn struct {
 	oob []byte
 }
 
-func newGSOConn(c *net.UDPConn) *gsoConn {
+func newGSOConn(c sharedConn) *gsoConn {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return nil
@@ -74,7 +78,7 @@ type batchReader struct {
 	ts   bool
 }
 
-func newBatchReader(c *net.UDPConn, n, size int) *batchReader {
+func newBatchReader(c sharedConn, n, size int) *batchReader {
 	r := &batchReader{msgs: make([]unix.Mmsghdr, n), iov: make([]unix.Iovec, n), bufs: make([][]byte, n), oobs: make([][]byte, n)}
 	rc, err := c.SyscallConn()
 	if err != nil {
@@ -168,3 +172,130 @@ func (r *batchReader) message(i int) (msg []byte, seg int, truncated bool, rxNan
 	}
 	return msg, seg, false, rxNanos
 }
+
+// dialShared opens one of the shared transport's sockets, connected to
+// raddr. With polled (the receivers drain every socket with non-blocking
+// reads, --rx-poll), it is a plain socket outside the Go runtime's
+// netpoller: a socket registered with epoll has a waiter on its wait
+// queue, so every datagram the server sends to it makes the server's
+// system call run the wake-up path (sock_def_readable, ep_poll_callback),
+// measured at 15-20 % of voxd's CPU on this VM at 4-20 kpps (perf,
+// docs/perf/density.md). Real clients are on other machines; the C
+// reference's sink does not register its sockets either.
+func dialShared(raddr *net.UDPAddr, polled bool) (sharedConn, error) {
+	if !polled {
+		c, err := net.DialUDP("udp", nil, raddr)
+		if err != nil {
+			return nil, err
+		}
+		_ = c.SetReadBuffer(8 << 20)
+		_ = c.SetWriteBuffer(8 << 20)
+		return c, nil
+	}
+	ap := raddr.AddrPort()
+	family := unix.AF_INET
+	var sa unix.Sockaddr = &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().Unmap().As4()}
+	if !ap.Addr().Unmap().Is4() {
+		family = unix.AF_INET6
+		sa = &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
+	}
+	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socket: %w", err)
+	}
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20)
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 8<<20)
+	if err := unix.Connect(fd, sa); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("connect %s: %w", raddr, err)
+	}
+	return &fdConn{fd: fd}, nil
+}
+
+// fdConn is a blocking UDP socket used through raw system calls, outside
+// the netpoller (see dialShared). Its reads are only the receivers'
+// non-blocking polls (through SyscallConn); writes block while the send
+// buffer is full.
+type fdConn struct {
+	fd     int
+	mu     sync.RWMutex // Close waits for calls in progress: the fd number is not reused under them
+	closed bool
+}
+
+// fdRaw is fdConn as a syscall.RawConn.
+type fdRaw fdConn
+
+func (c *fdConn) SyscallConn() (syscall.RawConn, error) { return (*fdRaw)(c), nil }
+
+// Read is not used: the receivers poll through SyscallConn.
+func (c *fdConn) Read([]byte) (int, error) { return 0, errors.New("fdConn: use SyscallConn") }
+
+func (c *fdConn) Write(b []byte) (int, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return 0, net.ErrClosed
+	}
+	return unix.Write(c.fd, b)
+}
+
+func (c *fdConn) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return net.ErrClosed
+	}
+	c.closed = true
+	return unix.Close(c.fd)
+}
+
+func (r *fdRaw) Control(f func(fd uintptr)) error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.closed {
+		return net.ErrClosed
+	}
+	f(uintptr(r.fd))
+	return nil
+}
+
+// Read runs f once: the receivers only poll (MSG_DONTWAIT), and a poll is
+// done whether or not it read anything.
+func (r *fdRaw) Read(f func(fd uintptr) bool) error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.closed {
+		return net.ErrClosed
+	}
+	f(uintptr(r.fd))
+	return nil
+}
+
+func (r *fdRaw) Write(f func(fd uintptr) bool) error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.closed {
+		return net.ErrClosed
+	}
+	for !f(uintptr(r.fd)) { // EAGAIN: not on a blocking socket; never spin on it
+		runtime.Gosched()
+	}
+	return nil
+}
+
+// preciseWaitMax: the sender's waits up to this long use preciseSleep.
+const preciseWaitMax = 2 * time.Millisecond
+
+// preciseSlack is the sender thread's timer slack (the kernel's default,
+// 50 µs, is as long as the wait between two frames).
+const preciseSlack = 5 * time.Microsecond
+
+// preciseSleep sleeps d in nanosleep(2), a system call the runtime knows
+// of (the P goes to the receiver meanwhile), on time within the timer slack.
+func preciseSleep(d time.Duration) {
+	ts := unix.NsecToTimespec(int64(d))
+	_ = unix.Nanosleep(&ts, nil)
+}
+
+// setTimerSlack sets the calling thread's timer slack.
+func setTimerSlack(d time.Duration) { _ = unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(d), 0, 0, 0) }

@@ -77,6 +77,10 @@ type config struct {
 	router         routerConfig   // the fleet router's reports (router.go)
 }
 
+// defaultRxCoalesce is --rx-coalesce's default, chosen from the
+// measurements in docs/perf/density.md.
+const defaultRxCoalesce = 300 * time.Microsecond
+
 func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer) (*config, error) {
 	c := &config{}
 	fs := flag.NewFlagSet("voxd", flag.ContinueOnError)
@@ -93,6 +97,8 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 		"datagrams each shard queues before it must flush with sendmmsg.")
 	fs.DurationVar(&c.net.TickInterval, "tick", netio.DefaultTickInterval,
 		"longest a shard sleeps without traffic before running its timers and control mailbox.")
+	fs.DurationVar(&c.net.CoalesceBudget, "rx-coalesce", defaultRxCoalesce,
+		fmt.Sprintf("adaptive receive coalescing: after a small batch at a high packet rate a shard\npauses up to this long before its next receive, so datagrams arrive in batches\n(fewer wake-ups and system calls per packet); it bounds the extra wait of a\ndatagram. Never when idle or at low rates. 0: off; at most %v. Linux.", netio.MaxCoalesceBudget))
 	fs.IntVar(&c.net.RecvBuffer, "recv-buffer", netio.DefaultSocketBuffer,
 		"socket receive buffer per shard, in bytes (SO_RCVBUFFORCE with CAP_NET_ADMIN,\nelse capped by net.core.rmem_max).")
 	fs.IntVar(&c.net.SendBuffer, "send-buffer", netio.DefaultSocketBuffer,

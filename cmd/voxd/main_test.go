@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -149,4 +150,25 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// --rx-coalesce: the default chosen in docs/perf/density.md, the flag and
+// its environment variable.
+func TestRxCoalesceFlag(t *testing.T) {
+	c, err := parseFlags(nil, noEnv, io.Discard)
+	if err != nil || c.net.CoalesceBudget != defaultRxCoalesce || defaultRxCoalesce != 300*time.Microsecond {
+		t.Fatalf("default: %v, %v", c.net.CoalesceBudget, err)
+	}
+	env := func(k string) (string, bool) {
+		if k == "VOX_RX_COALESCE" {
+			return "1ms", true
+		}
+		return "", false
+	}
+	if c, err = parseFlags(nil, env, io.Discard); err != nil || c.net.CoalesceBudget != time.Millisecond {
+		t.Fatalf("environment: %v, %v", c.net.CoalesceBudget, err)
+	}
+	if c, err = parseFlags([]string{"--rx-coalesce", "0"}, env, io.Discard); err != nil || c.net.CoalesceBudget != 0 {
+		t.Fatalf("flag over environment: %v, %v", c.net.CoalesceBudget, err)
+	}
 }

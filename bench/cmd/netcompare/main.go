@@ -85,6 +85,7 @@ type options struct {
 	srcPort    int
 	maxMinutes float64
 	taskset    bool
+	genBatch   int
 }
 
 // Report is the JSON file.
@@ -116,14 +117,17 @@ type Config struct {
 	Size       int      `json:"size"`
 	Profile    string   `json:"profile"`
 	CommonRate float64  `json:"common_rate_fixed"`
-	Threads    int      `json:"threads"`
-	SinkPoll   int      `json:"sink_poll_us"`
-	Baseline   string   `json:"baseline"`
-	LossLimit  float64  `json:"loss_limit"`
-	GenReach   float64  `json:"gen_reach"`
-	FwdPort    int      `json:"fwd_port"`
-	SinkPort   int      `json:"sink_port"`
-	SrcPort    int      `json:"src_port"`
+	// GenBatch is the generator's datagrams per paced send (gen -b):
+	// 8, bursts; 1, smooth arrivals like voxbench's clients.
+	GenBatch  int     `json:"gen_batch"`
+	Threads   int     `json:"threads"`
+	SinkPoll  int     `json:"sink_poll_us"`
+	Baseline  string  `json:"baseline"`
+	LossLimit float64 `json:"loss_limit"`
+	GenReach  float64 `json:"gen_reach"`
+	FwdPort   int     `json:"fwd_port"`
+	SinkPort  int     `json:"sink_port"`
+	SrcPort   int     `json:"src_port"`
 }
 
 // Machine facts for the report.
@@ -205,6 +209,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.sinkPort, "sink-port", 41000, "first sink port on 127.0.0.1 (one per fanout copy)")
 	fs.IntVar(&o.srcPort, "src-port", 42000, "first generator source port (64 talkers)")
 	fs.Float64Var(&o.maxMinutes, "max-minutes", 240, "abort the whole run after this many minutes")
+	fs.IntVar(&o.genBatch, "gen-batch", 8, "datagrams per paced send of the generator (gen -b, 1..64): 8 sends bursts of 8; 1 sends smoothly, one datagram at a time, like voxbench's clients")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -268,6 +273,8 @@ func parseRunFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("--steps must be 0..12")
 	case o.size < 44 || o.size > 1472:
 		return nil, errors.New("--size must be 44..1472")
+	case o.genBatch < 1 || o.genBatch > 64:
+		return nil, fmt.Errorf("bad --gen-batch %d (1..64)", o.genBatch)
 	case o.profile != "aes_cm_80" && o.profile != "aes_cm_32" && o.profile != "gcm":
 		return nil, fmt.Errorf("bad --profile %q", o.profile)
 	case o.commonRate < 0 || o.commonRate > 5e6:
@@ -508,7 +515,7 @@ func runCmd(args []string) (err error) {
 	rep.Config = Config{Impls: o.impls, Fanouts: o.fanouts, Modes: o.modes, Phases: phases, Secs: o.secs,
 		Reps: o.reps, Steps: o.steps, Size: o.size, Profile: o.profile, CommonRate: o.commonRate,
 		Threads: o.threads, SinkPoll: o.sinkPoll, Baseline: o.baseline, LossLimit: LossLimit, GenReach: GenReach,
-		FwdPort: o.fwdPort, SinkPort: o.sinkPort, SrcPort: o.srcPort}
+		FwdPort: o.fwdPort, SinkPort: o.sinkPort, SrcPort: o.srcPort, GenBatch: o.genBatch}
 	for _, impl := range o.impls {
 		src := ""
 		if knownImpls[impl].bin == "netfwd" {

@@ -267,7 +267,7 @@ func (o *options) runTrial(ctx context.Context, sp trialSpec) (*Trial, error) {
 	fwdArgv := cat(o.cpuPrefix(sp.mode, "0"), o.fwdCmd(sp.impl), []string{"-l", fwdAddr,
 		"-n", itoa(sp.threads), "-f", itoa(sp.fanout), "-d", sinkAddr, "-t", life}, o.srtpArgs(sp.impl))
 	genArgs := []string{"-d", fwdAddr, "-s", itoa(o.size), "-k", itoa(genSockets), "-S", itoa(o.srcPort),
-		"-r", strconv.FormatFloat(sp.rate, 'f', 0, 64), "-b", "8", "-t", itoa(o.secs), "-g"}
+		"-r", strconv.FormatFloat(sp.rate, 'f', 0, 64), "-b", itoa(o.genBatch), "-t", itoa(o.secs), "-g"}
 	var genArgv []string
 	if isSRTP(sp.impl) {
 		genArgv = cat(o.cpuPrefix(sp.mode, "1"), []string{o.bin("gogen")}, genArgs,

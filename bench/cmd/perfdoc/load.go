@@ -254,6 +254,8 @@ type Steady struct {
 		CPUPerRxPacketUS       float64 `json:"process_cpu_per_rx_packet_us"`
 		CPUPerForwardedUS      float64 `json:"process_cpu_per_forwarded_us"`
 		CPUPerParticipantSecMS float64 `json:"process_cpu_per_participant_s_ms"`
+		RxPerBatch             float64 `json:"rx_per_batch"`
+		CoalescePauses         uint64  `json:"coalesce_pauses"`
 	} `json:"server"`
 	Generator struct {
 		CPUCores  float64 `json:"cpu_cores"`
@@ -328,6 +330,13 @@ type Record struct {
 	Ramp       map[string]*Ramp
 	Microbench string
 	Problems   []string // files that were there but unreadable
+
+	// Issue 16's parts (extra.go): the smooth-driven netcompare runs,
+	// the coalescing runs and the mix-mode benchmarks.
+	NCSmooth map[string]*NC                          // by profile
+	Coalesce map[string]map[int]map[string][]*Steady // profile → sessions → on|off → repetitions
+	MixBench map[int]string                          // room size → benchmark output
+	MixProf  map[int]string                          // room size → go tool pprof -top -cum output
 }
 
 var steadyName = regexp.MustCompile(`^steady-([a-z0-9_]+)-(s4|s8|s4b)-r([0-9]+)\.json$`)
@@ -422,6 +431,7 @@ func LoadRecord(dir string) (*Record, error) {
 			r.Steady[key[0]][key[1]] = append(r.Steady[key[0]][key[1]], x.s)
 		}
 	}
+	loadExtra(r, dir, read)
 	sort.Strings(r.Problems)
 	return r, nil
 }
@@ -442,7 +452,7 @@ func CopyRun(src, dst string) error {
 		if e.IsDir() {
 			continue
 		}
-		keep := name == "commands.txt" || name == "microbench.txt" ||
+		keep := name == "commands.txt" || name == "microbench.txt" || mixFile.MatchString(name) ||
 			strings.HasSuffix(name, ".json") || (strings.HasPrefix(name, "netcompare-") && strings.HasSuffix(name, ".md"))
 		if !keep {
 			continue
@@ -451,7 +461,7 @@ func CopyRun(src, dst string) error {
 		if err != nil {
 			return err
 		}
-		if strings.HasPrefix(name, "steady-") || strings.HasPrefix(name, "ramp-") {
+		if strings.HasPrefix(name, "steady-") || strings.HasPrefix(name, "ramp-") || strings.HasPrefix(name, "coalesce-") {
 			if b, err = stripListeners(b); err != nil {
 				continue // unreadable: the document says not measured; nothing to link
 			}
