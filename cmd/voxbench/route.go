@@ -499,6 +499,9 @@ func poolWaited(st api.RouterStatus) uint64 {
 func runLoad(ctx context.Context, c *routeConfig, n int, rate float64, prefix string,
 	admit func(ctx context.Context, session, who string, first bool) error) RouteLoad {
 	out := RouteLoad{TargetRate: rate, Admissions: n, Sessions: (n + c.size - 1) / c.size}
+	// Session ids unique to this run: a running router keeps the sessions
+	// of an earlier run (their participants exist).
+	prefix = fmt.Sprintf("%s%04x", prefix, rand.Uint32()&0xffff)
 	lat := make([]time.Duration, n)
 	ok := make([]bool, n)
 	created := make([]chan struct{}, out.Sessions)
