@@ -316,7 +316,10 @@ func (l *liveSet) add(ctx context.Context, prefix string, s int, region string) 
 		var ra api.RouterAdmission
 		var err error
 		for attempt := 0; attempt < 3; attempt++ {
-			if ra, err = l.api.AdmitRoutedIn(ctx, sid, api.AdmitRequest{ParticipantID: lp.id}, "", region); err == nil {
+			// Every member talks: every one forwarded (max_speakers = size),
+			// so each hears every mate.
+			req := api.AdmitRequest{ParticipantID: lp.id, Session: &api.SessionOptions{MaxSpeakers: l.size}}
+			if ra, err = l.api.AdmitRoutedIn(ctx, sid, req, "", region); err == nil {
 				break
 			}
 			if d, temporary := client.IsTemporary(err); temporary || errors.Is(err, context.DeadlineExceeded) {
@@ -344,7 +347,8 @@ func (l *liveSet) options(lp *livePart) client.Options {
 	return client.Options{
 		RTCPInterval: time.Second,
 		Readmit: func(ctx context.Context, _ api.Admission, _ media.ReconnectNotice) (api.Admission, error) {
-			ra, err := l.api.AdmitRouted(ctx, lp.sessionID, api.AdmitRequest{ParticipantID: lp.id}, *lp.pod.Load())
+			ra, err := l.api.AdmitRouted(ctx, lp.sessionID, api.AdmitRequest{ParticipantID: lp.id,
+				Session: &api.SessionOptions{MaxSpeakers: l.size}}, *lp.pod.Load())
 			if err != nil {
 				return api.Admission{}, err
 			}
