@@ -1,0 +1,214 @@
+package uitest
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+var updateScreenshots = flag.Bool("update-screenshots", false, "rewrite docs/ui/*.png from this run")
+
+// needChrome finds chromium: it skips the test when missing, and fails it
+// under CI=true.
+func needChrome(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium is missing (CI=true: .ci/run installs Debian's chromium)")
+	}
+	t.Skip("chromium is not installed (apt-get install chromium); the browser tests are skipped")
+	return ""
+}
+
+// browser starts one headless chromium for the test and returns a tab's
+// context, bounded by limit.
+func browser(t *testing.T, chrome string, limit time.Duration) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chrome),
+		chromedp.NoSandbox, // CI runs as root
+		chromedp.WindowSize(1366, 900),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	t.Cleanup(cancel)
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(acancel)
+	tctx, tcancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(tcancel)
+	if err := chromedp.Do(tctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return tctx
+}
+
+// openPage loads base+"/ui/" polling every 300 ms, enters the token in
+// the page's form and waits for two polls that had it.
+func openPage(t *testing.T, ctx context.Context, base, token string) {
+	t.Helper()
+	run(t, ctx,
+		chromedp.Navigate(base+"/ui/?interval=300"),
+		chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SendKeys(chromedp.CSS("#token"), token),
+		chromedp.Click(chromedp.CSS(`#token-form button[type="submit"]`)),
+	)
+	n0 := polls(t, ctx)
+	waitFor(t, 10*time.Second, "the page to poll with the token", func() bool {
+		if polls(t, ctx) >= n0+2 {
+			return true
+		}
+		t.Logf("page: %q %q", text(t, ctx, "#live"), text(t, ctx, "#notice"))
+		return false
+	})
+}
+
+func run(t *testing.T, ctx context.Context, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+}
+
+// polls is how many refreshes the page has done (body's data-polls).
+func polls(t *testing.T, ctx context.Context) int {
+	t.Helper()
+	s := eval[string](t, ctx, `document.body.dataset.polls || "0"`)
+	n, _ := strconv.Atoi(s)
+	return n
+}
+
+// text is an element's text ("" when absent).
+func text(t *testing.T, ctx context.Context, selector string) string {
+	t.Helper()
+	js := fmt.Sprintf(`(() => { const e = document.querySelector(%q); return e ? e.textContent : ""; })()`, selector)
+	s := eval[string](t, ctx, js)
+	return strings.TrimSpace(s)
+}
+
+// number reads the page's formatted number (en-US: "1,234.5").
+func number(s string) (float64, bool) {
+	s = strings.ReplaceAll(strings.TrimSpace(s), ",", "")
+	f, err := strconv.ParseFloat(s, 64)
+	return f, err == nil
+}
+
+// waitFor polls cond every 100 ms until it holds or the bound passes.
+func waitFor(t *testing.T, bound time.Duration, what string, cond func() bool) {
+	t.Helper()
+	end := time.Now().Add(bound)
+	for !cond() {
+		if time.Now().After(end) {
+			t.Fatalf("timed out after %v waiting for %s", bound, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// clickConfirm clicks a button that asks for a confirmation, then the
+// dialog's Confirm.
+func clickConfirm(t *testing.T, ctx context.Context, buttonID string) {
+	t.Helper()
+	run(t, ctx,
+		chromedp.Click(chromedp.CSS("#"+buttonID)),
+		chromedp.WaitVisible(chromedp.CSS("#confirm-ok")),
+		chromedp.Click(chromedp.CSS("#confirm-ok")),
+		chromedp.WaitNotVisible(chromedp.CSS("#confirm")),
+	)
+}
+
+// screenshot saves the page: docs/ui/name.png with -update-screenshots,
+// $VOX_UI_ARTIFACTS/name.png when that is set.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	var dirs []string
+	if *updateScreenshots {
+		dirs = append(dirs, filepath.Join("..", "..", "docs", "ui"))
+	}
+	if d := os.Getenv("VOX_UI_ARTIFACTS"); d != "" {
+		dirs = append(dirs, d)
+	}
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(d, name+".png")
+		if err := os.WriteFile(p, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot %s (%d bytes)", p, len(png))
+	}
+}
+
+// getJSON GETs base+path with the token into out; answers the status.
+func getJSON(t *testing.T, base, token, path string, out any) int {
+	t.Helper()
+	return doJSON(t, http.MethodGet, base, token, path, nil, out)
+}
+
+func doJSON(t *testing.T, method, base, token, path string, in, out any) int {
+	t.Helper()
+	var body *strings.Reader
+	if in != nil {
+		b, _ := json.Marshal(in)
+		body = strings.NewReader(string(b))
+	} else {
+		body = strings.NewReader("")
+	}
+	req, _ := http.NewRequest(method, base+path, body)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	c := &http.Client{Timeout: 5 * time.Second}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	if out != nil && res.StatusCode < 300 {
+		if err := json.NewDecoder(res.Body).Decode(out); err != nil {
+			t.Fatalf("%s %s: decode: %v", method, path, err)
+		}
+	}
+	return res.StatusCode
+}
+
+// chromedpSetValue types value into an input as a user would: focus, the
+// value, an input event (the page then keeps it over its refreshes).
+func chromedpSetValue(selector, value string) chromedp.Action[chromedp.Void] {
+	js := fmt.Sprintf(`(() => { const e = document.querySelector(%q); e.focus(); e.value = %q; e.dispatchEvent(new Event("input", {bubbles: true})); return true; })()`, selector, value)
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](js)(ctx, tg)
+		return err
+	})
+}
+
+// eval evaluates a JavaScript expression in the page.
+func eval[T any](t *testing.T, ctx context.Context, js string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
+	if err != nil {
+		t.Fatalf("browser: %s: %v", js, err)
+	}
+	return v
+}

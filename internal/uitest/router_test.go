@@ -1,0 +1,289 @@
+package uitest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/voxfleet/vox/api"
+	"github.com/voxfleet/vox/router"
+	"github.com/voxfleet/vox/router/simfleet"
+	"github.com/voxfleet/vox/sessionmgr"
+)
+
+const (
+	routerToken = "ui-test-token"
+	reportToken = "ui-test-report"
+	podToken    = "ui-test-pod"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// startRouter runs a voxrouter (router.Server) over a local fleet of
+// pods real voxd pods (router/simfleet), as voxrouter --local-fleet does;
+// pods 0 means no fleet (static mode: pods that report themselves).
+func startRouter(t *testing.T, pods int) string {
+	t.Helper()
+	cfg := router.Config{PodToken: podToken, Logger: quiet}
+	var fleet *simfleet.Fleet
+	if pods > 0 {
+		var err error
+		fleet, err = simfleet.New(simfleet.Config{Replicas: pods, Buffer: 1, StartDelay: 300 * time.Millisecond,
+			BatchWait: 50 * time.Millisecond, ReportToken: reportToken, AdminToken: podToken,
+			Limits: sessionmgr.Limits{MaxSessions: 6, MaxParticipants: 48}, Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(fleet.Close)
+		cfg.Allocator, cfg.Pool = fleet.Allocator(), "local"
+	}
+	r, err := router.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := router.NewServer(router.ServerConfig{Addr: "127.0.0.1:0", Token: routerToken, ReportToken: reportToken, Logger: quiet}, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	base := "http://" + srv.Addr()
+	if fleet != nil {
+		if err := fleet.Run(base); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return base
+}
+
+// load admits participants through the router, three to a session, at
+// about 25 per second, at most max of them, until stop is called.
+type load struct {
+	ok, failed atomic.Int64
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+}
+
+func startLoad(base string, max int) *load {
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &load{cancel: cancel}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		c := &http.Client{Timeout: 5 * time.Second}
+		tick := time.NewTicker(40 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; i < max; i++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			body := fmt.Sprintf(`{"participant_id":"p%d"}`, i)
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost,
+				fmt.Sprintf("%s/v1/sessions/s%03d/participants", base, i/3), strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+routerToken)
+			req.Header.Set("Content-Type", "application/json")
+			res, err := c.Do(req)
+			if err != nil {
+				l.failed.Add(1)
+				continue
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode == http.StatusCreated {
+				l.ok.Add(1)
+			} else {
+				l.failed.Add(1)
+			}
+		}
+	}()
+	return l
+}
+
+func (l *load) stop() { l.cancel(); l.wg.Wait() }
+
+// TestRouterPage: the fleet page under load shows what /v1/status
+// reports, lists the pods /v1/pods does, and (once the router has its
+// fleet operations) sets a pool's weight and drains a pod from the page.
+func TestRouterPage(t *testing.T) {
+	chrome := needChrome(t)
+	base := startRouter(t, 3)
+	ld := startLoad(base, 400)
+	t.Cleanup(ld.stop)
+	ctx := browser(t, chrome, 3*time.Minute)
+	openPage(t, ctx, base, routerToken)
+
+	// Live: the admissions count and rate move on screen under load.
+	waitFor(t, 15*time.Second, "admissions per second above 0 on the page", func() bool {
+		v, ok := number(text(t, ctx, "#st-admissions-per-second"))
+		return ok && v > 0
+	})
+	a0, _ := number(text(t, ctx, "#st-admissions"))
+	waitFor(t, 10*time.Second, "the admissions count to grow on the page", func() bool {
+		v, _ := number(text(t, ctx, "#st-admissions"))
+		return v > a0
+	})
+	if ld.ok.Load() == 0 {
+		t.Fatalf("no admission succeeded (%d failed)", ld.failed.Load())
+	}
+	ld.stop()
+
+	// The page's figures are /v1/status's: read one after the other until
+	// a poll of the page lands between two equal answers.
+	fields := []struct {
+		id  string
+		get func(*api.RouterStatus) float64
+	}{
+		{"#st-pods", func(s *api.RouterStatus) float64 { return float64(s.Pods) }},
+		{"#st-pods-placeable", func(s *api.RouterStatus) float64 { return float64(s.PodsPlaceable) }},
+		{"#st-pods-stale", func(s *api.RouterStatus) float64 { return float64(s.PodsStale) }},
+		{"#st-sessions", func(s *api.RouterStatus) float64 { return float64(s.Sessions) }},
+		{"#st-participants", func(s *api.RouterStatus) float64 { return float64(s.Participants) }},
+		{"#st-admissions", func(s *api.RouterStatus) float64 { return float64(s.Admissions) }},
+		{"#st-admissions-failed", func(s *api.RouterStatus) float64 { return float64(s.AdmissionsFailed) }},
+		{"#st-no-pod", func(s *api.RouterStatus) float64 { return float64(s.NoPod) }},
+	}
+	var last string
+	waitFor(t, 15*time.Second, "the page to show /v1/status's figures", func() bool {
+		var before, after api.RouterStatus
+		getJSON(t, base, routerToken, "/v1/status", &before)
+		n := polls(t, ctx)
+		waitFor(t, 5*time.Second, "a page refresh", func() bool { return polls(t, ctx) >= n+2 })
+		page := make([]string, len(fields))
+		for i, f := range fields {
+			page[i] = text(t, ctx, f.id)
+		}
+		getJSON(t, base, routerToken, "/v1/status", &after)
+		var diff []string
+		for i, f := range fields {
+			v, ok := number(page[i])
+			if f.get(&before) != f.get(&after) || !ok || v != f.get(&after) {
+				diff = append(diff, fmt.Sprintf("%s page %q status %v→%v", f.id, page[i], f.get(&before), f.get(&after)))
+			}
+		}
+		last = strings.Join(diff, "; ")
+		return len(diff) == 0
+	})
+	t.Logf("page matches /v1/status (last differences seen: %q)", last)
+	if ld.ok.Load() == 0 {
+		t.Fatal("no load")
+	}
+
+	// The warm pool's figures and one table row per pod.
+	var st api.RouterStatus
+	getJSON(t, base, routerToken, "/v1/status", &st)
+	if st.Pool == nil {
+		t.Fatal("no warm pool in /v1/status with a local fleet")
+	}
+	if got := text(t, ctx, "#warm"); !strings.Contains(got, "target") {
+		t.Errorf("warm pool section: %q", got)
+	}
+	var pods api.PodList
+	getJSON(t, base, routerToken, "/v1/pods", &pods)
+	waitFor(t, 10*time.Second, "one row per pod", func() bool {
+		for _, p := range pods.Pods {
+			if text(t, ctx, fmt.Sprintf(`#pods tr[data-key=%q]`, p.Name)) == "" {
+				return false
+			}
+		}
+		return true
+	})
+
+	fleetOps(t, ctx, base)
+	screenshot(t, ctx, "voxrouter")
+}
+
+// fleetOps sets a pool's weight and drains a pod from the page. It needs
+// the router's fleet operations (issue 14: /v1/pools, /v1/drains,
+// /v1/pods/{pod}/drain); on a router without them it checks that the
+// page says so and stops there.
+//
+// TODO(issue 14): once the fleet operations are merged, this guard must
+// never skip (the lead removes the early return).
+func fleetOps(t *testing.T, ctx context.Context, base string) {
+	var pools api.PoolList
+	if code := getJSON(t, base, routerToken, "/v1/pools", &pools); code == http.StatusNotFound {
+		for _, id := range []string{"#pools", "#drains", "#budget"} {
+			if got := text(t, ctx, id); !strings.Contains(got, "not available") {
+				t.Errorf("%s on a router without fleet operations: %q, want \"not available\"", id, got)
+			}
+		}
+		t.Log("GUARDED: this router has no fleet operations yet (issue 14): the weight and drain actions are not exercised")
+		return
+	}
+	if len(pools.Pools) == 0 {
+		t.Fatal("GET /v1/pools lists no pool")
+	}
+
+	// The weight: typed into the pool's row, set after the confirmation.
+	pool := pools.Pools[0].Name
+	run(t, ctx, chromedpSetValue("#weight-"+pool, "2.5"))
+	clickConfirm(t, ctx, "set-weight-"+pool)
+	waitFor(t, 10*time.Second, "the new weight in /v1/pools", func() bool {
+		var pl api.PoolList
+		getJSON(t, base, routerToken, "/v1/pools", &pl)
+		for _, p := range pl.Pools {
+			if p.Name == pool {
+				return p.Weight == 2.5
+			}
+		}
+		return false
+	})
+	if got := text(t, ctx, "#notice"); !strings.Contains(got, "weight set to 2.5") {
+		t.Errorf("notice after setting the weight: %q", got)
+	}
+
+	// A drain: the pod with the most participants, from its row; its
+	// progress shows on screen until it is done.
+	var pods api.PodList
+	getJSON(t, base, routerToken, "/v1/pods", &pods)
+	var pod string
+	most := -1
+	for _, p := range pods.Pods {
+		if p.Participants > most {
+			pod, most = p.Name, p.Participants
+		}
+	}
+	clickConfirm(t, ctx, "drain-pod-"+pod)
+	seen := map[string]bool{}
+	waitFor(t, 100*time.Second, "the drain of "+pod+" to be done", func() bool {
+		seen[text(t, ctx, "#drain-"+pod)] = true
+		var d api.FleetDrains
+		getJSON(t, base, routerToken, "/v1/drains", &d)
+		for _, x := range d.Drains {
+			if x.Pod == pod && x.Phase == api.FleetDrainDone {
+				return true
+			}
+		}
+		return false
+	})
+	waitFor(t, 5*time.Second, "the page to show the drain done", func() bool {
+		return strings.HasPrefix(text(t, ctx, "#drain-"+pod), api.FleetDrainDone)
+	})
+	t.Logf("drain of %s as the page showed it: %q", pod, keys(seen))
+	if len(seen) < 2 {
+		t.Errorf("the drain's progress was not seen on the page: %q", keys(seen))
+	}
+}
+
+func keys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
