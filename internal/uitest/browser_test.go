@@ -2,9 +2,12 @@ package uitest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,7 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-var updateScreenshots = flag.Bool("update-screenshots", false, "rewrite docs/ui/*.png from this run")
+var updateScreenshots = flag.Bool("update-screenshots", false, "rewrite docs/ui/*.png from this run (they are rewritten anyway when a page's sources changed)")
 
 // needChrome finds chromium: it skips the test when missing, and fails it
 // under CI=true.
@@ -132,30 +135,66 @@ func clickConfirm(t *testing.T, ctx context.Context, buttonID string) {
 	)
 }
 
-// screenshot saves the page: docs/ui/name.png with -update-screenshots,
-// $VOX_UI_ARTIFACTS/name.png when that is set.
+// pageSources are the files a page is built from, relative to this
+// package: the shared layout, style and script, and the page's own.
+var pageSources = map[string][]string{
+	"voxrouter": {"../webui", "../../router/ui"},
+	"voxd":      {"../webui", "../../admin/ui"},
+}
+
+// sourcesHash hashes the page's source files (names and contents).
+func sourcesHash(t *testing.T, name string) string {
+	t.Helper()
+	h := sha256.New()
+	for _, dir := range pageSources[name] {
+		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || strings.HasSuffix(p, ".go") {
+				return err
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(h, "%s %d\n", filepath.ToSlash(p), len(b))
+			h.Write(b)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// screenshot saves the page as docs/ui/name.png when the page changed
+// (its sources' hash differs from docs/ui/name.sha256, which is then
+// rewritten too: commit both) or with -update-screenshots, and as
+// $VOX_UI_ARTIFACTS/name.png on every run when that is set.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}
-	var dirs []string
-	if *updateScreenshots {
-		dirs = append(dirs, filepath.Join("..", "..", "docs", "ui"))
+	write := func(p string, b []byte) {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	docs := filepath.Join("..", "..", "docs", "ui")
+	sum := sourcesHash(t, name)
+	old, _ := os.ReadFile(filepath.Join(docs, name+".sha256"))
+	if *updateScreenshots || strings.TrimSpace(string(old)) != sum {
+		write(filepath.Join(docs, name+".png"), png)
+		write(filepath.Join(docs, name+".sha256"), []byte(sum+"\n"))
+		t.Logf("the %s page changed: docs/ui/%s.png rewritten (commit it with %s.sha256)", name, name, name)
 	}
 	if d := os.Getenv("VOX_UI_ARTIFACTS"); d != "" {
-		dirs = append(dirs, d)
-	}
-	for _, d := range dirs {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(d, name+".png")
-		if err := os.WriteFile(p, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot %s (%d bytes)", p, len(png))
+		write(filepath.Join(d, name+".png"), png)
+		t.Logf("screenshot %s", filepath.Join(d, name+".png"))
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -102,3 +103,26 @@ func MustHandler(p Page) http.Handler {
 	}
 	return h
 }
+
+// CheckAssets fails when a file of files would load something from
+// another origin (an absolute URL in src, href, url(), fetch, or an
+// @import): the pages must work without the Internet and leak nothing.
+// The pages' tests call it on their files.
+func CheckAssets(files fs.FS) error {
+	return fs.WalkDir(files, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(files, p)
+		if err != nil {
+			return err
+		}
+		if m := externalRef.Find(b); m != nil {
+			return fmt.Errorf("webui: %s loads from elsewhere: %q", p, m)
+		}
+		return nil
+	})
+}
+
+// externalRef finds what would load from elsewhere.
+var externalRef = regexp.MustCompile(`(?i)(src|href)\s*=\s*["']?\s*(https?:)?//|url\(\s*["']?\s*(https?:)?//|@import|fetch\(\s*["'](https?:)?//`)
