@@ -290,6 +290,11 @@ type AcceptStopRequest struct {
 	// Reason is shown in /v1/status and /readyz; empty: the session
 	// manager's default.
 	Reason string `json:"reason,omitempty"`
+	// NewSessionsOnly stops new sessions only: members still join the
+	// sessions in progress (the fleet router retiring a pod keeps each
+	// chat group together until it drains). POST /v1/accept-resume undoes
+	// either.
+	NewSessionsOnly bool `json:"new_sessions_only,omitempty"`
 }
 
 // Add returns the sum of c and o, field by field (the pod's totals are

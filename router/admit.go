@@ -20,8 +20,15 @@ import (
 // ErrNoPod when no pod has room for a new session; ErrUnreachable when an
 // existing session's pod cannot be reached; api.ErrInvalid for a bad id.
 func (r *Router) Admit(ctx context.Context, id string, req api.AdmitRequest, fromPod string) (api.RouterAdmission, error) {
+	return r.AdmitIn(ctx, id, req, fromPod, "")
+}
+
+// AdmitIn is Admit for an admission that asks for a region: a new (or
+// moved) session goes to a pool of that region when one has room, else
+// to any pool. An existing session stays where it is.
+func (r *Router) AdmitIn(ctx context.Context, id string, req api.AdmitRequest, fromPod, region string) (api.RouterAdmission, error) {
 	start := r.cfg.Now()
-	adm, err := r.admit(ctx, id, req, fromPod)
+	adm, err := r.admit(ctx, id, req, fromPod, region)
 	end := r.cfg.Now()
 	r.stats.admission(end, end.Sub(start), err)
 	if err == nil {
@@ -30,7 +37,7 @@ func (r *Router) Admit(ctx context.Context, id string, req api.AdmitRequest, fro
 	return adm, err
 }
 
-func (r *Router) admit(ctx context.Context, id string, req api.AdmitRequest, fromPod string) (api.RouterAdmission, error) {
+func (r *Router) admit(ctx context.Context, id string, req api.AdmitRequest, fromPod, region string) (api.RouterAdmission, error) {
 	if !api.ValidID(id) {
 		return api.RouterAdmission{}, fmt.Errorf("%w: session id %q", api.ErrInvalid, id)
 	}
@@ -53,7 +60,7 @@ func (r *Router) admit(ctx context.Context, id string, req api.AdmitRequest, fro
 				return api.RouterAdmission{}, context.Cause(ctx)
 			}
 		}
-		adm, again, err := r.lead(ctx, id, req, fromPod)
+		adm, again, err := r.lead(ctx, id, req, fromPod, region)
 		done()
 		if !again {
 			return adm, err
@@ -79,7 +86,7 @@ func (r *Router) joinable(ctx context.Context, id, fromPod string) (podView, boo
 // lead places session id (new) or moves it (its pod is no good), as the
 // only placement of id in flight in this router. again asks the caller to
 // look again (another replica placed or moved it first).
-func (r *Router) lead(ctx context.Context, id string, req api.AdmitRequest, fromPod string) (adm api.RouterAdmission, again bool, err error) {
+func (r *Router) lead(ctx context.Context, id string, req api.AdmitRequest, fromPod, region string) (adm api.RouterAdmission, again bool, err error) {
 	pod, mapped, err := r.store.Lookup(ctx, id)
 	if err != nil {
 		return adm, false, storeErr(err)
@@ -95,7 +102,7 @@ func (r *Router) lead(ctx context.Context, id string, req api.AdmitRequest, from
 	}
 	moving := mapped
 	for attempt := 1; ; attempt++ {
-		slot, err := r.reserve(ctx, id, exclude)
+		slot, err := r.reserve(ctx, id, region, exclude)
 		if errors.Is(err, ErrNoRoom) {
 			r.stats.noPod.Add(1)
 			if attempt > 1 {
@@ -130,7 +137,7 @@ func (r *Router) lead(ctx context.Context, id string, req api.AdmitRequest, from
 		}
 		if err == nil {
 			r.stamp(ctx, slot)
-			r.placed()
+			r.placed(cur)
 			return api.RouterAdmission{Admission: a, Pod: cur, Hostname: v.hostname, Moved: mapped}, false, nil
 		}
 		r.release(ctx, slot)

@@ -26,7 +26,10 @@ type Router struct {
 	metrics *metrics.Set
 	latency *metrics.Summary
 	refresh refresher
-	pool    *pool // the warm pool's refill (Agones mode); nil in static mode
+	pools   *poolSet  // the pools, their settings and refill loops (pools.go)
+	ops     OpsStore  // the fleet operations' shared state
+	opsCfg  OpsConfig // the fleet operations' tuning
+	fops    *fleetOps // the fleet operations' loop (drains.go)
 
 	splitMu sync.Mutex        // guards splitOf
 	splitOf map[string]string // session → the pod that lost it, logged once
@@ -48,9 +51,16 @@ func New(cfg Config) (*Router, error) {
 		metrics: metrics.NewSet(),
 		splitOf: map[string]string{},
 	}
-	if cfg.Allocator != nil {
-		r.pool = newPool(r, cfg.Allocator, cfg.Pool, cfg.Refill)
-		r.reg.allocatedOnly = true
+	r.reg.defaultPool = DefaultPool
+	r.pools = newPoolSet(cfg.Pools, DefaultPool)
+	r.ops = opsOf(cfg.Store)
+	r.opsCfg = cfg.Ops
+	r.fops = newFleetOps()
+	for _, pc := range cfg.Pools {
+		if pc.Allocator != nil {
+			r.pools.refills[pc.Name] = newPool(r, pc.Allocator, pc.Name, pc.Fleet, pc.Refill)
+			r.reg.allocated[pc.Name] = true
+		}
 	}
 	r.registerMetrics()
 	r.registerPoolMetrics()
