@@ -31,7 +31,11 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // pods 0 means no fleet (static mode: pods that report themselves).
 func startRouter(t *testing.T, pods int) string {
 	t.Helper()
-	cfg := router.Config{PodToken: podToken, Logger: quiet}
+	// No consolidation (the test drains a pod itself); a short drain
+	// deadline: the load's participants never send media, so nobody
+	// answers the notices and the deadline empties the pod.
+	cfg := router.Config{PodToken: podToken, Logger: quiet,
+		Ops: router.OpsConfig{NoConsolidation: true, DrainDeadline: 5 * time.Second}}
 	var fleet *simfleet.Fleet
 	if pods > 0 {
 		var err error
@@ -229,23 +233,42 @@ func fleetOps(t *testing.T, ctx context.Context, base string) {
 		t.Fatal("GET /v1/pools lists no pool")
 	}
 
-	// The weight: typed into the pool's row, set after the confirmation.
+	// The weight, typed into the pool's row and confirmed: 0 takes no
+	// new session (the only pool: the admission finds no pod), then 1
+	// takes them again.
 	pool := pools.Pools[0].Name
-	run(t, ctx, chromedpSetValue("#weight-"+pool, "2.5"))
-	clickConfirm(t, ctx, "set-weight-"+pool)
-	waitFor(t, 10*time.Second, "the new weight in /v1/pools", func() bool {
-		var pl api.PoolList
-		getJSON(t, base, routerToken, "/v1/pools", &pl)
-		for _, p := range pl.Pools {
-			if p.Name == pool {
-				return p.Weight == 2.5
+	setWeight := func(w string, want float64) {
+		run(t, ctx, chromedpSetValue("#weight-"+pool, w))
+		clickConfirm(t, ctx, "set-weight-"+pool)
+		waitFor(t, 10*time.Second, "weight "+w+" in /v1/pools", func() bool {
+			var pl api.PoolList
+			getJSON(t, base, routerToken, "/v1/pools", &pl)
+			for _, p := range pl.Pools {
+				if p.Name == pool {
+					return p.Weight == want
+				}
 			}
+			return false
+		})
+		if got := text(t, ctx, "#notice"); !strings.Contains(got, "weight set to "+w) {
+			t.Errorf("notice after setting the weight: %q", got)
 		}
-		return false
-	})
-	if got := text(t, ctx, "#notice"); !strings.Contains(got, "weight set to 2.5") {
-		t.Errorf("notice after setting the weight: %q", got)
 	}
+	admit := func(session string) int {
+		return doJSON(t, http.MethodPost, base, routerToken, "/v1/sessions/"+session+"/participants",
+			api.AdmitRequest{ParticipantID: "w"}, nil)
+	}
+	setWeight("0", 0)
+	if code := admit("weight-zero"); code == http.StatusCreated {
+		t.Errorf("a new session was placed on pool %s of weight 0", pool)
+	}
+	setWeight("1", 1)
+	if code := admit("weight-one"); code != http.StatusCreated {
+		t.Errorf("a new session on pool %s of weight 1: HTTP %d", pool, code)
+	}
+	waitFor(t, 5*time.Second, "the weight on the page", func() bool {
+		return eval[string](t, ctx, fmt.Sprintf(`document.querySelector(%q).value`, "#weight-"+pool)) == "1"
+	})
 
 	// A drain: the pod with the most participants, from its row; its
 	// progress shows on screen until it is done.

@@ -131,7 +131,7 @@
               act("Set pool " + p.name + "'s weight to " + w + "? New sessions follow the weights at once.", "Set weight",
                 "PUT", "/v1/pools/" + encodeURIComponent(p.name), { weight: w }, "Pool " + p.name + ": weight set to " + w + ".");
             } },
-            el("label", { for: id, class: "small" }, "weight of " + p.name + " "), input,
+            el("label", { for: id, class: "sr" }, "Weight of pool " + p.name), input,
             el("button", { type: "submit", id: "set-weight-" + p.name }, "Set"));
             return f;
           },
