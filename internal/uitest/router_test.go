@@ -211,23 +211,13 @@ func TestRouterPage(t *testing.T) {
 	screenshot(t, ctx, "voxrouter")
 }
 
-// fleetOps sets a pool's weight and drains a pod from the page. It needs
-// the router's fleet operations (issue 14: /v1/pools, /v1/drains,
-// /v1/pods/{pod}/drain); on a router without them it checks that the
-// page says so and stops there.
-//
-// TODO(issue 14): once the fleet operations are merged, this guard must
-// never skip (the lead removes the early return).
+// fleetOps sets a pool's weight and drains a pod from the page, through
+// the router's fleet operations (/v1/pools, /v1/drains,
+// /v1/pods/{pod}/drain).
 func fleetOps(t *testing.T, ctx context.Context, base string) {
 	var pools api.PoolList
-	if code := getJSON(t, base, routerToken, "/v1/pools", &pools); code == http.StatusNotFound {
-		for _, id := range []string{"#pools", "#drains", "#budget"} {
-			if got := text(t, ctx, id); !strings.Contains(got, "not available") {
-				t.Errorf("%s on a router without fleet operations: %q, want \"not available\"", id, got)
-			}
-		}
-		t.Log("GUARDED: this router has no fleet operations yet (issue 14): the weight and drain actions are not exercised")
-		return
+	if code := getJSON(t, base, routerToken, "/v1/pools", &pools); code != http.StatusOK {
+		t.Fatalf("GET /v1/pools: HTTP %d", code)
 	}
 	if len(pools.Pools) == 0 {
 		t.Fatal("GET /v1/pools lists no pool")
