@@ -162,7 +162,12 @@ func TestRouterPage(t *testing.T) {
 		{"#st-no-pod", func(s *api.RouterStatus) float64 { return float64(s.NoPod) }},
 	}
 	var last string
-	waitFor(t, 15*time.Second, "the page to show /v1/status's figures", func() bool {
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("last differences between the page and /v1/status: %s", last)
+		}
+	})
+	waitFor(t, 45*time.Second, "the page to show /v1/status's figures", func() bool {
 		var before, after api.RouterStatus
 		getJSON(t, base, routerToken, "/v1/status", &before)
 		n := polls(t, ctx)
@@ -271,6 +276,25 @@ func fleetOps(t *testing.T, ctx context.Context, base string) {
 			pod, most = p.Name, p.Participants
 		}
 	}
+	// With a grace, the drain can be cancelled from the page.
+	run(t, ctx, chromedpSetValue("#drain-grace", "60s"))
+	clickConfirm(t, ctx, "drain-pod-"+pod)
+	waitFor(t, 10*time.Second, "the drain in its grace on the page", func() bool {
+		return strings.HasPrefix(text(t, ctx, "#drain-"+pod), api.FleetDrainStopped) &&
+			eval[bool](t, ctx, fmt.Sprintf(`!document.querySelector(%q).disabled`, "#cancel-pod-"+pod))
+	})
+	clickConfirm(t, ctx, "cancel-pod-"+pod)
+	waitFor(t, 10*time.Second, "the drain cancelled", func() bool {
+		var d api.FleetDrains
+		getJSON(t, base, routerToken, "/v1/drains", &d)
+		return len(d.Drains) > 0 && d.Drains[0].Pod == pod && d.Drains[0].Phase == api.FleetDrainCancelled
+	})
+	waitFor(t, 5*time.Second, "the page to show the drain cancelled", func() bool {
+		return strings.HasPrefix(text(t, ctx, "#drain-"+pod), api.FleetDrainCancelled)
+	})
+
+	// Without one, it runs to its end.
+	run(t, ctx, chromedpSetValue("#drain-grace", "0s"))
 	clickConfirm(t, ctx, "drain-pod-"+pod)
 	seen := map[string]bool{}
 	waitFor(t, 100*time.Second, "the drain of "+pod+" to be done", func() bool {

@@ -162,6 +162,12 @@
     }, pools);
   }
 
+  // podGrace is the grace typed for pod drains ("0s" when empty).
+  function podGrace() {
+    const v = vox.$("drain-grace").value.trim();
+    return v === "" ? "0s" : v;
+  }
+
   function showPods(pods, drains) {
     const byPod = new Map();
     for (const d of (drains || [])) if (!byPod.has(d.pod)) byPod.set(d.pod, d); // newest first
@@ -190,8 +196,8 @@
           head: "Actions",
           make: (p) => el("span", {},
             el("button", { type: "button", id: "drain-pod-" + p.name, class: "danger", onclick: () =>
-              act("Drain pod " + p.name + "? The router stops placing on it, then asks its participants to reconnect elsewhere.",
-                "Drain pod", "POST", "/v1/pods/" + encodeURIComponent(p.name) + "/drain", undefined, "Pod " + p.name + ": drain started.") }, "Drain"),
+              act("Drain pod " + p.name + " (grace " + podGrace() + ")? The router stops placing on it, then asks its participants to reconnect elsewhere.",
+                "Drain pod", "POST", "/v1/pods/" + encodeURIComponent(p.name) + "/drain", { grace: podGrace() }, "Pod " + p.name + ": drain started.") }, "Drain"),
             " ",
             el("button", { type: "button", id: "cancel-pod-" + p.name, onclick: () =>
               act("Cancel the drain of pod " + p.name + "? Only a drain still in its grace can be cancelled.",
