@@ -109,6 +109,10 @@ type PodDrain struct {
 	Participants        int `json:"participants"`
 	// Rate is the reconnect notices per second the router gave the pod.
 	Rate float64 `json:"rate"`
+	// DrainingSince is when the pod began to drain; Deadline when its
+	// drain must be over (the pod removes whoever is left then).
+	DrainingSince *time.Time `json:"draining_since,omitempty"`
+	Deadline      *time.Time `json:"deadline,omitempty"`
 	// EndedAt is when it was done or cancelled.
 	EndedAt *time.Time `json:"ended_at,omitempty"`
 }

@@ -61,9 +61,9 @@ type Config struct {
 	// Pools is empty): Allocator set is Agones mode, only pods whose
 	// reports say their GameServer is Allocated take sessions, and the
 	// refill loop (pool.go) allocates pods through it ahead of demand. Nil
-	// is static mode: every pod that reports is in the pool. The pool is
-	// DefaultPool (what pods report when they name none); Pool is the
-	// Fleet its allocations ask for ("default" when empty).
+	// is static mode: every pod that reports is in the pool. Pool names it
+	// (DefaultPool when empty: what voxd reports without --pool), and is
+	// the Fleet its allocations ask for.
 	Allocator Allocator
 	Pool      string
 	Refill    RefillConfig
@@ -102,7 +102,7 @@ func (c Config) withDefaults() Config {
 		c.Pool = DefaultPool
 	}
 	if len(c.Pools) == 0 && c.Allocator != nil {
-		c.Pools = []PoolConfig{{Name: DefaultPool, Fleet: c.Pool, Allocator: c.Allocator, Refill: c.Refill}}
+		c.Pools = []PoolConfig{{Name: c.Pool, Allocator: c.Allocator, Refill: c.Refill}}
 	}
 	c.Refill = c.Refill.withDefaults()
 	pools := make([]PoolConfig, len(c.Pools))

@@ -67,6 +67,13 @@ const (
 	// drainStartGrace is the grace of the pod's own drain when the router
 	// starts it: the router's grace (stopped) is over by then.
 	drainStartGrace = time.Millisecond
+	// podDrainDeadline is a pod's drain deadline when OpsConfig sets none
+	// (sessionmgr.DefaultDrainDeadline, voxd's --drain-deadline default).
+	podDrainDeadline = 10 * time.Minute
+	// overdueSlack: a drain still running this long past its deadline is
+	// overdue (vox_router_drain_overdue): the pod should have removed
+	// everyone at the deadline.
+	overdueSlack = 30 * time.Second
 )
 
 // OpsConfig tunes the fleet operations. Zero fields take the defaults.
@@ -390,7 +397,7 @@ func (r *Router) opsStep(ctx context.Context) {
 		r.log.Info("router: fleet operations", "leading", lead)
 	}
 	if !lead {
-		r.refreshDrains(ctx)
+		r.publishOps(r.refreshDrains(ctx))
 		return
 	}
 	r.loadSettings(ctx)
@@ -421,6 +428,61 @@ func (r *Router) opsStep(ctx context.Context) {
 	if !r.opsCfg.NoConsolidation {
 		r.consolidate(ctx, now, states, drains)
 	}
+	r.publishOps(drains)
+}
+
+// publishOps sets the fleet operations' gauges from the drains read this
+// tick (nil: the store did not answer; they keep their values).
+func (r *Router) publishOps(drains map[string]api.PodDrain) {
+	if drains == nil {
+		return
+	}
+	now := r.cfg.Now()
+	phases := map[string]int{api.FleetDrainStopped: 0, api.FleetDrainQueued: 0, api.FleetDrainDraining: 0}
+	var assigned float64
+	overdue := 0
+	for _, d := range drains {
+		if _, ok := phases[d.Phase]; ok {
+			phases[d.Phase]++
+		}
+		if d.Phase == api.FleetDrainDraining {
+			assigned += d.Rate
+			if d.Deadline != nil && now.Sub(*d.Deadline) > overdueSlack {
+				overdue++
+			}
+		}
+	}
+	s := r.metrics
+	for phase, n := range phases {
+		s.GetOrCreateGauge(fmt.Sprintf(`vox_router_drains{phase=%q}`, phase), nil).Set(float64(n))
+	}
+	s.GetOrCreateGauge(`vox_router_reconnect_assigned_per_second`, nil).Set(assigned)
+	s.GetOrCreateGauge(`vox_router_drain_overdue`, nil).Set(float64(overdue))
+	for _, name := range r.pools.names(r.reg.pools(now)) {
+		v := r.pools.view(name)
+		w := v.weight
+		if v.draining {
+			w = 0
+		}
+		s.GetOrCreateGauge(fmt.Sprintf(`vox_router_pool_weight{pool=%q}`, name), nil).Set(w)
+	}
+}
+
+// registerOpsMetrics adds the fleet operations' fixed series (the rest are
+// set each tick by publishOps).
+func (r *Router) registerOpsMetrics() {
+	s := r.metrics
+	s.NewGauge(`vox_router_reconnect_budget_per_second`, func() float64 { return r.opsCfg.Budget })
+	s.NewGauge(`vox_router_ops_leader`, func() float64 {
+		if r.fops.leading.Load() {
+			return 1
+		}
+		return 0
+	})
+	s.NewGauge(`vox_router_consolidation_surplus_slots`, func() float64 { return float64(r.fops.surplus.Load()) })
+	s.NewGauge(`vox_router_consolidation_chosen_total`, func() float64 { return float64(r.fops.chosen.Load()) })
+	s.NewGauge(`vox_router_consolidation_cancelled_total`, func() float64 { return float64(r.fops.cancelled.Load()) })
+	r.publishOps(map[string]api.PodDrain{})
 }
 
 func (r *Router) putDrain(ctx context.Context, d api.PodDrain) {
@@ -476,12 +538,19 @@ func (r *Router) advance(ctx context.Context, now time.Time, states map[string]p
 					r.log.Warn("router: could not start a pod's drain; retrying", "pod", d.Pod, "err", err)
 					break
 				}
-				d.Phase, d.Rate = api.FleetDrainDraining, rate
+				deadline := r.opsCfg.DrainDeadline
+				if deadline == 0 {
+					deadline = podDrainDeadline
+				}
+				since, until := now, now.Add(deadline)
+				d.Phase, d.Rate, d.DrainingSince, d.Deadline = api.FleetDrainDraining, rate, &since, &until
 				draining++
 				r.log.Info("router: pod draining", "pod", d.Pod, "rate", rate, "participants", d.Participants)
 			}
 		case api.FleetDrainDraining:
-			if gone || st.drainPhase == api.DrainDrained || st.participants == 0 && st.sessions == 0 {
+			// A pod that stopped reporting while it drained exited (or
+			// will be forgotten): its own drain goes on without the router.
+			if gone || !st.fresh || st.drainPhase == api.DrainDrained || st.participants == 0 && st.sessions == 0 {
 				r.endDrain(&d, now)
 				draining--
 			}

@@ -233,6 +233,9 @@ func (p *pool) step(ctx context.Context) {
 	rate := p.rate.perSecond(now)
 	lat := p.latency()
 	target := max(p.cfg.Floor, int(math.Ceil(rate*lat.Seconds()*p.cfg.Margin)))
+	if v := p.r.pools.view(p.name); v.weight <= 0 || v.draining {
+		target = 0 // it takes no new session (rolled back, or being drained): no warm pool
+	}
 	need := target - free - future
 	waiting := p.waiting.Load() > 0
 	if waiting && free == 0 && future == 0 {
@@ -438,14 +441,16 @@ func (p *pool) await(ctx context.Context, deadline time.Time) bool {
 // has room now. When none has, the admission waits (at most WaitTimeout;
 // counted in vox_router_admissions_waited_total) for the refill loop of
 // the first ranked pool whose allocator is not down, and looks again.
-func (r *Router) reserve(ctx context.Context, id, region string, exclude []string) (Slot, error) {
+//
+// spilled is true when the slot is not in the session's first pool.
+func (r *Router) reserve(ctx context.Context, id, region string, exclude []string) (slot Slot, spilled bool, err error) {
 	var deadline time.Time
 	for {
 		ranked := r.rankPools(ctx, id, region)
-		for _, name := range ranked {
+		for i, name := range ranked {
 			slot, err := r.store.Reserve(ctx, id, r.reg.candidates(r.cfg.Now(), name, exclude...))
 			if !errors.Is(err, ErrNoRoom) {
-				return slot, err
+				return slot, i > 0, err
 			}
 		}
 		var rf *pool
@@ -456,7 +461,7 @@ func (r *Router) reserve(ctx context.Context, id, region string, exclude []strin
 			}
 		}
 		if rf == nil {
-			return Slot{}, ErrNoRoom
+			return Slot{}, false, ErrNoRoom
 		}
 		if deadline.IsZero() {
 			deadline = time.Now().Add(rf.cfg.WaitTimeout)
@@ -466,7 +471,7 @@ func (r *Router) reserve(ctx context.Context, id, region string, exclude []strin
 			if ctx.Err() == nil {
 				rf.waitTimeouts.Add(1)
 			}
-			return Slot{}, ErrNoRoom
+			return Slot{}, false, ErrNoRoom
 		}
 	}
 }

@@ -142,7 +142,7 @@ func newPoolFixture(t *testing.T, pods int, cfg RefillConfig) *poolFixture {
 		f.alloc.add(p)
 	}
 	cfg.Tick = 10 * time.Millisecond
-	r, err := New(Config{Allocator: f.alloc, Pool: "vox", Refill: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	r, err := New(Config{Allocator: f.alloc, Refill: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -145,12 +145,15 @@ func (ps *poolSet) viewWith(name string, st PoolSetting) poolView {
 	return v
 }
 
-// names returns every pool known: the default one, configured, set, or
-// reported by pods.
+// names returns every pool known: configured (or the default one when
+// none is), set, or reported by pods.
 func (ps *poolSet) names(reported map[string]poolLoad) []string {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	set := map[string]bool{ps.def: true}
+	set := map[string]bool{}
+	if len(ps.conf) == 0 {
+		set[ps.def] = true // the one pool of an unconfigured router
+	}
 	for n := range ps.conf {
 		set[n] = true
 	}

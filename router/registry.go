@@ -338,8 +338,10 @@ func (g *registry) pools(now time.Time) map[string]poolLoad {
 		if g.whyLocked(now, p) == "" {
 			l.placeable++
 		}
-		l.sessions += len(p.sessions)
-		l.participants += p.report.Participants
+		if now.Sub(p.received) <= g.staleAfter { // a silent pod's sessions are not counted
+			l.sessions += len(p.sessions)
+			l.participants += p.report.Participants
+		}
 		out[name] = l
 	}
 	return out

@@ -25,11 +25,14 @@ type Router struct {
 	stats   stats
 	metrics *metrics.Set
 	latency *metrics.Summary
-	refresh refresher
-	pools   *poolSet  // the pools, their settings and refill loops (pools.go)
-	ops     OpsStore  // the fleet operations' shared state
-	opsCfg  OpsConfig // the fleet operations' tuning
-	fops    *fleetOps // the fleet operations' loop (drains.go)
+	// addedLatency: the router's part of each admission (its latency but
+	// the pod's answer).
+	addedLatency *metrics.Summary
+	refresh      refresher
+	pools        *poolSet  // the pools, their settings and refill loops (pools.go)
+	ops          OpsStore  // the fleet operations' shared state
+	opsCfg       OpsConfig // the fleet operations' tuning
+	fops         *fleetOps // the fleet operations' loop (drains.go)
 
 	splitMu sync.Mutex        // guards splitOf
 	splitOf map[string]string // session → the pod that lost it, logged once
@@ -64,6 +67,7 @@ func New(cfg Config) (*Router, error) {
 	}
 	r.registerMetrics()
 	r.registerPoolMetrics()
+	r.registerOpsMetrics()
 	return r, nil
 }
 
@@ -198,6 +202,7 @@ func (r *Router) Status(ctx context.Context) (api.RouterStatus, error) {
 		Retries:          r.stats.retries.Load(),
 		NoPod:            r.stats.noPod.Load(),
 		Moves:            r.stats.moves.Load(),
+		Spills:           r.stats.spills.Load(),
 		Splits:           r.stats.splits.Load(),
 		Reports:          r.stats.reports.Load(),
 	}
@@ -222,6 +227,8 @@ func (r *Router) Status(ctx context.Context) (api.RouterStatus, error) {
 	p := r.stats.percentiles(0.5, 0.9, 0.99)
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	st.LatencyP50MS, st.LatencyP90MS, st.LatencyP99MS = ms(p[0]), ms(p[1]), ms(p[2])
+	a := r.stats.addedPercentiles(0.5, 0.99, 0.999)
+	st.AddedP50MS, st.AddedP99MS, st.AddedP999MS = ms(a[0]), ms(a[1]), ms(a[2])
 	return st, nil
 }
 

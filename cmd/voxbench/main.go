@@ -50,6 +50,8 @@ Commands:
            peak rate, time until A is empty, participants lost (must be 0)
   route    voxrouter over a simulated Agones fleet: admission latency at a rate beside
            allocating per session, and a spike of new sessions (admissions that waited)
+  fleet    the router's fleet operations with talking clients: scale-in by consolidation,
+           a weighted rollout with a rollback and a pool drain, two clusters
 
 "voxbench <command> --help" explains a command's flags.
 
@@ -79,6 +81,8 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		return drainCmd(ctx, args[1:], lookup, stdout, stderr)
 	case "route":
 		return routeCmd(ctx, args[1:], lookup, stdout, stderr)
+	case "fleet":
+		return fleetCmd(ctx, args[1:], lookup, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, summary)
 		return exitOK
