@@ -23,19 +23,6 @@ import (
 // rules are vox:..., so not matched).
 var metricName = regexp.MustCompile(`\bvox_[a-z0-9_]+`)
 
-// fleetOpsMetrics are the router's fleet-operation gauges that issue 14
-// adds (the lead builds them): missing ones are logged, not failed, until
-// that merge.
-//
-// TODO(issue 14): empty this list once the router serves them.
-var fleetOpsMetrics = []string{
-	"vox_router_reconnect_budget_per_second",
-	"vox_router_reconnect_assigned_per_second",
-	"vox_router_drains",
-	"vox_router_drain_overdue",
-	"vox_router_pool_weight",
-}
-
 // namesIn reads the vox_* names a file uses.
 func namesIn(t *testing.T, name string) []string {
 	t.Helper()
@@ -88,7 +75,7 @@ func TestMetricsExist(t *testing.T) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	const token, reportToken, podToken = "m-token", "m-report", "m-pod"
 	fleet, err := simfleet.New(simfleet.Config{Replicas: 1, Buffer: 1, StartDelay: 100 * time.Millisecond,
-		BatchWait: 20 * time.Millisecond, ReportToken: reportToken, AdminToken: podToken,
+		BatchWait: 20 * time.Millisecond, ReportToken: reportToken, AdminToken: podToken, Pool: "local",
 		Limits: sessionmgr.Limits{MaxSessions: 4, MaxParticipants: 16}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -171,10 +158,6 @@ func TestMetricsExist(t *testing.T) {
 	for _, file := range []string{"rules.yaml", "rules_test.yaml", "../grafana/vox.json"} {
 		for _, n := range namesIn(t, file) {
 			if have[n] {
-				continue
-			}
-			if slices.Contains(fleetOpsMetrics, n) {
-				t.Logf("%s: %s is not served yet (issue 14's fleet operations: the lead adds it)", file, n)
 				continue
 			}
 			t.Errorf("%s uses %s, which neither voxrouter's nor voxd's /metrics serves", file, n)

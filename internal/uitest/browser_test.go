@@ -206,6 +206,12 @@ func getJSON(t *testing.T, base, token, path string, out any) int {
 
 func doJSON(t *testing.T, method, base, token, path string, in, out any) int {
 	t.Helper()
+	return doJSONWithin(t, 5*time.Second, method, base, token, path, in, out)
+}
+
+// doJSONWithin is doJSON with its own time bound.
+func doJSONWithin(t *testing.T, bound time.Duration, method, base, token, path string, in, out any) int {
+	t.Helper()
 	var body *strings.Reader
 	if in != nil {
 		b, _ := json.Marshal(in)
@@ -218,7 +224,7 @@ func doJSON(t *testing.T, method, base, token, path string, in, out any) int {
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	c := &http.Client{Timeout: 5 * time.Second}
+	c := &http.Client{Timeout: bound}
 	res, err := c.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)

@@ -40,7 +40,7 @@ func startRouter(t *testing.T, pods int) string {
 	if pods > 0 {
 		var err error
 		fleet, err = simfleet.New(simfleet.Config{Replicas: pods, Buffer: 1, StartDelay: 300 * time.Millisecond,
-			BatchWait: 50 * time.Millisecond, ReportToken: reportToken, AdminToken: podToken,
+			BatchWait: 50 * time.Millisecond, ReportToken: reportToken, AdminToken: podToken, Pool: "local",
 			Limits: sessionmgr.Limits{MaxSessions: 6, MaxParticipants: 48}, Logger: quiet})
 		if err != nil {
 			t.Fatal(err)
@@ -256,8 +256,10 @@ func fleetOps(t *testing.T, ctx context.Context, base string) {
 			return strings.Contains(text(t, ctx, "#notice"), "weight set to "+w+".")
 		})
 	}
+	// (Refused after the router's wait for an allocation: a pool of
+	// weight 0 keeps no warm pool.)
 	admit := func(session string) int {
-		return doJSON(t, http.MethodPost, base, routerToken, "/v1/sessions/"+session+"/participants",
+		return doJSONWithin(t, 40*time.Second, http.MethodPost, base, routerToken, "/v1/sessions/"+session+"/participants",
 			api.AdmitRequest{ParticipantID: "w"}, nil)
 	}
 	setWeight("0", 0)
