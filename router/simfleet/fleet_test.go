@@ -58,7 +58,7 @@ func readyWithRoom(f *simfleet.Fleet, n int) func() bool {
 func TestAllocatorBatching(t *testing.T) {
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	defer sink.Close()
-	const wait = 300 * time.Millisecond
+	const wait = time.Second // long enough for 20 goroutines to queue on a loaded machine
 	f, err := simfleet.Start(simfleet.Config{RouterURL: sink.URL, Replicas: 2, Buffer: -1, BatchWait: wait,
 		ReportInterval: 50 * time.Millisecond, Logger: quiet})
 	if err != nil {
