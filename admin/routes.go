@@ -28,6 +28,7 @@ func (s *Server) routes(extra []RouteFunc) *chi.Mux {
 	r.Get("/healthz", s.Wrap(s.healthz))
 	r.Get("/readyz", s.Wrap(s.readyz))
 	r.Get("/metrics", s.serveMetrics)
+	s.uiRoutes(r)
 
 	r.Group(func(r chi.Router) {
 		r.Use(s.guard)

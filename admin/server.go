@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -48,7 +49,8 @@ type Server struct {
 	rates             rateTracker
 	bearer            httpapi.Bearer // of cfg.Token
 	retryAfterSeconds int64
-	checkHost         bool // open API: refuse non-loopback Host and any Origin
+	checkHost         bool                           // open API: refuse non-loopback Host and any Origin
+	podInfo           atomic.Pointer[func() PodInfo] // the pod page's PodInfo (ui.go)
 
 	mu   sync.Mutex    // guards the fields below
 	srv  *http.Server  // nil until Start

@@ -36,6 +36,7 @@ func (s *Server) routes() *chi.Mux {
 	m.Get("/healthz", s.wrap(s.healthz))
 	m.Get("/readyz", s.wrap(s.readyz))
 	m.Get("/metrics", s.serveMetrics)
+	s.uiRoutes(m)
 	m.Group(func(m chi.Router) {
 		m.Use(s.guard(&s.reportAuth))
 		m.Post("/v1/pods/{pod}/report", s.wrap(s.report))

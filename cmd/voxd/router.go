@@ -10,7 +10,10 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
+	"time"
 
+	"github.com/voxfleet/vox/admin"
 	"github.com/voxfleet/vox/agones"
 	"github.com/voxfleet/vox/api"
 	"github.com/voxfleet/vox/podreport"
@@ -89,6 +92,14 @@ func defaultAdminURL(bound string) string {
 // GameServer state.
 func startReporter(ctx context.Context, cfg *config, s servers, lc *agones.Lifecycle, log *slog.Logger) (stop func()) {
 	rc := &cfg.router
+	var last atomic.Pointer[api.PodReport] // the pod page's last report (admin.PodInfo)
+	s.admin.SetPodInfo(func() admin.PodInfo {
+		i := admin.PodInfo{Agones: "off", Router: rc.url, LastReport: last.Load()}
+		if lc != nil {
+			i.Agones, i.GameServerState = "on", lc.State()
+		}
+		return i
+	})
 	if rc.url == "" {
 		return func() {}
 	}
@@ -100,7 +111,7 @@ func startReporter(ctx context.Context, cfg *config, s servers, lc *agones.Lifec
 		gsState = lc.State
 	}
 	rep, err := podreport.New(podreport.Config{RouterURL: rc.url, Token: rc.token, Name: rc.podName,
-		Pool: rc.pool, AdminURL: rc.adminURL, Logger: log, Source: podreport.FromManager(s.sessions, gsState)})
+		Pool: rc.pool, AdminURL: rc.adminURL, Logger: log, Source: lastReport(podreport.FromManager(s.sessions, gsState), rc, &last)})
 	if err != nil {
 		log.Error("cannot report to the router", "err", err)
 		return func() {}
@@ -115,5 +126,20 @@ func startReporter(ctx context.Context, cfg *config, s servers, lc *agones.Lifec
 	return func() {
 		cancel()
 		<-done
+	}
+}
+
+// lastReport wraps a report Source to keep a copy of each report it builds
+// for the pod page, with the fields the Reporter adds (its own count as
+// Seq, the time built).
+func lastReport(src func() api.PodReport, rc *routerConfig, last *atomic.Pointer[api.PodReport]) func() api.PodReport {
+	var seq uint64 // the Reporter's goroutine only
+	return func() api.PodReport {
+		r := src()
+		seq++
+		c := r
+		c.Name, c.Pool, c.AdminURL, c.Seq, c.At = rc.podName, rc.pool, rc.adminURL, seq, time.Now().UTC()
+		last.Store(&c)
+		return r
 	}
 }
