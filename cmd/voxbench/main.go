@@ -7,6 +7,7 @@
 //	voxbench ramp   --admin URL [--token T] --sessions 10 --step 10 --steps 10 --max-loss 0.1 --max-p99 5ms ...
 //	voxbench drain  --admin A --admin-b B [--token T] --sessions N --size K --rate R --window W --after D ...
 //	voxbench route  [--router URL] --pods 20 --rate 1000 --duration 5s --spike-sessions 400 --spike-over 5s [--json] ...
+//	voxbench flood  --admin URL [--token T] --server-pid PID --rate 20000 --kinds random,forged,... [--json] ...
 //
 // See steady.go for the measurement and the fields of --json; drain.go for
 // the drain scenario across two pods and DrainResult.
@@ -50,6 +51,8 @@ Commands:
            peak rate, time until A is empty, participants lost (must be 0)
   route    voxrouter over a simulated Agones fleet: admission latency at a rate beside
            allocating per session, and a spike of new sessions (admissions that waited)
+  flood    steady beside garbage of each kind an attacker would send: loss, latency and the
+           server's CPU per garbage datagram; a participant's rebinding under a forged flood
 
 "voxbench <command> --help" explains a command's flags.
 
@@ -79,6 +82,8 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		return drainCmd(ctx, args[1:], lookup, stdout, stderr)
 	case "route":
 		return routeCmd(ctx, args[1:], lookup, stdout, stderr)
+	case "flood":
+		return floodCmd(ctx, args[1:], lookup, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, summary)
 		return exitOK
