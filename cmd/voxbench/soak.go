@@ -97,11 +97,13 @@ sessions, is drained, and its participants follow the notices to pod A. Every --
 RSS, heap, goroutines, open file descriptors (with --server-pid), GC pause and CPU per packet received, and
 in the end applies a trend test to each: it fails (exit 1) if one grows without bound.
 
-"Grows without bound", after --warmup: the samples are split into thirds; a metric grows if its median
-rises by more than the allowed step (--tolerance × the first third's median, at least a floor per metric)
-from the first third to the middle one AND from the middle one to the last (a sustained rise, not a step),
-or by more than three allowed steps from the first third to the last. Fewer than 6 samples after the
-warm-up: inconclusive (reported, not failed).
+"Grows without bound", after --warmup: the samples are split into thirds and each third's median taken;
+the allowed step is --tolerance × the first third's median, at least a floor per metric (RSS 4 MiB, heap
+2 MiB, goroutines 5, fds 5, GC pause 1 ms, CPU per packet 1 µs). A metric grows if (a) it rises by more
+than a step from the first third to the middle one AND from the middle one to the last (sustained, not one
+step), or (b) by more than three steps from the first third to the last, or (c) it rises third over third
+at all and its least-squares slope adds more than a step per hour (a slow leak). Fewer than 6 samples
+after the warm-up: inconclusive (reported, not failed).
 
 Writes <out>.json (samples, trends), <out>.csv (samples) and <out>.png (one panel per metric).
 
@@ -704,7 +706,12 @@ func trendTest(samples []SoakSample, warmupS, tol float64) ([]SoakTrend, bool) {
 		tr.First, tr.Middle, tr.Last = median(ys[:k]), median(ys[k:len(ys)-k]), median(ys[len(ys)-k:])
 		tr.Allowed = math.Max(tol*math.Abs(tr.First), m.floor)
 		tr.SlopePerH = slope(xs, ys) * 3600
-		tr.Grows = (tr.Middle-tr.First > tr.Allowed && tr.Last-tr.Middle > tr.Allowed) || tr.Last-tr.First > 3*tr.Allowed
+		sustained := tr.Middle-tr.First > tr.Allowed && tr.Last-tr.Middle > tr.Allowed
+		large := tr.Last-tr.First > 3*tr.Allowed
+		// Slow: rising third over third, and at a rate that adds more
+		// than the allowed step every hour.
+		slow := tr.Middle > tr.First && tr.Last > tr.Middle && tr.SlopePerH > tr.Allowed
+		tr.Grows = sustained || large || slow
 		grows = grows || tr.Grows
 		out = append(out, tr)
 	}
