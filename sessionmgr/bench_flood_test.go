@@ -103,6 +103,14 @@ func BenchmarkGarbage(b *testing.B) {
 					// pristine bytes again.
 					copy(scratch[i], pool[i])
 					pkts[i] = netio.Packet{Data: scratch[i], From: from[i]}
+					if k.refill {
+						// A new source each time: one that failed
+						// already is penalized (probe.go) and would
+						// not reach the HMAC.
+						var a [4]byte
+						binary.BigEndian.PutUint32(a[:], uint32(0x0A000000+n+i))
+						pkts[i].From = netip.AddrPortFrom(netip.AddrFrom4(a), 5000)
+					}
 				}
 				if k.refill {
 					r.sender.probeTokens = float64(batch)

@@ -123,6 +123,7 @@ type engine struct {
 	rtcpBuf       []byte // scratch for plaintext RTCP the server builds
 	nextHousekeep int64
 	c             engineCounters
+	penalties     penaltyTable // sources that failed authentication (probe.go)
 
 	mixRooms []*room // the rooms with a Mixer
 	mixBuf   []byte  // scratch for a mixed packet's plaintext
@@ -227,7 +228,7 @@ func (e *engine) lookup(now int64, ssrc uint32, from netip.AddrPort) *participan
 		e.c.unknownSSRC.Add(1)
 		return nil
 	}
-	if from != pt.addr && !pt.probe(now, e.cfg.probeRate, e.cfg.probeBurst) {
+	if from != pt.addr && (e.penalties.penalized(now, from, ssrc) || !pt.probe(now, e.cfg.probeRate, e.cfg.probeBurst)) {
 		e.c.rateLimit.Add(1)
 		return nil
 	}
@@ -261,7 +262,11 @@ func (e *engine) authenticated(now int64, pt *participant, from netip.AddrPort) 
 	pt.lastAuth = now
 }
 
-func (e *engine) countDecryptError(pt *participant, err error) {
+func (e *engine) countDecryptError(now int64, pt *participant, from netip.AddrPort, err error) {
+	if from != pt.addr {
+		// From an unlatched address: no more of pt's tokens for it for a while.
+		e.penalties.failed(now, from, pt.ssrc)
+	}
 	switch {
 	case errors.Is(err, media.ErrReplayed):
 		pt.replays++
@@ -289,7 +294,7 @@ func (e *engine) rtp(now int64, p *netio.Packet, q *netio.SendQueue) uint64 {
 	}
 	plain, hdr, err := pt.in.DecryptRTP(b)
 	if err != nil {
-		e.countDecryptError(pt, err)
+		e.countDecryptError(now, pt, p.From, err)
 		return 0
 	}
 	e.authenticated(now, pt, p.From)
@@ -389,7 +394,7 @@ func (e *engine) rtcp(now int64, p *netio.Packet, q *netio.SendQueue) {
 	}
 	plain, err := pt.in.DecryptRTCP(b)
 	if err != nil {
-		e.countDecryptError(pt, err)
+		e.countDecryptError(now, pt, p.From, err)
 		return
 	}
 	e.authenticated(now, pt, p.From)
