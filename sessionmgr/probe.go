@@ -15,17 +15,21 @@ import (
 // participant's genuine packets from its new address after a NAT
 // rebinding wait for a token they win only now and then (docs/perf/flood.md:
 // 0.1-0.7 s typically at 18,000 forgeries/s from 64 addresses, once over
-// 10 s). So a source whose packet failed authentication for a participant
-// is not given that participant's tokens again for probePenalty (doubling
-// with each further failure, up to probePenaltyMax): an attacker gets one
-// attempt per address per penalty, and the tokens go to the addresses that
-// have not failed, the genuine one among them. An attacker with more
-// addresses than the table holds, or new ones all the time (spoofed),
-// still only costs the probe budget's HMACs; the participant then waits as
-// before.
+// 10 s). So a source whose packet failed (authentication, replay window,
+// malformed) for a participant is not given that participant's tokens
+// again for probePenalty (doubling with each further failure, up to
+// probePenaltyMax): an attacker gets one attempt per address per penalty,
+// and the tokens go to the addresses that have not failed, the genuine one
+// among them. With S addresses the attempts settle at S/probePenalty a
+// second (64 addresses: about 2 a second, below the budget's 10) after a
+// transient of about S/ProbeRate seconds. An attacker with more addresses
+// than that, or new ones all the time (spoofed), still only costs the
+// probe budget's HMACs; the participant then waits as before. A genuine
+// client is not penalized: its packets from its new address authenticate
+// (only a source that failed is).
 const (
-	probePenalty    = 10 * time.Second
-	probePenaltyMax = 64 * time.Second
+	probePenalty    = 30 * time.Second
+	probePenaltyMax = 5 * time.Minute
 	penaltySlots    = 4096 // a power of two; 24 bytes each, per shard
 )
 
@@ -75,7 +79,7 @@ func (t *penaltyTable) failed(now int64, from netip.AddrPort, ssrc uint32) {
 	if s.key != k {
 		*s = penaltySlot{key: k}
 	}
-	d := probePenalty << min(s.n, 3)
+	d := probePenalty << min(s.n, 4)
 	s.n++
 	s.until = now + int64(min(d, probePenaltyMax))
 }

@@ -48,6 +48,7 @@ type floodConfig struct {
 	sources    int
 	rebinds    int
 	rebindWait time.Duration
+	floodFirst time.Duration
 	reps       int
 }
 
@@ -93,6 +94,7 @@ type FloodRun struct {
 // forged flood at its SSRC from --sources addresses.
 type RebindStats struct {
 	FloodPPS      float64   `json:"flood_pps"`
+	FloodFirstS   float64   `json:"flood_first_s"` // the flood ran this long before the first flooded rebinding
 	QuietMS       []float64 `json:"quiet_ms"`
 	FloodedMS     []float64 `json:"flooded_ms"`
 	TimedOut      int       `json:"timed_out"` // flooded rebindings not done within --rebind-wait
@@ -122,6 +124,7 @@ Usage: voxbench flood [flags]`, args, lookup, stderr, func(c *steadyConfig) {
 		fs.IntVar(&fc.sources, "sources", 64, "source addresses (sockets) of the garbage")
 		fs.IntVar(&fc.rebinds, "rebinds", 5, "kind rebind: rebindings measured, quiet and flooded each")
 		fs.DurationVar(&fc.rebindWait, "rebind-wait", 10*time.Second, "kind rebind: give up on one rebinding after this long")
+		fs.DurationVar(&fc.floodFirst, "rebind-flood-first", 500*time.Millisecond, "kind rebind: how long the forged flood runs before the first flooded rebinding")
 		fs.IntVar(&fc.reps, "reps", 1, "repetitions of the baseline and every kind (interleaved)")
 	})
 	if !ok {
@@ -695,7 +698,7 @@ func (fl *flooder) elapsed() time.Duration { return time.Duration(fl.stopped.Loa
 // a forged flood at its SSRC, and times each rebinding until its partner
 // hears it again.
 func measureRebinds(ctx context.Context, fc *floodConfig, ac *client.API, v *victim) (*RebindStats, error) {
-	rb := &RebindStats{}
+	rb := &RebindStats{FloodFirstS: fc.floodFirst.Seconds()}
 	one := func() (time.Duration, bool, error) {
 		// Let the current address settle first.
 		time.Sleep(200 * time.Millisecond)
@@ -732,7 +735,7 @@ func measureRebinds(ctx context.Context, fc *floodConfig, ac *client.API, v *vic
 	}
 	fctx, stop := context.WithCancel(ctx)
 	go fl.run(fctx)
-	time.Sleep(500 * time.Millisecond) // the flood drains the victim's budget first
+	time.Sleep(fc.floodFirst) // the flood drains the victim's budget first
 	for range fc.rebinds {
 		d, ok, err := one()
 		if err != nil {
