@@ -2,6 +2,7 @@ package agones
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -134,9 +135,12 @@ func FuzzSidecarAnswers(f *testing.F) {
 				}
 			}
 			onBackoff.Store(&stop)
-			cerr = c.WatchGameServer(wctx, func(GameServer) {})
+			werr := c.WatchGameServer(wctx, func(GameServer) {})
 			onBackoff.Store(nil)
 			wcancel()
+			if !errors.Is(werr, context.Canceled) {
+				t.Fatalf("watch ended with %v, not its context", werr)
+			}
 			if n, b := sc.requests.Load(), backoffs.Load(); n > b+1 || b < 5 {
 				t.Fatalf("watch: %d streams, %d backoffs", n, b)
 			}

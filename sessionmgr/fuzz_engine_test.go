@@ -303,10 +303,10 @@ type partState struct {
 }
 
 type engineState struct {
-	parts                                               map[uint32]partState
-	rooms                                               int
-	forwarded, rtcpIn, rtcpOut, rebinds                 uint64
-	withheld, noAddress, mixed, encryptErrors, sentMore uint64
+	parts                                     map[uint32]partState
+	rooms                                     int
+	forwarded, rtcpIn, rtcpOut, rebinds       uint64
+	withheld, noAddress, mixed, encryptErrors uint64
 }
 
 // read reads the engine's state (on its goroutine).

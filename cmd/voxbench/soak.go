@@ -203,16 +203,15 @@ type soakSession struct {
 
 // soak is a run in progress: the sessions on pod A and the counts.
 type soak struct {
-	c       *soakConfig
-	ac, bc  *client.API
-	rng     *rand.Rand
-	runID   string
-	mu      sync.Mutex
-	res     *SoakResult
-	live    []*soakSession
-	serial  int
-	talkers sync.WaitGroup
-	stop    chan struct{}
+	c      *soakConfig
+	ac, bc *client.API
+	rng    *rand.Rand
+	runID  string
+	mu     sync.Mutex
+	res    *SoakResult
+	live   []*soakSession
+	serial int
+	stop   chan struct{}
 }
 
 func runSoak(ctx context.Context, c *soakConfig, stderr io.Writer) (*SoakResult, error) {
@@ -505,11 +504,7 @@ func (s *soak) drainB(ctx context.Context, stderr io.Writer) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	var (
-		mu      sync.Mutex
-		members []*client.Participant
-		moved   []*soakSession
-	)
+	var moved []*soakSession
 	s.mu.Lock()
 	s.serial++
 	base := s.serial
@@ -544,9 +539,6 @@ func (s *soak) drainB(ctx context.Context, stderr io.Writer) {
 				continue
 			}
 			_ = m.p.SendRTCP()
-			mu.Lock()
-			members = append(members, m.p)
-			mu.Unlock()
 			ss.members = append(ss.members, m)
 		}
 		moved = append(moved, ss)
