@@ -165,6 +165,9 @@ func TestBadRequests(t *testing.T) {
 		{"empty participant id", request{method: "DELETE", path: "/v1/sessions/a/participants/"}, 400, CodeInvalidID, nil},
 		{"participant id too long", request{method: "DELETE", path: "/v1/sessions/a/participants/" + long}, 400, CodeInvalidID, nil},
 		{"participant id in body", request{method: "POST", path: "/v1/sessions/a/participants", body: `{"participant_id":"x y"}`}, 400, CodeInvalidID, nil},
+		{"display name with a newline", request{method: "POST", path: "/v1/sessions/a/participants", body: `{"display_name":"a\nb"}`}, 400, CodeInvalidRequest, nil},
+		{"display name too long", request{method: "POST", path: "/v1/sessions/a/participants", body: `{"display_name":"` + strings.Repeat("é", 33) + `"}`}, 400, CodeInvalidRequest, nil},
+		{"display name blank", request{method: "POST", path: "/v1/sessions/a/participants", body: `{"display_name":"   "}`}, 400, CodeInvalidRequest, nil},
 		{"no token", request{method: "GET", path: "/v1/status", header: map[string]string{"Authorization": ""}}, 401, CodeUnauthorized,
 			map[string]string{"WWW-Authenticate": `Bearer realm="vox"`}},
 		{"basic auth", request{method: "GET", path: "/v1/sessions", header: map[string]string{"Authorization": "Basic dm94OnZveA=="}}, 401, CodeUnauthorized, nil},
@@ -389,14 +392,14 @@ func TestAdmitAndRemove(t *testing.T) {
 
 	// A full request: decoded as sessionmgr.AdmitRequest.
 	resp = ts.do(t, request{method: "POST", path: "/v1/sessions/room-2/participants",
-		body: `{"participant_id":"alice","profile":"AEAD_AES_128_GCM","session":{"max_participants":2}}`})
+		body: `{"participant_id":"alice","display_name":"Alice ✓","profile":"AEAD_AES_128_GCM","session":{"max_participants":2}}`})
 	if resp.status != 201 || resp.header.Get("Location") != "/v1/sessions/room-2/participants/alice" {
 		t.Fatalf("admit alice: %d %s", resp.status, resp.body)
 	}
 	ts.fake.mu.Lock()
 	req := ts.fake.lastReq
 	ts.fake.mu.Unlock()
-	if req.ParticipantID != "alice" || req.Profile == nil || *req.Profile != api.ProfileAEADAES128GCM ||
+	if req.ParticipantID != "alice" || req.DisplayName != "Alice ✓" || req.Profile == nil || *req.Profile != api.ProfileAEADAES128GCM ||
 		req.Session == nil || req.Session.MaxParticipants != 2 {
 		t.Errorf("request reached the backend as %+v", req)
 	}

@@ -24,7 +24,10 @@ type Drainer interface {
 	// StopAccepting stops admitting new sessions and participants; the
 	// sessions in progress continue.
 	StopAccepting(reason string)
-	// ResumeAccepting undoes StopAccepting; ErrDrainConflict while a
+	// StopNewSessions stops admitting new sessions only; members still
+	// join the sessions in progress.
+	StopNewSessions(reason string)
+	// ResumeAccepting undoes StopAccepting and StopNewSessions; ErrDrainConflict while a
 	// drain runs.
 	ResumeAccepting() error
 	// StartDrain starts a drain; ErrDrainConflict if one runs already,
@@ -83,7 +86,11 @@ func (s *Server) acceptStop(w http.ResponseWriter, r *http.Request) error {
 	if len(req.Reason) > maxReasonLen {
 		return apiErrorf(http.StatusBadRequest, CodeInvalidRequest, "reason is longer than %d bytes", maxReasonLen)
 	}
-	d.StopAccepting(req.Reason)
+	if req.NewSessionsOnly {
+		d.StopNewSessions(req.Reason)
+	} else {
+		d.StopAccepting(req.Reason)
+	}
 	return s.status(w, r)
 }
 

@@ -231,6 +231,13 @@ func (f *fakeBackend) StopAccepting(reason string) {
 	f.status.State, f.status.Accepting, f.status.Reason = sessionmgr.StateStopped, false, reason
 }
 
+func (f *fakeBackend) StopNewSessions(reason string) {
+	if reason == "" {
+		reason = "new sessions stopped by operator"
+	}
+	f.StopAccepting(reason)
+}
+
 func (f *fakeBackend) drainRunningLocked() bool {
 	return f.drain != nil && (f.drain.Phase == sessionmgr.DrainGrace || f.drain.Phase == sessionmgr.DrainNotifying)
 }

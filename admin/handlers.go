@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/voxfleet/vox/api"
+	"github.com/voxfleet/vox/internal/httpapi"
 	"github.com/voxfleet/vox/sessionmgr"
 )
 
@@ -113,6 +115,12 @@ func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// invalidDisplayName is the 400 of an admission's bad display_name.
+func invalidDisplayName() *APIError {
+	return httpapi.Errorf(http.StatusBadRequest, api.CodeInvalidRequest,
+		"display_name: 1-%d bytes of UTF-8 without control characters", api.MaxDisplayName)
+}
+
 func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 	id, err := PathID(r, "session_id")
 	if err != nil {
@@ -124,6 +132,9 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 	}
 	if req.ParticipantID != "" && !ValidID(req.ParticipantID) {
 		return invalidID("participant_id", req.ParticipantID)
+	}
+	if req.DisplayName != "" && !api.ValidDisplayName(req.DisplayName) {
+		return invalidDisplayName()
 	}
 	adm, err := s.backend.Admit(r.Context(), id, req)
 	if err != nil {

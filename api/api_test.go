@@ -231,3 +231,16 @@ func TestCountersAdd(t *testing.T) {
 		t.Errorf("removed lost: %v", s.Removed)
 	}
 }
+
+func TestValidDisplayName(t *testing.T) {
+	for _, ok := range []string{"a", "Alice", "Zoë ✓", "名前", strings.Repeat("x", MaxDisplayName), " a "} {
+		if !ValidDisplayName(ok) {
+			t.Errorf("%q refused", ok)
+		}
+	}
+	for _, bad := range []string{"", " ", "\t", "a\nb", "a\x00", "a\u0085b", "a\x7f", strings.Repeat("x", MaxDisplayName+1), "\xff\xfe"} {
+		if ValidDisplayName(bad) {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

@@ -38,6 +38,11 @@ var (
 	// be reached or is rebuilding, so it places no new session now (503
 	// store_unavailable, with Retry-After).
 	ErrStoreUnavailable = errors.New("store unavailable")
+	// ErrPoolNotFound: the router knows no pool of that name (configured,
+	// set through the API, or reported by a pod).
+	ErrPoolNotFound = errors.New("pool not found")
+	// ErrPodNotFound: the router knows no pod of that name.
+	ErrPodNotFound = errors.New("pod not found")
 )
 
 // Machine-readable error codes, the "code" of every error answer.
@@ -73,6 +78,8 @@ const (
 	CodePodUnreachable       = "pod_unreachable"        // 502: the router could not reach the session's pod (or it answered nonsense)
 	CodeStoreUnavailable     = "store_unavailable"      // 503, with Retry-After: ErrStoreUnavailable (the router's Redis is down or rebuilding)
 	CodeClientClosed         = "client_closed_request"  // 499: the client went away (logged, never seen)
+	CodePoolNotFound         = "pool_not_found"         // 404: ErrPoolNotFound (the router)
+	CodePodNotFound          = "pod_not_found"          // 404: ErrPodNotFound (the router)
 )
 
 // StatusClientClosedRequest is the (nginx) status recorded when the client
@@ -113,6 +120,8 @@ var codes = []ErrorCode{
 	{CodeDrainConflict, http.StatusConflict, ErrDrainConflict},
 	{CodeNoDrain, http.StatusNotFound, ErrNoDrain},
 	{CodeStoreUnavailable, http.StatusServiceUnavailable, ErrStoreUnavailable},
+	{CodePoolNotFound, http.StatusNotFound, ErrPoolNotFound},
+	{CodePodNotFound, http.StatusNotFound, ErrPodNotFound},
 
 	{CodeInvalidID, http.StatusBadRequest, ErrInvalid},
 	{CodeMalformedJSON, http.StatusBadRequest, ErrInvalid},

@@ -74,8 +74,13 @@ type PodSession struct {
 // client of voxd reads it unchanged) and the pod it landed on.
 type RouterAdmission struct {
 	Admission
-	// Pod is the name of the pod the session lives on.
-	Pod string `json:"pod"`
+	// Pod is the name of the pod the session lives on, Pool its pool.
+	Pod  string `json:"pod"`
+	Pool string `json:"pool,omitempty"`
+	// Spilled is true when this admission placed the session outside the
+	// pool its weight chose (that pool had no room now): counted in
+	// vox_router_spills_total.
+	Spilled bool `json:"spilled,omitempty"`
 	// Hostname is the pod's media host name, when it reported one.
 	Hostname string `json:"hostname,omitempty"`
 	// Moved is true when this admission moved the session to a new pod
@@ -158,6 +163,15 @@ type RouterStatus struct {
 	LatencyP50MS float64 `json:"latency_p50_ms"`
 	LatencyP90MS float64 `json:"latency_p90_ms"`
 	LatencyP99MS float64 `json:"latency_p99_ms"`
+	// What the router added to the same admissions: their latency but
+	// the time spent waiting on the pods' answers (store, placement, any
+	// wait on an empty pool), in milliseconds.
+	AddedP50MS  float64 `json:"added_p50_ms"`
+	AddedP99MS  float64 `json:"added_p99_ms"`
+	AddedP999MS float64 `json:"added_p999_ms"`
+	// Spills counts new sessions placed outside the pool their weight
+	// chose, which had no room.
+	Spills uint64 `json:"spills"`
 	// Retries counts admissions of new sessions sent again to another
 	// pod after a pod refused (503) or could not be reached.
 	Retries uint64 `json:"retries"`

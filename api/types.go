@@ -44,6 +44,11 @@ type AdmitRequest struct {
 	// selective forwarding. A no-op in a mix session. Needs a binary
 	// built with -tags opus (else ErrInvalid).
 	Mix bool `json:"mix,omitempty"`
+	// DisplayName is the participant's name as other players see it:
+	// the listeners' RTCP SDES NAME item for its stream (docs/protocol.md,
+	// "Who is talking"). Optional; at most MaxDisplayName bytes of UTF-8
+	// without control characters (ValidDisplayName).
+	DisplayName string `json:"display_name,omitempty"`
 }
 
 // Admission is the answer to an admit: everything the game client needs,
@@ -105,10 +110,12 @@ type SessionInfo struct {
 
 // ParticipantInfo describes a participant and its streams.
 type ParticipantInfo struct {
-	ID         string    `json:"id"`
-	SSRC       uint32    `json:"ssrc"`
-	Profile    Profile   `json:"profile"`
-	AdmittedAt time.Time `json:"admitted_at"`
+	ID string `json:"id"`
+	// DisplayName is the admission's display name (empty: none).
+	DisplayName string    `json:"display_name,omitempty"`
+	SSRC        uint32    `json:"ssrc"`
+	Profile     Profile   `json:"profile"`
+	AdmittedAt  time.Time `json:"admitted_at"`
 	// Address is the latched source address, empty until the first
 	// authenticated packet.
 	Address string `json:"address,omitempty"`
@@ -290,6 +297,11 @@ type AcceptStopRequest struct {
 	// Reason is shown in /v1/status and /readyz; empty: the session
 	// manager's default.
 	Reason string `json:"reason,omitempty"`
+	// NewSessionsOnly stops new sessions only: members still join the
+	// sessions in progress (the fleet router retiring a pod keeps each
+	// chat group together until it drains). POST /v1/accept-resume undoes
+	// either.
+	NewSessionsOnly bool `json:"new_sessions_only,omitempty"`
 }
 
 // Add returns the sum of c and o, field by field (the pod's totals are

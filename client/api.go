@@ -320,6 +320,15 @@ func (a *API) AcceptStop(ctx context.Context, reason string) (api.Status, error)
 	return st, err
 }
 
+// StopNewSessions stops the pod admitting new sessions only (members
+// still join the sessions in progress): POST /v1/accept-stop with
+// new_sessions_only. AcceptResume undoes it.
+func (a *API) StopNewSessions(ctx context.Context, reason string) (api.Status, error) {
+	var st api.Status
+	_, err := a.Do(ctx, http.MethodPost, "/v1/accept-stop", api.AcceptStopRequest{Reason: reason, NewSessionsOnly: true}, &st)
+	return st, err
+}
+
 // AcceptResume undoes AcceptStop: POST /v1/accept-resume. During a drain
 // the error matches api.ErrDrainConflict. It returns the pod's
 // status after the change.

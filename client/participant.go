@@ -75,7 +75,9 @@ type Options struct {
 	OnReconnect func(n media.ReconnectNotice)
 
 	// Readmit, when set, makes the participant follow reconnect notices
-	// by itself (see reconnect.go and Participant's documentation): on
+	// (reasons drain and shutdown; not removed or session closed, which
+	// only reach OnReconnect) by itself (see reconnect.go and
+	// Participant's documentation): on
 	// the first accepted notice from its current server it waits a random
 	// moment in the notice's window, sends a BYE to that server, calls
 	// Readmit for a new admission (the routing service's job, typically
@@ -194,6 +196,7 @@ type Participant struct {
 	// rxMu guards the receive-side state shared with other goroutines.
 	rxMu         sync.Mutex
 	senders      map[uint32]*sender
+	ros          roster // the server's roster (roster.go)
 	lastSender   *sender
 	serverReport media.ReportBlock
 	serverRRAt   time.Time

@@ -129,6 +129,10 @@ func (p *Participant) handleRTCP(rx *path, plain []byte, now time.Time) {
 			p.handleReport(rx, pk, now)
 		case media.RTCPTypeAPP:
 			sawApp = true
+		case media.RTCPTypeSDES:
+			p.handleSDES(pk)
+		case media.RTCPTypeBYE:
+			p.handleRosterBye(pk)
 		}
 		if f := p.opts.OnRTCP; f != nil {
 			f(pk)
@@ -155,7 +159,11 @@ func (p *Participant) handleRTCP(rx *path, plain []byte, now time.Time) {
 	p.rxMu.Lock()
 	p.lastNotice, p.lastNoticeAt = n, now
 	p.rxMu.Unlock()
-	if p.opts.Readmit != nil && !p.startMove(rx, n) {
+	// Removed and session closed end the participant's stay: it is not
+	// asked to come back elsewhere, so it does not move by itself (the
+	// application hears of it through OnReconnect).
+	final := n.Reason == media.ReconnectRemoved || n.Reason == media.ReconnectSessionClosed
+	if p.opts.Readmit != nil && !final && !p.startMove(rx, n) {
 		p.c.noticeRepeats.Add(1)
 		return
 	}

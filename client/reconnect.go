@@ -272,6 +272,7 @@ func (p *Participant) switchTo(adm api.Admission) error {
 	p.lastTS, p.lastSendAt = 0, time.Time{}
 	p.srPackets, p.srOctets = 0, 0
 	p.dropping = false
+	p.clearRoster() // the new server names its own SSRCs
 	p.path.Store(&path{conn: conn, in: in, adm: &adm, remote: remote, gen: cur.gen + 1})
 	p.sendMu.Unlock()
 	// The reader, blocked on the old socket, wakes with an error, sees

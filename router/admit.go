@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/voxfleet/vox/api"
 	"github.com/voxfleet/vox/client"
@@ -20,17 +21,44 @@ import (
 // ErrNoPod when no pod has room for a new session; ErrUnreachable when an
 // existing session's pod cannot be reached; api.ErrInvalid for a bad id.
 func (r *Router) Admit(ctx context.Context, id string, req api.AdmitRequest, fromPod string) (api.RouterAdmission, error) {
+	return r.AdmitIn(ctx, id, req, fromPod, "")
+}
+
+// AdmitIn is Admit for an admission that asks for a region: a new (or
+// moved) session goes to a pool of that region when one has room, else
+// to any pool. An existing session stays where it is.
+func (r *Router) AdmitIn(ctx context.Context, id string, req api.AdmitRequest, fromPod, region string) (api.RouterAdmission, error) {
 	start := r.cfg.Now()
-	adm, err := r.admit(ctx, id, req, fromPod)
+	var podTime time.Duration
+	adm, err := r.admit(context.WithValue(ctx, podTimeKey{}, &podTime), id, req, fromPod, region)
 	end := r.cfg.Now()
-	r.stats.admission(end, end.Sub(start), err)
+	// What the router added: its whole handling but the pods' own
+	// answers (store calls, placement, waits on an empty pool, retries'
+	// own overhead).
+	added := max(0, end.Sub(start)-podTime)
+	r.stats.admission(end, end.Sub(start), added, err)
 	if err == nil {
 		r.latency.Update(end.Sub(start).Seconds())
+		r.addedLatency.Update(added.Seconds())
 	}
 	return adm, err
 }
 
-func (r *Router) admit(ctx context.Context, id string, req api.AdmitRequest, fromPod string) (api.RouterAdmission, error) {
+// podTimeKey carries the admission's time spent in pod calls.
+type podTimeKey struct{}
+
+// podAdmit calls the pod's admission and adds its duration to the
+// admission's pod time.
+func (r *Router) podAdmit(ctx context.Context, v podView, id string, req api.AdmitRequest) (api.Admission, error) {
+	t0 := r.cfg.Now()
+	a, err := v.api.Admit(ctx, id, req)
+	if pt, ok := ctx.Value(podTimeKey{}).(*time.Duration); ok {
+		*pt += r.cfg.Now().Sub(t0)
+	}
+	return a, err
+}
+
+func (r *Router) admit(ctx context.Context, id string, req api.AdmitRequest, fromPod, region string) (api.RouterAdmission, error) {
 	if !api.ValidID(id) {
 		return api.RouterAdmission{}, fmt.Errorf("%w: session id %q", api.ErrInvalid, id)
 	}
@@ -53,7 +81,7 @@ func (r *Router) admit(ctx context.Context, id string, req api.AdmitRequest, fro
 				return api.RouterAdmission{}, context.Cause(ctx)
 			}
 		}
-		adm, again, err := r.lead(ctx, id, req, fromPod)
+		adm, again, err := r.lead(ctx, id, req, fromPod, region)
 		done()
 		if !again {
 			return adm, err
@@ -79,7 +107,7 @@ func (r *Router) joinable(ctx context.Context, id, fromPod string) (podView, boo
 // lead places session id (new) or moves it (its pod is no good), as the
 // only placement of id in flight in this router. again asks the caller to
 // look again (another replica placed or moved it first).
-func (r *Router) lead(ctx context.Context, id string, req api.AdmitRequest, fromPod string) (adm api.RouterAdmission, again bool, err error) {
+func (r *Router) lead(ctx context.Context, id string, req api.AdmitRequest, fromPod, region string) (adm api.RouterAdmission, again bool, err error) {
 	pod, mapped, err := r.store.Lookup(ctx, id)
 	if err != nil {
 		return adm, false, storeErr(err)
@@ -95,7 +123,7 @@ func (r *Router) lead(ctx context.Context, id string, req api.AdmitRequest, from
 	}
 	moving := mapped
 	for attempt := 1; ; attempt++ {
-		slot, err := r.reserve(ctx, id, exclude)
+		slot, spilled, err := r.reserve(ctx, id, region, exclude)
 		if errors.Is(err, ErrNoRoom) {
 			r.stats.noPod.Add(1)
 			if attempt > 1 {
@@ -124,14 +152,18 @@ func (r *Router) lead(ctx context.Context, id string, req api.AdmitRequest, from
 		v, known := r.reg.view(r.cfg.Now(), cur, id)
 		var a api.Admission
 		if known {
-			a, err = v.api.Admit(ctx, id, req)
+			a, err = r.podAdmit(ctx, v, id, req)
 		} else {
 			err = fmt.Errorf("%w: %s was forgotten", ErrUnreachable, cur) // refused: try another
 		}
 		if err == nil {
 			r.stamp(ctx, slot)
-			r.placed()
-			return api.RouterAdmission{Admission: a, Pod: cur, Hostname: v.hostname, Moved: mapped}, false, nil
+			r.placed(cur)
+			if spilled {
+				r.stats.spills.Add(1)
+			}
+			return api.RouterAdmission{Admission: a, Pod: cur, Pool: r.reg.poolOfPod(cur), Spilled: spilled,
+				Hostname: v.hostname, Moved: mapped}, false, nil
 		}
 		r.release(ctx, slot)
 		if !refused(ctx, err) || attempt >= r.cfg.MaxAttempts {
@@ -183,7 +215,7 @@ func (r *Router) join(ctx context.Context, id string, req api.AdmitRequest, v po
 	if err != nil {
 		return api.RouterAdmission{}, storeErr(err)
 	}
-	a, err := v.api.Admit(ctx, id, req)
+	a, err := r.podAdmit(ctx, v, id, req)
 	if err != nil {
 		r.release(ctx, slot)
 		if refused(ctx, err) {
@@ -192,7 +224,7 @@ func (r *Router) join(ctx context.Context, id string, req api.AdmitRequest, v po
 		return api.RouterAdmission{}, r.podErr(ctx, v.name, err)
 	}
 	r.stamp(ctx, slot)
-	return api.RouterAdmission{Admission: a, Pod: v.name, Hostname: v.hostname}, nil
+	return api.RouterAdmission{Admission: a, Pod: v.name, Pool: r.reg.poolOfPod(v.name), Hostname: v.hostname}, nil
 }
 
 // stamp marks a slot answered, with the pod's latest report seq now.

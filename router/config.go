@@ -52,16 +52,25 @@ type Config struct {
 	// Logger receives the router's log lines; default slog.Default().
 	Logger *slog.Logger
 
-	// Allocator, when set, is Agones mode: only pods whose reports say
-	// their GameServer is Allocated take sessions, and the refill loop
-	// (pool.go) allocates pods through it ahead of demand. Nil is static
-	// mode: every pod that reports is in the pool.
+	// Pools are the configured pools (pools.go): each a Fleet with its
+	// own allocator (or static), weight and region. Pods reporting a pool
+	// not configured form a static pool of DefaultPoolWeight.
+	Pools []PoolConfig
+
+	// Allocator, Pool and Refill configure one pool, the simple way (when
+	// Pools is empty): Allocator set is Agones mode, only pods whose
+	// reports say their GameServer is Allocated take sessions, and the
+	// refill loop (pool.go) allocates pods through it ahead of demand. Nil
+	// is static mode: every pod that reports is in the pool. Pool names it
+	// (DefaultPool when empty: what voxd reports without --pool), and is
+	// the Fleet its allocations ask for.
 	Allocator Allocator
-	// Pool is the name of the pool (Fleet) the Allocator allocates from.
-	Pool string
-	// Refill tunes the refill loop (Agones mode); zero fields take the
-	// defaults.
-	Refill RefillConfig
+	Pool      string
+	Refill    RefillConfig
+
+	// Ops tunes the fleet operations: drains at a reconnect budget,
+	// consolidation (drains.go).
+	Ops OpsConfig
 }
 
 func (c Config) withDefaults() Config {
@@ -90,9 +99,22 @@ func (c Config) withDefaults() Config {
 		c.Logger = slog.Default()
 	}
 	if c.Pool == "" {
-		c.Pool = "default"
+		c.Pool = DefaultPool
+	}
+	if len(c.Pools) == 0 && c.Allocator != nil {
+		c.Pools = []PoolConfig{{Name: c.Pool, Allocator: c.Allocator, Refill: c.Refill}}
 	}
 	c.Refill = c.Refill.withDefaults()
+	pools := make([]PoolConfig, len(c.Pools))
+	for i, p := range c.Pools {
+		p.Refill = p.Refill.withDefaults()
+		if p.Fleet == "" {
+			p.Fleet = p.Name
+		}
+		pools[i] = p
+	}
+	c.Pools = pools
+	c.Ops = c.Ops.withDefaults()
 	return c
 }
 
@@ -101,6 +123,12 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: durations and MaxAttempts must not be negative", ErrBadConfig)
 	}
 	if err := c.Refill.validate(); err != nil {
+		return err
+	}
+	if err := validatePools(c.Pools); err != nil {
+		return err
+	}
+	if err := c.Ops.validate(); err != nil {
 		return err
 	}
 	if c.ForgetAfter < c.StaleAfter {

@@ -31,7 +31,7 @@ func TestObserveGameServer(t *testing.T) {
 	}
 	placeable := func() map[string]bool {
 		m := map[string]bool{}
-		for _, c := range r.reg.candidates(now) {
+		for _, c := range r.reg.candidates(now, "") {
 			m[c.Pod] = true
 		}
 		return m

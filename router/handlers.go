@@ -96,7 +96,8 @@ func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) error {
 }
 
 // admit: POST /v1/sessions/{id}/participants, voxd's admission request;
-// the optional query parameter from_pod names the pod the caller's
+// the optional query parameter region asks for a pool of that region for
+// a new session; from_pod names the pod the caller's
 // participant was asked to leave (a reconnect notice), which moves the
 // session if it is still there.
 func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
@@ -115,7 +116,11 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 	if from != "" && !api.ValidID(from) {
 		return httpapi.InvalidID("from_pod", from)
 	}
-	adm, err := s.r.Admit(r.Context(), id, req, from)
+	region := r.URL.Query().Get("region")
+	if region != "" && !api.ValidID(region) {
+		return httpapi.InvalidID("region", region)
+	}
+	adm, err := s.r.AdmitIn(r.Context(), id, req, from, region)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ type MemStore struct {
 	sessions map[string]string           // session → pod
 	slots    map[string]map[uint64]*Slot // pod → slot id → slot
 	nextID   uint64
+	ops      memOps // the fleet operations' state (opsstore.go)
 }
 
 var _ Store = (*MemStore)(nil)

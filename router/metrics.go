@@ -18,12 +18,14 @@ func (r *Router) registerMetrics() {
 	counter(`vox_router_admission_retries_total`, r.stats.retries.Load)
 	counter(`vox_router_no_pod_total`, r.stats.noPod.Load)
 	counter(`vox_router_moves_total`, r.stats.moves.Load)
+	counter(`vox_router_spills_total`, r.stats.spills.Load)
 	counter(`vox_router_splits_total`, r.stats.splits.Load)
 	counter(`vox_router_reports_total`, r.stats.reports.Load)
 	counter(`vox_router_pod_suspensions_total`, r.stats.suspensions.Load)
 	counter(`vox_router_adoptions_total`, r.stats.adoptions.Load)
 	counter(`vox_router_gameserver_exits_total`, r.stats.gameServerExits.Load)
 	r.latency = s.NewSummaryExt(`vox_router_admission_duration_seconds`, time.Minute, []float64{0.5, 0.9, 0.99, 0.999})
+	r.addedLatency = s.NewSummaryExt(`vox_router_admission_added_seconds`, time.Minute, []float64{0.5, 0.9, 0.99, 0.999})
 	podGauge := func(name string, f func(placeable, stale bool) bool) {
 		s.NewGauge(name, func() float64 {
 			n := 0

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	mrand "math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -124,13 +126,15 @@ type pool struct {
 	r     *Router
 	cfg   RefillConfig
 	alloc Allocator
-	name  string
+	name  string // the router's pool (what its pods report)
+	fleet string // what the allocations ask for (AllocationRequest.Pool)
 
 	kick    chan struct{}    // wakes the loop (a waiter, a report); buffered 1
 	results chan allocResult // answers of the allocations in flight
 	rate    rateMeter        // new sessions placed; written by the request path
 	status  atomic.Pointer[api.PoolStatus]
 
+	down         atomic.Bool   // the allocator failed (not "nothing allocatable") twice in a row
 	waiting      atomic.Int32  // admissions waiting on an empty pool now
 	waited       atomic.Uint64 // admissions that waited
 	waitTimeouts atomic.Uint64 // of which in vain
@@ -145,6 +149,7 @@ type pool struct {
 	lat           [8]time.Duration     // recent allocation latencies
 	latN, latNext int
 	refusals      int // allocations refused in a row
+	failedInRow   int // allocations failed in a row (not "nothing allocatable")
 	backoffUntil  time.Time
 	downLogged    bool
 	lastWakeFree  int       // free slots at the last wake-up of waiters
@@ -169,18 +174,27 @@ type allocResult struct {
 	err   error
 }
 
-func newPool(r *Router, a Allocator, name string, cfg RefillConfig) *pool {
-	return &pool{r: r, alloc: a, name: name, cfg: cfg, kick: make(chan struct{}, 1),
+func newPool(r *Router, a Allocator, name, fleet string, cfg RefillConfig) *pool {
+	return &pool{r: r, alloc: a, name: name, fleet: fleet, cfg: cfg, kick: make(chan struct{}, 1),
 		results: make(chan allocResult, cfg.MaxInFlight), changed: make(chan struct{}),
 		joining: map[string]joining{}, inPool: map[string]time.Time{}}
 }
 
-// RunPool runs the warm pool's refill loop until ctx ends (Agones mode;
-// without an Allocator it returns at once). Server.Start runs it; an
-// embedder without a Server runs it itself, once.
+// RunPool runs the refill loop of every pool with an allocator until ctx
+// ends (none: it returns at once). Server.Start runs it; an embedder
+// without a Server runs it itself, once.
 func (r *Router) RunPool(ctx context.Context) {
-	if r.pool != nil {
-		r.pool.run(ctx)
+	var wg sync.WaitGroup
+	for _, p := range r.pools.refills {
+		wg.Go(func() { p.run(ctx) })
+	}
+	wg.Wait()
+}
+
+// nudgePools wakes every refill loop (a report: a pod may have joined).
+func (r *Router) nudgePools() {
+	for _, p := range r.pools.refills {
+		p.nudge()
 	}
 }
 
@@ -195,7 +209,7 @@ func (p *pool) nudge() {
 func (p *pool) run(ctx context.Context) {
 	t := time.NewTicker(p.cfg.Tick)
 	defer t.Stop()
-	p.r.log.Info("router: warm pool refill running", "allocator", p.alloc.Name(), "pool", p.name,
+	p.r.log.Info("router: warm pool refill running", "allocator", p.alloc.Name(), "pool", p.name, "fleet", p.fleet,
 		"floor", p.cfg.Floor, "margin", p.cfg.Margin, "max_in_flight", p.cfg.MaxInFlight)
 	for {
 		p.step(ctx)
@@ -219,6 +233,9 @@ func (p *pool) step(ctx context.Context) {
 	rate := p.rate.perSecond(now)
 	lat := p.latency()
 	target := max(p.cfg.Floor, int(math.Ceil(rate*lat.Seconds()*p.cfg.Margin)))
+	if v := p.r.pools.view(p.name); v.weight <= 0 || v.draining {
+		target = 0 // it takes no new session (rolled back, or being drained): no warm pool
+	}
 	need := target - free - future
 	waiting := p.waiting.Load() > 0
 	if waiting && free == 0 && future == 0 {
@@ -237,7 +254,7 @@ func (p *pool) step(ctx context.Context) {
 		future += p.slotsPerPod()
 	}
 	backoff := max(0, p.backoffUntil.Sub(now))
-	p.status.Store(&api.PoolStatus{Allocator: p.alloc.Name(), Pool: p.name, FreeSlots: free, FutureSlots: future,
+	p.status.Store(&api.PoolStatus{Allocator: p.alloc.Name(), Pool: p.fleet, FreeSlots: free, FutureSlots: future,
 		TargetSlots: target, Floor: p.cfg.Floor, PlaceablePods: placeable, NewSessionsPerSecond: rate,
 		AllocationLatencyMS: float64(lat.Microseconds()) / 1000, InFlight: p.inFlight, Joining: len(p.joining),
 		BackoffMS: backoff.Milliseconds(), Allocations: p.allocations, AllocRetries: p.retries,
@@ -248,7 +265,7 @@ func (p *pool) step(ctx context.Context) {
 // freeSlots counts the session slots free on the placeable pods (their
 // pending placements counted) and the pods.
 func (p *pool) freeSlots(ctx context.Context, now time.Time) (free, pods int) {
-	cands := p.r.reg.candidates(now)
+	cands := p.r.reg.candidates(now, p.name)
 	seen := make(map[string]time.Time, len(cands))
 	for _, c := range cands {
 		seen[c.Pod] = now
@@ -323,7 +340,7 @@ func (p *pool) slotsPerPod() int {
 // ask starts one allocation; its answer comes back on p.results.
 func (p *pool) ask(ctx context.Context, now time.Time) {
 	p.inFlight++
-	req := AllocationRequest{Pool: p.name, MatchLabels: p.cfg.MatchLabels, ReadyOnly: true}
+	req := AllocationRequest{Pool: p.fleet, MatchLabels: p.cfg.MatchLabels, ReadyOnly: true}
 	go func() {
 		cctx, cancel := context.WithTimeout(ctx, p.cfg.CallTimeout)
 		defer cancel()
@@ -349,10 +366,17 @@ func (p *pool) answered(res allocResult) {
 			return
 		}
 		p.allocations++
-		p.refusals, p.downLogged = 0, false
+		p.refusals, p.downLogged, p.failedInRow = 0, false, 0
+		p.down.Store(false)
 		p.joining[name] = joining{asked: res.asked, allocated: now}
 		p.r.log.Debug("router: pool: pod allocated", "pod", name, "took", res.a.Took)
 		return
+	}
+	if errors.Is(res.err, ErrAllocRetry) {
+		p.failedInRow = 0
+		p.down.Store(false)
+	} else if p.failedInRow++; p.failedInRow >= 2 {
+		p.down.Store(true) // new sessions go to another pool rather than wait on this one
 	}
 	switch {
 	case errors.Is(res.err, ErrAllocRetry):
@@ -412,34 +436,53 @@ func (p *pool) await(ctx context.Context, deadline time.Time) bool {
 	}
 }
 
-// reserve takes a new-session slot on the best candidate. In Agones mode,
-// when the pool has none, the admission waits for the refill loop to
-// bring a pod (at most WaitTimeout; counted in
-// vox_router_admissions_waited_total).
-func (r *Router) reserve(ctx context.Context, id string, exclude []string) (Slot, error) {
+// reserve takes a new-session slot for session id on the fullest pod
+// with room of the first pool in the session's ranking (rankPools) that
+// has room now. When none has, the admission waits (at most WaitTimeout;
+// counted in vox_router_admissions_waited_total) for the refill loop of
+// the first ranked pool whose allocator is not down, and looks again.
+//
+// spilled is true when the slot is not in the session's first pool.
+func (r *Router) reserve(ctx context.Context, id, region string, exclude []string) (slot Slot, spilled bool, err error) {
 	var deadline time.Time
 	for {
-		slot, err := r.store.Reserve(ctx, id, r.reg.candidates(r.cfg.Now(), exclude...))
-		if !errors.Is(err, ErrNoRoom) || r.pool == nil {
-			return slot, err
+		ranked := r.rankPools(ctx, id, region)
+		for i, name := range ranked {
+			slot, err := r.store.Reserve(ctx, id, r.reg.candidates(r.cfg.Now(), name, exclude...))
+			if !errors.Is(err, ErrNoRoom) {
+				return slot, i > 0, err
+			}
+		}
+		var rf *pool
+		for _, name := range ranked {
+			if p := r.pools.refills[name]; p != nil && !p.down.Load() {
+				rf = p
+				break
+			}
+		}
+		if rf == nil {
+			return Slot{}, false, ErrNoRoom
 		}
 		if deadline.IsZero() {
-			deadline = time.Now().Add(r.pool.cfg.WaitTimeout)
-			r.pool.waited.Add(1)
+			deadline = time.Now().Add(rf.cfg.WaitTimeout)
+			rf.waited.Add(1)
 		}
-		if !r.pool.await(ctx, deadline) {
+		if !rf.await(ctx, deadline) {
 			if ctx.Err() == nil {
-				r.pool.waitTimeouts.Add(1)
+				rf.waitTimeouts.Add(1)
 			}
-			return slot, err
+			return Slot{}, false, ErrNoRoom
 		}
 	}
 }
 
-// placed records a new session placed (the refill target's rate).
-func (r *Router) placed() {
-	if r.pool != nil {
-		r.pool.rate.note(r.cfg.Now())
+// placed records a new session placed on pod's pool (its refill target's
+// rate, and the pool's count).
+func (r *Router) placed(pod string) {
+	pool := r.reg.poolOfPod(pod)
+	r.pools.counter(pool).Add(1)
+	if rf := r.pools.refills[pool]; rf != nil {
+		rf.rate.note(r.cfg.Now())
 	}
 }
 
@@ -499,54 +542,91 @@ func (m *rateMeter) perSecond(now time.Time) float64 {
 	return max(float64(short), float64(long)*float64(perSec)/rateSlots)
 }
 
-// poolStatus returns the refill loop's last decision, nil in static mode
-// or before its first step.
-func (r *Router) poolStatus() *api.PoolStatus {
-	if r.pool == nil {
-		return nil
-	}
-	st := r.pool.status.Load()
+// snapshot returns the refill loop's last decision, nil before its first
+// step.
+func (p *pool) snapshot() *api.PoolStatus {
+	st := p.status.Load()
 	if st == nil {
 		return nil
 	}
 	c := *st
-	c.AdmissionsWaited, c.WaitTimeouts = r.pool.waited.Load(), r.pool.waitTimeouts.Load()
+	c.AdmissionsWaited, c.WaitTimeouts = p.waited.Load(), p.waitTimeouts.Load()
 	return &c
 }
 
-// registerPoolMetrics adds the vox_router_pool_* series (Agones mode) and
-// vox_router_admissions_waited_total (always, 0 in static mode).
+// poolStatus returns the refill loops' last decisions, summed over the
+// pools with an allocator (each one is in /v1/pools), nil in static mode.
+func (r *Router) poolStatus() *api.PoolStatus {
+	var out *api.PoolStatus
+	for _, name := range slices.Sorted(maps.Keys(r.pools.refills)) {
+		st := r.pools.refills[name].snapshot()
+		if st == nil {
+			continue
+		}
+		if out == nil {
+			out = st
+			continue
+		}
+		out.Allocator += "," + st.Allocator
+		out.Pool += "," + st.Pool
+		out.FreeSlots += st.FreeSlots
+		out.FutureSlots += st.FutureSlots
+		out.TargetSlots += st.TargetSlots
+		out.Floor += st.Floor
+		out.PlaceablePods += st.PlaceablePods
+		out.NewSessionsPerSecond += st.NewSessionsPerSecond
+		out.AllocationLatencyMS = max(out.AllocationLatencyMS, st.AllocationLatencyMS)
+		out.InFlight += st.InFlight
+		out.Joining += st.Joining
+		out.BackoffMS = max(out.BackoffMS, st.BackoffMS)
+		out.Allocations += st.Allocations
+		out.AllocRetries += st.AllocRetries
+		out.AllocFailures += st.AllocFailures
+		out.JoinTimeouts += st.JoinTimeouts
+		out.AdmissionsWaited += st.AdmissionsWaited
+		out.WaitTimeouts += st.WaitTimeouts
+	}
+	return out
+}
+
+// registerPoolMetrics adds the vox_router_pool_* series of each pool with
+// an allocator (label pool) and vox_router_admissions_waited_total
+// (always, 0 in static mode).
 func (r *Router) registerPoolMetrics() {
 	s := r.metrics
-	waited := func() float64 {
-		if r.pool == nil {
-			return 0
+	s.NewGauge(`vox_router_admissions_waited_total`, func() float64 {
+		var n uint64
+		for _, rf := range r.pools.refills {
+			n += rf.waited.Load()
 		}
-		return float64(r.pool.waited.Load())
-	}
-	s.NewGauge(`vox_router_admissions_waited_total`, waited)
-	if r.pool == nil {
-		return
-	}
-	g := func(name string, f func(st *api.PoolStatus) float64) {
-		s.NewGauge(name, func() float64 {
-			if st := r.poolStatus(); st != nil {
-				return f(st)
+		return float64(n)
+	})
+	for _, name := range slices.Sorted(maps.Keys(r.pools.refills)) {
+		rf := r.pools.refills[name]
+		g := func(metric, labels string, f func(st *api.PoolStatus) float64) {
+			if labels != "" {
+				labels = "," + labels
 			}
-			return 0
-		})
+			s.NewGauge(fmt.Sprintf(`%s{pool=%q%s}`, metric, name, labels), func() float64 {
+				if st := rf.snapshot(); st != nil {
+					return f(st)
+				}
+				return 0
+			})
+		}
+		g(`vox_router_pool_free_slots`, "", func(st *api.PoolStatus) float64 { return float64(st.FreeSlots) })
+		g(`vox_router_pool_future_slots`, "", func(st *api.PoolStatus) float64 { return float64(st.FutureSlots) })
+		g(`vox_router_pool_target_slots`, "", func(st *api.PoolStatus) float64 { return float64(st.TargetSlots) })
+		g(`vox_router_pool_placeable_pods`, "", func(st *api.PoolStatus) float64 { return float64(st.PlaceablePods) })
+		g(`vox_router_pool_new_sessions_per_second`, "", func(st *api.PoolStatus) float64 { return st.NewSessionsPerSecond })
+		g(`vox_router_pool_allocation_latency_seconds`, "", func(st *api.PoolStatus) float64 { return st.AllocationLatencyMS / 1000 })
+		g(`vox_router_pool_allocations_in_flight`, "", func(st *api.PoolStatus) float64 { return float64(st.InFlight) })
+		g(`vox_router_pool_pods_joining`, "", func(st *api.PoolStatus) float64 { return float64(st.Joining) })
+		g(`vox_router_pool_allocations_total`, `result="ok"`, func(st *api.PoolStatus) float64 { return float64(st.Allocations) })
+		g(`vox_router_pool_allocations_total`, `result="retry"`, func(st *api.PoolStatus) float64 { return float64(st.AllocRetries) })
+		g(`vox_router_pool_allocations_total`, `result="failed"`, func(st *api.PoolStatus) float64 { return float64(st.AllocFailures) })
+		g(`vox_router_pool_join_timeouts_total`, "", func(st *api.PoolStatus) float64 { return float64(st.JoinTimeouts) })
+		g(`vox_router_pool_wait_timeouts_total`, "", func(st *api.PoolStatus) float64 { return float64(st.WaitTimeouts) })
+		g(`vox_router_pool_admissions_waited_total`, "", func(st *api.PoolStatus) float64 { return float64(st.AdmissionsWaited) })
 	}
-	g(`vox_router_pool_free_slots`, func(st *api.PoolStatus) float64 { return float64(st.FreeSlots) })
-	g(`vox_router_pool_future_slots`, func(st *api.PoolStatus) float64 { return float64(st.FutureSlots) })
-	g(`vox_router_pool_target_slots`, func(st *api.PoolStatus) float64 { return float64(st.TargetSlots) })
-	g(`vox_router_pool_placeable_pods`, func(st *api.PoolStatus) float64 { return float64(st.PlaceablePods) })
-	g(`vox_router_pool_new_sessions_per_second`, func(st *api.PoolStatus) float64 { return st.NewSessionsPerSecond })
-	g(`vox_router_pool_allocation_latency_seconds`, func(st *api.PoolStatus) float64 { return st.AllocationLatencyMS / 1000 })
-	g(`vox_router_pool_allocations_in_flight`, func(st *api.PoolStatus) float64 { return float64(st.InFlight) })
-	g(`vox_router_pool_pods_joining`, func(st *api.PoolStatus) float64 { return float64(st.Joining) })
-	g(`vox_router_pool_allocations_total{result="ok"}`, func(st *api.PoolStatus) float64 { return float64(st.Allocations) })
-	g(`vox_router_pool_allocations_total{result="retry"}`, func(st *api.PoolStatus) float64 { return float64(st.AllocRetries) })
-	g(`vox_router_pool_allocations_total{result="failed"}`, func(st *api.PoolStatus) float64 { return float64(st.AllocFailures) })
-	g(`vox_router_pool_join_timeouts_total`, func(st *api.PoolStatus) float64 { return float64(st.JoinTimeouts) })
-	g(`vox_router_pool_wait_timeouts_total`, func(st *api.PoolStatus) float64 { return float64(st.WaitTimeouts) })
 }

@@ -142,7 +142,7 @@ func newPoolFixture(t *testing.T, pods int, cfg RefillConfig) *poolFixture {
 		f.alloc.add(p)
 	}
 	cfg.Tick = 10 * time.Millisecond
-	r, err := New(Config{Allocator: f.alloc, Pool: "vox", Refill: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	r, err := New(Config{Allocator: f.alloc, Refill: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func newPoolFixture(t *testing.T, pods int, cfg RefillConfig) *poolFixture {
 			}
 		}
 	})
-	waitFor(t, "the loop's first step", 2*time.Second, func() bool { return r.pool.status.Load() != nil })
+	waitFor(t, "the loop's first step", 2*time.Second, func() bool { return r.pools.refills[DefaultPool].status.Load() != nil })
 	return f
 }
 
@@ -251,7 +251,7 @@ func TestPoolEmptyWaits(t *testing.T) {
 		adm, err = f.r.Admit(context.Background(), "s1", api.AdmitRequest{}, "")
 		done <- err
 	}()
-	waitFor(t, "the admission to wait", 2*time.Second, func() bool { return f.r.pool.waiting.Load() == 1 })
+	waitFor(t, "the admission to wait", 2*time.Second, func() bool { return f.r.pools.refills[DefaultPool].waiting.Load() == 1 })
 	late.setState("Ready")
 	if err := <-done; err != nil {
 		t.Fatal(err)

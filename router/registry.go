@@ -16,15 +16,34 @@ type registry struct {
 	staleAfter time.Duration
 	token      string
 	httpClient *http.Client
-	// allocatedOnly (Agones mode): only pods whose GameServer is
-	// Allocated are in the pool; Ready ones are Agones' buffer.
-	allocatedOnly bool
+	// allocated names the pools with an allocator (Agones): only their
+	// pods whose GameServer is Allocated take sessions; Ready ones are
+	// Agones' buffer. Set before the first report; read-only after.
+	allocated map[string]bool
+	// defaultPool is the pool of the pods that name none (Config.Pool).
+	defaultPool string
 
 	mu    sync.Mutex // guards the fields below
 	pods  map[string]*pod
 	heard bool // a report was ever received
 	// gone: pods the Agones view took out of placement (gameservers.go).
 	gone map[string]goneMark
+	// retiring: pods the fleet operations are draining (drains.go): no
+	// new session, members still join their sessions until the drain.
+	retiring map[string]bool
+}
+
+// DefaultPool is the default of Config.Pool: the pool of a pod that
+// names none.
+const DefaultPool = "default"
+
+// poolOf is the pool a report puts its pod in (the router's default pool
+// when it names none).
+func (g *registry) poolOf(r *api.PodReport) string {
+	if r.Pool == "" {
+		return g.defaultPool
+	}
+	return r.Pool
 }
 
 // pod is one pod as its last report shows it.
@@ -41,7 +60,8 @@ type pod struct {
 }
 
 func newRegistry(staleAfter time.Duration, token string, hc *http.Client) *registry {
-	return &registry{staleAfter: staleAfter, token: token, httpClient: hc, pods: map[string]*pod{}, gone: map[string]goneMark{}}
+	return &registry{staleAfter: staleAfter, token: token, httpClient: hc, pods: map[string]*pod{}, gone: map[string]goneMark{},
+		allocated: map[string]bool{}, retiring: map[string]bool{}}
 }
 
 // applied is what a report changed.
@@ -196,6 +216,8 @@ func (g *registry) whyLocked(now time.Time, p *pod) string {
 		return "stale"
 	case draining(&p.report):
 		return "draining"
+	case g.retiring[p.report.Name]:
+		return "retiring"
 	case g.goneWhyLocked(p.report.Name) != "":
 		return g.goneWhyLocked(p.report.Name)
 	case p.suspended:
@@ -207,20 +229,20 @@ func (g *registry) whyLocked(now time.Time, p *pod) string {
 		return "not accepting"
 	case p.report.Limits.MaxSessions <= 0 || p.report.Limits.MaxParticipants <= 0:
 		return "no capacity"
-	case g.allocatedOnly && !strings.EqualFold(p.report.GameServerState, "Allocated"):
+	case g.allocated[g.poolOf(&p.report)] && !strings.EqualFold(p.report.GameServerState, "Allocated"):
 		return "not allocated"
 	}
 	return ""
 }
 
-// candidates returns the pods that may take a new session at now, but
-// those in exclude, in name order.
-func (g *registry) candidates(now time.Time, exclude ...string) []Candidate {
+// candidates returns the pods of pool (any pool when "") that may take a
+// new session at now, but those in exclude, in name order.
+func (g *registry) candidates(now time.Time, pool string, exclude ...string) []Candidate {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	out := make([]Candidate, 0, len(g.pods))
 	for name, p := range g.pods {
-		if g.whyLocked(now, p) != "" || slices.Contains(exclude, name) {
+		if pool != "" && g.poolOf(&p.report) != pool || g.whyLocked(now, p) != "" || slices.Contains(exclude, name) {
 			continue
 		}
 		out = append(out, Candidate{Pod: name, Sessions: len(p.sessions), Participants: p.report.Participants,
@@ -276,4 +298,97 @@ func (g *registry) heardAny() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.heard
+}
+
+// setRetiring replaces the set of pods the fleet operations drain.
+func (g *registry) setRetiring(pods map[string]bool) {
+	g.mu.Lock()
+	g.retiring = pods
+	g.mu.Unlock()
+}
+
+// retire adds one pod to the retiring set at once (the replica that
+// chose or was asked to drain it; the others follow at their next
+// refresh of the drains).
+func (g *registry) retire(pod string, on bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	m := make(map[string]bool, len(g.retiring)+1)
+	for k := range g.retiring {
+		m[k] = true
+	}
+	if on {
+		m[pod] = true
+	} else {
+		delete(m, pod)
+	}
+	g.retiring = m
+}
+
+// poolLoad is one pool's pods as the registry sees them.
+type poolLoad struct {
+	pods, placeable, sessions, participants int
+}
+
+// pools returns the pools the pods report, with their load at now.
+func (g *registry) pools(now time.Time) map[string]poolLoad {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := map[string]poolLoad{}
+	for _, p := range g.pods {
+		name := g.poolOf(&p.report)
+		l := out[name]
+		l.pods++
+		if g.whyLocked(now, p) == "" {
+			l.placeable++
+		}
+		if now.Sub(p.received) <= g.staleAfter { // a silent pod's sessions are not counted
+			l.sessions += len(p.sessions)
+			l.participants += p.report.Participants
+		}
+		out[name] = l
+	}
+	return out
+}
+
+// podState is what the fleet operations need of one pod.
+type podState struct {
+	name, pool   string
+	api          *client.API
+	fresh        bool
+	known        bool
+	sessions     int
+	participants int
+	maxSessions  int
+	maxParts     int
+	cpu          float64
+	why          string // why it takes no new session ("" if it does)
+	drainPhase   string
+	gsState      string
+}
+
+// podStates lists every pod at now, by name.
+func (g *registry) podStates(now time.Time) []podState {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]podState, 0, len(g.pods))
+	for name, p := range g.pods {
+		out = append(out, podState{name: name, pool: g.poolOf(&p.report), api: p.api, known: true,
+			fresh: now.Sub(p.received) <= g.staleAfter, sessions: len(p.sessions), participants: p.report.Participants,
+			maxSessions: p.report.Limits.MaxSessions, maxParts: p.report.Limits.MaxParticipants,
+			cpu: p.report.CPUPercent, why: g.whyLocked(now, p), drainPhase: p.report.DrainPhase,
+			gsState: p.report.GameServerState})
+	}
+	slices.SortFunc(out, func(a, b podState) int { return strings.Compare(a.name, b.name) })
+	return out
+}
+
+// poolOfPod returns the pool of a known pod (DefaultPool if unknown).
+func (g *registry) poolOfPod(name string) string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if p := g.pods[name]; p != nil {
+		return g.poolOf(&p.report)
+	}
+	return g.defaultPool
 }

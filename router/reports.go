@@ -115,9 +115,7 @@ func (r *Router) reconcile(ctx context.Context, rep api.PodReport, a applied, no
 			return err
 		}
 	}
-	if r.pool != nil {
-		r.pool.nudge() // a pod may have joined the pool
-	}
+	r.nudgePools() // a pod may have joined a pool
 	return nil
 }
 

@@ -34,7 +34,7 @@ func TestReportSeq(t *testing.T) {
 		}
 	}
 	must(r.Report(ctx, rep(5, "i1")))
-	slot, err := r.store.Reserve(ctx, "s", r.reg.candidates(now))
+	slot, err := r.store.Reserve(ctx, "s", r.reg.candidates(now, ""))
 	must(err)
 	_, _, _ = r.store.PlaceIfAbsent(ctx, "s", "p1")
 	r.stamp(ctx, slot) // answered while the latest report was seq 5

@@ -25,8 +25,14 @@ type Router struct {
 	stats   stats
 	metrics *metrics.Set
 	latency *metrics.Summary
-	refresh refresher
-	pool    *pool // the warm pool's refill (Agones mode); nil in static mode
+	// addedLatency: the router's part of each admission (its latency but
+	// the pod's answer).
+	addedLatency *metrics.Summary
+	refresh      refresher
+	pools        *poolSet  // the pools, their settings and refill loops (pools.go)
+	ops          OpsStore  // the fleet operations' shared state
+	opsCfg       OpsConfig // the fleet operations' tuning
+	fops         *fleetOps // the fleet operations' loop (drains.go)
 
 	splitMu sync.Mutex        // guards splitOf
 	splitOf map[string]string // session → the pod that lost it, logged once
@@ -48,12 +54,20 @@ func New(cfg Config) (*Router, error) {
 		metrics: metrics.NewSet(),
 		splitOf: map[string]string{},
 	}
-	if cfg.Allocator != nil {
-		r.pool = newPool(r, cfg.Allocator, cfg.Pool, cfg.Refill)
-		r.reg.allocatedOnly = true
+	r.reg.defaultPool = DefaultPool
+	r.pools = newPoolSet(cfg.Pools, DefaultPool)
+	r.ops = opsOf(cfg.Store)
+	r.opsCfg = cfg.Ops
+	r.fops = newFleetOps()
+	for _, pc := range cfg.Pools {
+		if pc.Allocator != nil {
+			r.pools.refills[pc.Name] = newPool(r, pc.Allocator, pc.Name, pc.Fleet, pc.Refill)
+			r.reg.allocated[pc.Name] = true
+		}
 	}
 	r.registerMetrics()
 	r.registerPoolMetrics()
+	r.registerOpsMetrics()
 	return r, nil
 }
 
@@ -188,6 +202,7 @@ func (r *Router) Status(ctx context.Context) (api.RouterStatus, error) {
 		Retries:          r.stats.retries.Load(),
 		NoPod:            r.stats.noPod.Load(),
 		Moves:            r.stats.moves.Load(),
+		Spills:           r.stats.spills.Load(),
 		Splits:           r.stats.splits.Load(),
 		Reports:          r.stats.reports.Load(),
 	}
@@ -212,6 +227,8 @@ func (r *Router) Status(ctx context.Context) (api.RouterStatus, error) {
 	p := r.stats.percentiles(0.5, 0.9, 0.99)
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	st.LatencyP50MS, st.LatencyP90MS, st.LatencyP99MS = ms(p[0]), ms(p[1]), ms(p[2])
+	a := r.stats.addedPercentiles(0.5, 0.99, 0.999)
+	st.AddedP50MS, st.AddedP99MS, st.AddedP999MS = ms(a[0]), ms(a[1]), ms(a[2])
 	return st, nil
 }
 

@@ -48,6 +48,14 @@ func (s *Server) routes() *chi.Mux {
 		m.Delete("/v1/sessions/{session_id}", s.wrap(s.deleteSession))
 		m.Post("/v1/sessions/{session_id}/participants", s.wrap(s.admit))
 		m.Delete("/v1/sessions/{session_id}/participants/{participant_id}", s.wrap(s.removeParticipant))
+		m.Get("/v1/pools", s.wrap(s.listPools))
+		m.Get("/v1/pools/{pool}", s.wrap(s.getPool))
+		m.Put("/v1/pools/{pool}", s.wrap(s.putPool))
+		m.Post("/v1/pools/{pool}/drain", s.wrap(s.drainPool))
+		m.Delete("/v1/pools/{pool}/drain", s.wrap(s.cancelPoolDrain))
+		m.Get("/v1/drains", s.wrap(s.drains))
+		m.Post("/v1/pods/{pod}/drain", s.wrap(s.drainPod))
+		m.Delete("/v1/pods/{pod}/drain", s.wrap(s.cancelPodDrain))
 	})
 	return m
 }

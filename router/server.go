@@ -143,11 +143,12 @@ func (s *Server) Start() error {
 func (s *Server) sweepLoop(stop <-chan struct{}) {
 	t := time.NewTicker(s.sweepPeriod)
 	defer t.Stop()
-	// The warm pool's refill loop (Agones mode) lives as long.
+	// The warm pool's refill loops and the fleet operations live as long.
 	ctx, cancel := context.WithCancel(context.Background())
-	poolDone := make(chan struct{})
-	go func() { defer close(poolDone); s.r.RunPool(ctx) }()
-	defer func() { cancel(); <-poolDone }()
+	var loops sync.WaitGroup
+	loops.Go(func() { s.r.RunPool(ctx) })
+	loops.Go(func() { s.r.RunOps(ctx) }) // drains and consolidation (drains.go)
+	defer func() { cancel(); loops.Wait() }()
 	for {
 		select {
 		case <-stop:

@@ -70,6 +70,20 @@ func TestServerErrors(t *testing.T) {
 		{"DELETE", "/v1/sessions/s1/participants/p", "api", "", 404, api.CodeSessionNotFound},
 		{"GET", "/v1/nope", "api", "", 404, api.CodeNotFound},
 		{"PUT", "/v1/status", "api", "", 405, api.CodeMethodNotAllowed},
+		{"POST", "/v1/sessions/s1/participants?region=a%20b", "api", `{}`, 400, api.CodeInvalidID},
+		{"GET", "/v1/pools/nope", "api", "", 404, api.CodePoolNotFound},
+		{"PUT", "/v1/pools/default", "api", "", 400, api.CodeMalformedJSON},
+		{"PUT", "/v1/pools/default", "api", `{}`, 400, api.CodeInvalidRequest},
+		{"PUT", "/v1/pools/default", "api", `{"weight":-1}`, 400, api.CodeInvalidRequest},
+		{"PUT", "/v1/pools/default", "api", `{"weight":"1"}`, 400, api.CodeInvalidRequest},
+		{"PUT", "/v1/pools/default", "api", `{"wieght":1}`, 400, api.CodeUnknownField},
+		{"PUT", "/v1/pools/..", "api", `{"weight":1}`, 400, api.CodeInvalidID},
+		{"POST", "/v1/pools/nope/drain", "api", "", 404, api.CodePoolNotFound},
+		{"DELETE", "/v1/pools/default/drain", "api", "", 404, api.CodeNoDrain},
+		{"POST", "/v1/pods/nope/drain", "api", "", 404, api.CodePodNotFound},
+		{"POST", "/v1/pods/p1/drain", "api", `{"grace":5}`, 400, api.CodeInvalidRequest},
+		{"DELETE", "/v1/pods/nope/drain", "api", "", 404, api.CodeNoDrain},
+		{"GET", "/v1/drains", "", "", 401, api.CodeUnauthorized},
 	} {
 		status, e, h := do(t, ts, tt.method, tt.path, tt.token, tt.body)
 		if status != tt.status || e.Code != tt.code || e.Error == "" {
@@ -88,6 +102,25 @@ func TestServerErrors(t *testing.T) {
 	}
 	if status, _, _ := do(t, ts, "GET", "/readyz", "", ""); status != 200 {
 		t.Errorf("readyz after a report: %d", status)
+	}
+	// The fleet operations' happy answers.
+	for _, tt := range []struct {
+		method, path, body string
+		status             int
+	}{
+		{"PUT", "/v1/pools/default", `{"weight":0.5,"region":"eu"}`, 200},
+		{"GET", "/v1/pools", "", 200},
+		{"GET", "/v1/pools/default", "", 200},
+		{"GET", "/v1/drains", "", 200},
+		{"POST", "/v1/pods/p1/drain", `{"grace":"30s"}`, 202},
+		{"POST", "/v1/pods/p1/drain", "", 202}, // under way: the same drain
+		{"DELETE", "/v1/pods/p1/drain", "", 200},
+		{"POST", "/v1/pools/default/drain", "", 202},
+		{"DELETE", "/v1/pools/default/drain", "", 200},
+	} {
+		if status, e, _ := do(t, ts, tt.method, tt.path, "api", tt.body); status != tt.status {
+			t.Errorf("%s %s: %d %+v, want %d", tt.method, tt.path, status, e, tt.status)
+		}
 	}
 }
 

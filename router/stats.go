@@ -18,12 +18,13 @@ const rateBuckets = 10
 type stats struct {
 	admissions, failed, retries, noPod atomic.Uint64
 	moves, splits, reports             atomic.Uint64
-	suspensions, adoptions             atomic.Uint64
+	suspensions, adoptions, spills     atomic.Uint64
 	gameServerExits                    atomic.Uint64 // GameServers taken out by the Agones view
 
 	mu      sync.Mutex // guards the fields below
 	lat     [latencyRing]time.Duration
-	latN    int // latencies recorded (saturates the ring)
+	added   [latencyRing]time.Duration // the router's part of each (admission.go)
+	latN    int                        // latencies recorded (saturates the ring)
 	latNext int
 	buckets [rateBuckets]struct {
 		sec int64
@@ -32,7 +33,7 @@ type stats struct {
 }
 
 // admission records one admission's outcome and latency, ending at now.
-func (s *stats) admission(now time.Time, d time.Duration, err error) {
+func (s *stats) admission(now time.Time, d, added time.Duration, err error) {
 	if err != nil {
 		s.failed.Add(1)
 		return
@@ -40,7 +41,7 @@ func (s *stats) admission(now time.Time, d time.Duration, err error) {
 	s.admissions.Add(1)
 	sec := now.Unix()
 	s.mu.Lock()
-	s.lat[s.latNext] = d
+	s.lat[s.latNext], s.added[s.latNext] = d, added
 	s.latNext = (s.latNext + 1) % latencyRing
 	s.latN = min(s.latN+1, latencyRing)
 	b := &s.buckets[sec%rateBuckets]
@@ -71,6 +72,19 @@ func (s *stats) percentiles(qs ...float64) []time.Duration {
 	s.mu.Lock()
 	lat := slices.Clone(s.lat[:s.latN])
 	s.mu.Unlock()
+	return quantiles(lat, qs)
+}
+
+// addedPercentiles returns the qs quantiles of what the router added to
+// the recent admissions (their latency but the pods' answers).
+func (s *stats) addedPercentiles(qs ...float64) []time.Duration {
+	s.mu.Lock()
+	lat := slices.Clone(s.added[:s.latN])
+	s.mu.Unlock()
+	return quantiles(lat, qs)
+}
+
+func quantiles(lat []time.Duration, qs []float64) []time.Duration {
 	out := make([]time.Duration, len(qs))
 	if len(lat) == 0 {
 		return out

@@ -48,6 +48,7 @@ type booking struct {
 	serial     uint64 // unique per booking; the shard's participant carries it
 	ssrc       uint32
 	serverSSRC uint32
+	name       string // display name ("" none)
 	profile    media.Profile
 	admittedAt time.Time
 	state      bookingState
@@ -173,7 +174,7 @@ func (m *Manager) reserveLocked(sessionID string, req AdmitRequest) (*booking, e
 		profile = mediaProfile(*req.Profile)
 	}
 	m.nextKey++
-	b := &booking{s: s, id: id, serial: m.nextKey, profile: profile, admittedAt: m.cfg.Now(),
+	b := &booking{s: s, id: id, serial: m.nextKey, name: req.DisplayName, profile: profile, admittedAt: m.cfg.Now(),
 		ssrc:       m.newSSRCLocked(s.shard),
 		serverSSRC: m.newSSRCLocked(-1)}
 	s.members[id] = b

@@ -20,6 +20,7 @@ const housekeepEvery = 100 * time.Millisecond
 // participant is one client's state. It belongs to its shard's engine.
 type participant struct {
 	id         string
+	name       string // display name ("": none), the roster's SDES NAME
 	serial     uint64 // its booking's: tells this admission from a later one under the same id
 	ssrc       uint32
 	serverSSRC uint32
@@ -61,6 +62,8 @@ type participant struct {
 	genCopies  int
 	nextNotice int64
 	window     uint32 // ms, of the notices it got
+
+	ros rosterState // who it has been told about (roster.go)
 }
 
 // room is one session's members on the shard.
@@ -86,10 +89,12 @@ type room struct {
 	nextMix int64
 	mixAll  bool
 	mixers  int
+	// mixCNAME is the roster's CNAME of a mixed stream ("mix:" + id).
+	mixCNAME string
 }
 
 func newRoom(key uint64, id string, maxSpeakers int) *room {
-	return &room{key: key, id: id, maxSpeakers: maxSpeakers, chans: map[string]uint16{mixer.GlobalChannel: 0},
+	return &room{key: key, id: id, mixCNAME: "mix:" + id, maxSpeakers: maxSpeakers, chans: map[string]uint16{mixer.GlobalChannel: 0},
 		sels: []*mixer.Selector{mixer.NewSelector(mixer.SelectorConfig{MaxSpeakers: maxSpeakers})}}
 }
 
@@ -131,6 +136,11 @@ type engine struct {
 	// Reconnect notices to send: whole sessions (by key), in order, paced.
 	notify   noticeQueue
 	notified []*participant // got a notice and may be due a repeat
+
+	// The roster (roster.go): listeners due BYEs, and a mixed packet's
+	// CSRC list.
+	byes  []*participant
+	csrcs [media.MaxCSRCs]uint32
 }
 
 // noticeQueue is a shard's paced list of sessions to notify.
@@ -149,7 +159,7 @@ type engineCounters struct {
 	forwarded, rtcpIn, rtcpOut, rebinds                     atomic.Uint64
 	unknownSSRC, auth, replay, malformed, tooShort, tooLong atomic.Uint64
 	notRTP, rateLimit, withheld, noAddress, mixed           atomic.Uint64
-	encryptErrors                                           atomic.Uint64
+	encryptErrors, rosterOut                                atomic.Uint64
 	participants, rooms                                     atomic.Int64
 
 	noticesSent, noticesRepeated, reconnectNotices atomic.Uint64
@@ -358,6 +368,9 @@ func (e *engine) rtp(now int64, p *netio.Packet, q *netio.SendQueue) uint64 {
 		if !ok {
 			continue
 		}
+		if !l.knows(pt) {
+			e.announce(now, l, pt, q) // its first packet of pt's stream: say who it is
+		}
 		binary.BigEndian.PutUint16(plain[2:4], out)
 		if e.sendRTP(l, plain, q) {
 			n++
@@ -428,7 +441,7 @@ func (e *engine) rtcp(now int64, p *netio.Packet, q *netio.SendQueue) {
 // participants, else never (a datagram or a control message wakes the
 // shard first). Shard goroutine only; no allocation.
 func (e *engine) NextTick(now int64) int64 {
-	if len(e.mixRooms) > 0 || len(e.notify.sessions) > 0 || len(e.notified) > 0 {
+	if len(e.mixRooms) > 0 || len(e.notify.sessions) > 0 || len(e.notified) > 0 || len(e.byes) > 0 {
 		return now
 	}
 	if len(e.parts) == 0 {
@@ -448,6 +461,9 @@ func (e *engine) Tick(now int64, q *netio.SendQueue) {
 	if len(e.notify.sessions) > 0 || len(e.notified) > 0 {
 		e.sendNotices(now, q)
 	}
+	if len(e.byes) > 0 {
+		e.sendByes(q)
+	}
 	if now < e.nextHousekeep {
 		return
 	}
@@ -465,6 +481,9 @@ func (e *engine) Tick(now int64, q *netio.SendQueue) {
 		if pt.addr.IsValid() && pt.stats.Packets() > 0 && now >= pt.nextReport {
 			pt.nextReport = now + e.cfg.reportInterval
 			e.sendReport(now, pt, q)
+		}
+		if pt.ros.next != 0 && now >= pt.ros.next && pt.addr.IsValid() {
+			e.repeatRoster(now, pt, q)
 		}
 	}
 }

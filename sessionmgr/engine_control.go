@@ -236,6 +236,7 @@ func (e *engine) detach(pt *participant) bool {
 			break
 		}
 	}
+	e.rosterLeave(r, pt)
 	r.sels[pt.mem.Channel].Remove(pt.ssrc)
 	if pt.mix.mm != nil {
 		r.mix.Remove(pt.mix.mm)

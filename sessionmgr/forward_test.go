@@ -33,6 +33,16 @@ type fwdClient struct {
 	level int // -1: sends no level; -2: sends nothing
 	// got[sender SSRC] is every sequence number received, in order.
 	got map[uint32][]uint16
+	// The roster it was told (roster_test.go): participant id by SSRC,
+	// display names, the SSRCs it got a BYE for, and when each SSRC was
+	// first named (the number of RTP packets it had got by then).
+	names   map[uint32]string
+	dnames  map[uint32]string
+	byes    []uint32
+	notices []media.ReconnectReason
+	maxRTCP int // the longest plaintext RTCP it got
+	namedAt map[uint32]int
+	rtcps   int
 }
 
 func newFwdRoom(t *testing.T, n int, cfg Config) *fwdRoom {
@@ -46,6 +56,10 @@ func newFwdRoom(t *testing.T, n int, cfg Config) *fwdRoom {
 	r.q = netio.NewDetachedQueue(512, netio.DefaultMaxDatagram, func(pkts [][]byte, to []netip.AddrPort) {
 		for i, b := range pkts {
 			c := r.byAddr[to[i]]
+			if media.Classify(b) == media.KindRTCP {
+				c.rtcp(t, b)
+				continue
+			}
 			plain, h, err := c.in.DecryptRTP(b)
 			if err != nil {
 				t.Fatalf("member %s cannot decrypt what it got: %v", c.pt.id, err)
@@ -65,7 +79,8 @@ func newFwdRoom(t *testing.T, n int, cfg Config) *fwdRoom {
 		pt := &participant{id: fmt.Sprint("p", i), ssrc: uint32(1000 + i), serverSSRC: uint32(9000 + i), in: in, out: out}
 		r.e.admit(r.now, pt, testRoom("room", false), false)
 		pt.addr = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(40000+i))
-		c := &fwdClient{pt: pt, level: -2, seq: uint16(65500 + 3*i), got: map[uint32][]uint16{}}
+		c := &fwdClient{pt: pt, level: -2, seq: uint16(65500 + 3*i), got: map[uint32][]uint16{},
+			names: map[uint32]string{}, dnames: map[uint32]string{}, namedAt: map[uint32]int{}}
 		c.out, _ = media.NewOutbound(p, keys.ClientToServer)
 		c.in, _ = media.NewInbound(p, keys.ServerToClient)
 		r.pts = append(r.pts, pt)

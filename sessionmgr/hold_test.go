@@ -190,3 +190,37 @@ func TestHoldRacesAdmissions(t *testing.T) {
 	m.Release()
 	admit(t, m, "early", "b")
 }
+
+// TestStopNewSessions: the router's retiring stop refuses new sessions
+// only; members still join the sessions in progress, the pod is not
+// vacant (an empty return must not hand a stopped pod back to Agones), and
+// ResumeAccepting lifts it.
+func TestStopNewSessions(t *testing.T) {
+	m, _ := startManager(t, Config{}, 1)
+	admit(t, m, "s", "a")
+	m.StopNewSessions("router: consolidation")
+	if _, err := m.Admit(context.Background(), "t", AdmitRequest{ParticipantID: "x"}); !errors.Is(err, ErrNotAccepting) {
+		t.Fatalf("a new session while new sessions are stopped: %v", err)
+	}
+	admit(t, m, "s", "b") // a member joins its group
+	if st := m.Status(); st.State != StateStopped || st.Accepting || st.Reason != "router: consolidation" {
+		t.Fatalf("status %+v", st)
+	}
+	if err := m.RemoveParticipant(context.Background(), "s", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.RemoveParticipant(context.Background(), "s", "b"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the session to end", func() bool { ss, _ := m.Sessions(context.Background()); return len(ss) == 0 })
+	if m.Vacant() {
+		t.Fatal("vacant while new sessions are stopped")
+	}
+	if err := m.ResumeAccepting(); err != nil {
+		t.Fatal(err)
+	}
+	if !m.Status().Accepting {
+		t.Fatal("not accepting after resume")
+	}
+	admit(t, m, "t", "x")
+}

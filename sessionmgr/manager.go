@@ -49,6 +49,7 @@ type Manager struct {
 	removedBy       map[string]uint64 // participants removed, by reason
 	expiredSessions uint64            // PUT sessions ended by their empty timeout
 	stopped         string            // non-empty: operator stopped admission, with why
+	stoppedNew      string            // non-empty: new sessions stopped (StopNewSessions), with why; joins go on
 	held            string            // non-empty: admission held (Hold), with why; apart from stopped
 	closed          bool
 	cpu             float64 // last CPU percentage given to SetCPU

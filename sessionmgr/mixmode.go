@@ -63,7 +63,7 @@ func (e *engine) startMix(r *room, mx *mixer.Mixer) {
 	r.nextMix = 0
 	e.mixRooms = append(e.mixRooms, r)
 	if e.mixBuf == nil {
-		e.mixBuf = make([]byte, 0, media.RTPHeaderSize+mixer.MaxOpusPacket)
+		e.mixBuf = make([]byte, 0, media.RTPHeaderSize+4*media.MaxCSRCs+mixer.MaxOpusPacket)
 	}
 }
 
@@ -178,7 +178,7 @@ func (e *engine) mixTick(now int64, q *netio.SendQueue) {
 		if now-r.nextMix > mixMaxLag {
 			r.nextMix = now + mixFrame
 		}
-		e.mixRoom(r, q)
+		e.mixRoom(now, r, q)
 	}
 }
 
@@ -186,7 +186,7 @@ func (e *engine) mixTick(now int64, q *netio.SendQueue) {
 // sequence +1 per packet sent, timestamp +FrameSamples per tick (so a
 // silence shows as a timestamp jump, not as loss), marker on the first
 // packet after a tick without one.
-func (e *engine) mixRoom(r *room, q *netio.SendQueue) {
+func (e *engine) mixRoom(now int64, r *room, q *netio.SendQueue) {
 	r.mix.Tick()
 	var n uint64
 	for _, l := range r.members {
@@ -201,8 +201,9 @@ func (e *engine) mixRoom(r *room, q *netio.SendQueue) {
 			ml.gap = true
 			continue
 		}
-		plain := media.AppendRTPHeader(e.mixBuf[:0], media.RTPFields{Marker: ml.gap, PayloadType: MixPayloadType,
-			SequenceNumber: ml.seq, Timestamp: ts, SSRC: l.serverSSRC})
+		// The CSRC list names whose voice is in it (roster.go).
+		plain := media.AppendRTPHeaderCSRC(e.mixBuf[:0], media.RTPFields{Marker: ml.gap, PayloadType: MixPayloadType,
+			SequenceNumber: ml.seq, Timestamp: ts, SSRC: l.serverSSRC}, e.mixCSRCs(now, r, l, q))
 		plain = append(plain, out...)
 		if len(plain) > e.cfg.maxPlain {
 			e.c.tooLong.Add(1)

@@ -24,6 +24,9 @@ func (m *Manager) admitCheckLocked(newSession bool) error {
 	if m.held != "" {
 		return fmt.Errorf("%w: %s", ErrNotAccepting, m.held)
 	}
+	if newSession && m.stoppedNew != "" {
+		return fmt.Errorf("%w: %s", ErrNotAccepting, m.stoppedNew)
+	}
 	if m.cpuFull {
 		return fmt.Errorf("%w: CPU %.0f%% passed the high mark %.0f%% (admitting again below %.0f%%)",
 			ErrNotAccepting, m.cpu, m.cfg.CPUHigh, m.cfg.CPULow)
@@ -54,6 +57,8 @@ func (m *Manager) stateLocked() (State, string) {
 		return StateStopped, m.stopped
 	case m.held != "":
 		return StateStopped, m.held
+	case m.stoppedNew != "":
+		return StateStopped, m.stoppedNew
 	default:
 		return StateFull, err.Error()
 	}
@@ -100,16 +105,31 @@ func (m *Manager) StopAccepting(reason string) {
 	m.mu.Unlock()
 }
 
-// ResumeAccepting undoes StopAccepting. It leaves a Hold in place, and it
-// cannot undo a drain (ErrDrainConflict): cancel the drain instead, during
-// its grace period.
+// StopNewSessions stops admitting new sessions only: members still join
+// the sessions in progress (a chat group stays together on the pod). The
+// pod reports StateStopped with reason. The fleet router uses it on a pod
+// it chose to retire, during the grace in which its sessions may end by
+// themselves. ResumeAccepting undoes it too.
+func (m *Manager) StopNewSessions(reason string) {
+	if reason == "" {
+		reason = "new sessions stopped by operator"
+	}
+	m.mu.Lock()
+	m.stoppedNew = reason
+	m.noteStateLocked()
+	m.mu.Unlock()
+}
+
+// ResumeAccepting undoes StopAccepting and StopNewSessions. It leaves a
+// Hold in place, and it cannot undo a drain (ErrDrainConflict): cancel the
+// drain instead, during its grace period.
 func (m *Manager) ResumeAccepting() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.draining {
 		return fmt.Errorf("%w: the pod is draining (cancel the drain during its grace period instead)", ErrDrainConflict)
 	}
-	m.stopped = ""
+	m.stopped, m.stoppedNew = "", ""
 	m.noteStateLocked()
 	return nil
 }
@@ -148,10 +168,10 @@ func (m *Manager) Release() {
 // (one created by PUT and waiting for members counts), no participant and
 // no admission in flight (a booking counts from its reservation, before its
 // shard has it, until its shard has removed it), and no operator stop, drain
-// or close. Under a Hold a vacant pod stays vacant until Release, as nothing
+// or close (nor a stop of new sessions). Under a Hold a vacant pod stays vacant until Release, as nothing
 // can be booked, unless an operator stop, a drain or a close comes.
 func (m *Manager) Vacant() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return len(m.sessions) == 0 && m.participants == 0 && m.stopped == "" && !m.draining && !m.closed
+	return len(m.sessions) == 0 && m.participants == 0 && m.stopped == "" && m.stoppedNew == "" && !m.draining && !m.closed
 }

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/voxfleet/vox/api"
 	"github.com/voxfleet/vox/media"
 	"github.com/voxfleet/vox/mixer"
 	"github.com/voxfleet/vox/netio"
@@ -144,6 +145,9 @@ func (m *Manager) Admit(ctx context.Context, sessionID string, req AdmitRequest)
 	if req.ParticipantID != "" && !ValidID(req.ParticipantID) {
 		return Admission{}, fmt.Errorf("%w: participant id %q", ErrInvalid, req.ParticipantID)
 	}
+	if req.DisplayName != "" && !api.ValidDisplayName(req.DisplayName) {
+		return Admission{}, fmt.Errorf("%w: display name (1-%d bytes of UTF-8, no control characters)", ErrInvalid, api.MaxDisplayName)
+	}
 	if req.Profile != nil && !req.Profile.Valid() {
 		return Admission{}, fmt.Errorf("%w: SRTP profile", ErrInvalid)
 	}
@@ -162,6 +166,9 @@ func (m *Manager) Admit(ctx context.Context, sessionID string, req AdmitRequest)
 	var pt *participant
 	if err == nil {
 		pt, err = newParticipant(b.id, b.serial, b.ssrc, b.serverSSRC, b.profile, keys)
+	}
+	if err == nil {
+		pt.name = b.name
 	}
 	if err != nil {
 		m.mu.Lock()
@@ -256,8 +263,8 @@ func (m *Manager) RemoveParticipant(ctx context.Context, sessionID, participantI
 	}
 	m.leaveLocked(b, ReasonRemoved)
 	m.mu.Unlock()
-	err := m.onShard(ctx, s.shard, func(_ int64, e *engine, _ *netio.SendQueue) {
-		e.removeParticipant(b.ssrc, b.serial, ReasonRemoved)
+	err := m.onShard(ctx, s.shard, func(_ int64, e *engine, q *netio.SendQueue) {
+		e.noticeAndRemove(b.ssrc, b.serial, ReasonRemoved, media.ReconnectRemoved, q)
 	})
 	if errors.Is(err, errNotPosted) && !errors.Is(err, netio.ErrClosed) {
 		return nil // booked out; the janitor asks the shard again
@@ -284,7 +291,8 @@ func (m *Manager) DeleteSession(ctx context.Context, id string) error {
 	if !onShard {
 		return nil
 	}
-	err := m.onShard(ctx, s.shard, func(_ int64, e *engine, _ *netio.SendQueue) {
+	err := m.onShard(ctx, s.shard, func(_ int64, e *engine, q *netio.SendQueue) {
+		e.noticeRoom(s.key, media.ReconnectSessionClosed, q)
 		e.endRoom(s.key, ReasonSessionEnd)
 	})
 	if errors.Is(err, errNotPosted) && !errors.Is(err, netio.ErrClosed) {
@@ -377,7 +385,7 @@ func (m *Manager) infoQueryLocked(s *sessionRec) *infoQuery {
 	}
 	for _, b := range s.liveMembers() {
 		q.members = append(q.members, infoMember{ssrc: b.ssrc, serial: b.serial,
-			p: ParticipantInfo{ID: b.id, SSRC: b.ssrc, Profile: apiProfile(b.profile), AdmittedAt: b.admittedAt}})
+			p: ParticipantInfo{ID: b.id, DisplayName: b.name, SSRC: b.ssrc, Profile: apiProfile(b.profile), AdmittedAt: b.admittedAt}})
 	}
 	return q
 }

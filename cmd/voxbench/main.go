@@ -52,6 +52,8 @@ Commands:
            peak rate, time until A is empty, participants lost (must be 0)
   route    voxrouter over a simulated Agones fleet: admission latency at a rate beside
            allocating per session, and a spike of new sessions (admissions that waited)
+  fleet    the router's fleet operations with talking clients: scale-in by consolidation,
+           a weighted rollout with a rollback and a pool drain, two clusters
   flood    steady beside garbage of each kind an attacker would send: loss, latency and the
            server's CPU per garbage datagram; a participant's rebinding under a forged flood
   soak     sessions coming and going for a long time, drains of a second pod: the pod's RSS,
@@ -85,6 +87,8 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		return drainCmd(ctx, args[1:], lookup, stdout, stderr)
 	case "route":
 		return routeCmd(ctx, args[1:], lookup, stdout, stderr)
+	case "fleet":
+		return fleetCmd(ctx, args[1:], lookup, stdout, stderr)
 	case "flood":
 		return floodCmd(ctx, args[1:], lookup, stdout, stderr)
 	case "soak":

@@ -78,6 +78,11 @@ type RouteLoad struct {
 	// RouterP50MS/RouterP99MS are the router's own figures (/v1/status).
 	RouterP50MS float64 `json:"router_p50_ms,omitempty"`
 	RouterP99MS float64 `json:"router_p99_ms,omitempty"`
+	// Added*: what the router itself added to its recent admissions (their
+	// latency but the pods' answers; /v1/status, last 4096).
+	AddedP50MS  float64 `json:"router_added_p50_ms,omitempty"`
+	AddedP99MS  float64 `json:"router_added_p99_ms,omitempty"`
+	AddedP999MS float64 `json:"router_added_p999_ms,omitempty"`
 	Waited      uint64  `json:"admissions_waited"`
 	Retries     int     `json:"allocation_retries,omitempty"`
 }
@@ -218,7 +223,7 @@ func startLocalRouter(c *routeConfig, replicas int) (*localRouter, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := router.New(router.Config{Allocator: f.Allocator(), Pool: "bench", Logger: quiet})
+	r, err := router.New(router.Config{Allocator: f.Allocator(), Logger: quiet})
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -293,6 +298,7 @@ func runRoute(ctx context.Context, c *routeConfig, progress io.Writer) (*RouteRe
 	})
 	st1 := routerStatus(ctx, api1)
 	res.Steady.RouterP50MS, res.Steady.RouterP99MS = st1.LatencyP50MS, st1.LatencyP99MS
+	res.Steady.AddedP50MS, res.Steady.AddedP99MS, res.Steady.AddedP999MS = st1.AddedP50MS, st1.AddedP99MS, st1.AddedP999MS
 	res.Steady.Waited = poolWaited(st1) - poolWaited(st0)
 
 	if c.routerURL == "" && c.allocSess > 0 {
@@ -647,6 +653,8 @@ func writeRouteTable(w io.Writer, r *RouteResult) {
 	fmt.Fprintf(tw, "router: every admission\t%s\n", lat(s.Latency))
 	fmt.Fprintf(tw, "router: new sessions\t%s\n", lat(s.NewSession))
 	fmt.Fprintf(tw, "router: its own view\tp50 %.2fms  p99 %.2fms (/v1/status, last 4096)\n", s.RouterP50MS, s.RouterP99MS)
+	fmt.Fprintf(tw, "router: added by it\tp50 %.3fms  p99 %.3fms  p99.9 %.3fms (its handling but the pods' answers; /v1/status, last 4096)\n",
+		s.AddedP50MS, s.AddedP99MS, s.AddedP999MS)
 	if p := r.PerSession; p != nil {
 		fmt.Fprintf(tw, "per-session allocation: load\t%d admissions (%d sessions) at %.0f/s (achieved %.0f/s), %d failed, %d UnAllocated retried\n",
 			p.Admissions, p.Sessions, p.TargetRate, p.AchievedPS, p.Failed, p.Retries)

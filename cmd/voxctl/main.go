@@ -61,6 +61,11 @@ Fleet router (--addr is voxrouter's API, --token its token):
   pods            the pods that report to the router: load, state, whether they take sessions
   where           which pod a session lives on
   router-status   the router at a glance: pods, sessions, admissions per second, latency
+  pools           the pools: weight, share of new sessions, region, load, free slots, drain
+  pool-weight     set a pool's weight at once (0: no new session there; a rollback)
+  pool-drain      move every session off a pool at the reconnect budget (--cancel stops it)
+  pod-drain       drain one pod at the reconnect budget (--grace, --cancel)
+  drains          the pods being drained, the reconnect budget, consolidation
 
 "voxctl <command> --help" explains a command's flags. Global flags may also
 follow the command.
@@ -354,7 +359,7 @@ func (c *cli) noArgs() int {
 
 func commands() map[string]command {
 	list := []command{statusCmd, sessionsCmd, acceptStopCmd, acceptResumeCmd, drainCmd, drainCancelCmd, reconnectCmd,
-		podsCmd, whereCmd, routerStatusCmd}
+		podsCmd, whereCmd, routerStatusCmd, poolsCmd, poolWeightCmd, poolDrainCmd, podDrainCmd, drainsCmd}
 	m := make(map[string]command, len(list))
 	for _, c := range list {
 		m[c.name] = c

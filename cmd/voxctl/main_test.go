@@ -120,6 +120,8 @@ func (f *fake) StopAccepting(reason string) {
 	f.status.State, f.status.Accepting, f.status.Reason = api.StateStopped, false, reason
 }
 
+func (f *fake) StopNewSessions(reason string) { f.StopAccepting(reason) }
+
 func (f *fake) running() bool {
 	return f.drain != nil && (f.drain.Phase == api.DrainGrace || f.drain.Phase == api.DrainNotifying)
 }

@@ -58,4 +58,17 @@ func TestRouterCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(strings.TrimSpace(res.stdout)), &list); err != nil || len(list.Pods) != 1 || list.Pods[0].Name != "pod-1" {
 		t.Fatalf("--json pods: %v %s", err, res.stdout)
 	}
+	// The fleet operations: a rollout's steps and a rollback, a pod drain
+	// (with a grace, cancelled), drains.
+	runCtl(t, env, "pools").want(t, 0, []string{"POOL", "default", "100.0000%", "static"}, nil)
+	runCtl(t, env, "pool-weight", "v2", "0.0001").want(t, 0, []string{"v2: weight 0.0001", "0.0100 % of new sessions"}, nil)
+	runCtl(t, env, "pool-weight", "v2", "0").want(t, 0, []string{"v2: weight 0, 0.0000 %"}, nil)
+	runCtl(t, env, "pool-weight", "v2", "-1").want(t, exitUsage, nil, []string{"invalid_request"})
+	runCtl(t, env, "pool-weight", "v2", "x").want(t, exitUsage, nil, []string{"a number"})
+	runCtl(t, env, "pod-drain", "--grace", "1h", "pod-1").want(t, 0, []string{"pod-1: stopped (operator), 1 participants"}, nil)
+	runCtl(t, env, "drains").want(t, 0, []string{"reconnect budget 100/s", "pod-1", "operator", "stopped", "1 of 1"}, nil)
+	runCtl(t, env, "pod-drain", "--cancel", "pod-1").want(t, 0, []string{"pod-1: cancelled"}, nil)
+	runCtl(t, env, "pod-drain", "nope").want(t, exitUsage, nil, []string{"pod_not_found"})
+	runCtl(t, env, "pool-drain", "nope").want(t, exitUsage, nil, []string{"pool_not_found"})
+	runCtl(t, env, "pool-drain", "--cancel", "default").want(t, exitUsage, nil, []string{"no_drain"})
 }

@@ -42,7 +42,7 @@ func (l *localFleet) validate() error {
 
 // start makes the fleet (its allocator runs; its pods start with run).
 func (l *localFleet) start(c *config, log *slog.Logger) (*simfleet.Fleet, error) {
-	return simfleet.New(simfleet.Config{Replicas: l.pods, Buffer: l.buffer, StartDelay: l.startDelay,
+	return simfleet.New(simfleet.Config{Pool: c.router.Pool, Replicas: l.pods, Buffer: l.buffer, StartDelay: l.startDelay,
 		BatchWait: l.batchWait, ReportToken: c.reportToken, AdminToken: c.podToken,
 		Limits: sessionmgr.Limits{MaxSessions: l.maxSessions, MaxParticipants: l.maxSessions * 8}, Logger: log})
 }

@@ -59,6 +59,7 @@ type config struct {
 	redis       router.RedisConfig // Addr empty: the in-memory store
 	log         *logflag.Flags     // --log-format, --log-level
 	local       localFleet
+	ops         opsFlags
 }
 
 func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer) (*config, error) {
@@ -92,6 +93,7 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 	c.log = logflag.Register(fs)
 	c.agones.register(fs)
 	c.local.flags(fs)
+	c.ops.register(fs)
 	if err := envflag.ParseCommand(fs, "VOX_", summary, args, lookup); err != nil {
 		return nil, err
 	}
@@ -133,6 +135,18 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 	if err := c.local.validate(); err != nil {
 		return nil, err
 	}
+	if err := c.ops.check(&c.agones); err != nil {
+		return nil, err
+	}
+	if c.ops.poolsFile != "" {
+		if c.local.pods > 0 {
+			return nil, errors.New("--pools and --local-fleet are exclusive")
+		}
+		if _, _, err := readPools(c.ops.poolsFile); err != nil {
+			return nil, err
+		}
+	}
+	c.router.Ops = c.ops.ops
 	c.router.PodToken = c.podToken
 	return c, nil
 }
@@ -181,6 +195,15 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		return exitUsage
 	}
 	cfg.router.Allocator = alloc
+	watches := []builtPool{{flags: cfg.agones, kube: kube}}
+	if cfg.ops.poolsFile != "" {
+		confs, built, err := buildPools(cfg.ops.poolsFile, log)
+		if err != nil {
+			fmt.Fprintf(stderr, "voxrouter: %v\n", err)
+			return exitUsage
+		}
+		cfg.router.Pools, watches = confs, built
+	}
 	if cfg.redis.Addr != "" {
 		redis.SetLogger(redisLogger{log})
 		cfg.redis.Logger = log
@@ -210,7 +233,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 			return exitFailed
 		}
 		defer fleet.Close()
-		cfg.router.Allocator, cfg.router.Pool = fleet.Allocator(), "local"
+		cfg.router.Allocator = fleet.Allocator() // its pods report the router's --pool
 		startFleet = func(url string) error { return fleet.Run(url) }
 	}
 	r, err := router.New(cfg.router)
@@ -219,13 +242,21 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		return exitFailed
 	}
 	wctx, stopWatch := context.WithCancel(context.Background())
-	watchDone, err := cfg.agones.startWatch(wctx, kube, r, log)
-	if err != nil {
+	var watchDone []<-chan struct{}
+	defer func() {
 		stopWatch()
-		log.Error("cannot start", "err", err)
-		return exitFailed
+		for _, d := range watchDone {
+			<-d
+		}
+	}()
+	for _, w := range watches {
+		done, err := w.flags.startWatch(wctx, w.kube, r, log)
+		if err != nil {
+			log.Error("cannot start", "err", err)
+			return exitFailed
+		}
+		watchDone = append(watchDone, done)
 	}
-	defer func() { stopWatch(); <-watchDone }()
 	srv, err := router.NewServer(router.ServerConfig{Addr: cfg.addr, Token: cfg.token, ReportToken: cfg.reportToken, Logger: log}, r)
 	if err == nil {
 		err = srv.Start()
@@ -236,7 +267,8 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	}
 	log.Info("voxrouter serving", "addr", srv.Addr(), "token", cfg.token != "", "report_token", cfg.reportToken != "",
 		"stale_after", cfg.router.StaleAfter, "forget_after", cfg.router.ForgetAfter,
-		"allocator", allocatorName(cfg), "fleet", cfg.agones.fleet, "namespace", cfg.agones.namespace, "gameserver_watch", kube != nil, "store", storeName(cfg))
+		"allocator", allocatorName(cfg), "fleet", cfg.agones.fleet, "namespace", cfg.agones.namespace, "gameserver_watch", kube != nil, "store", storeName(cfg),
+		"reconnect_budget", cfg.ops.ops.Budget, "max_draining", cfg.ops.ops.MaxDraining, "consolidation", !cfg.ops.ops.NoConsolidation)
 	if startFleet != nil {
 		if err := startFleet("http://" + srv.Addr()); err != nil {
 			log.Error("cannot start the local fleet", "err", err)
@@ -280,6 +312,9 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 func allocatorName(c *config) string {
 	if c.local.pods > 0 {
 		return "simulated"
+	}
+	if c.ops.poolsFile != "" {
+		return "per pool (" + c.ops.poolsFile + ")"
 	}
 	return c.agones.allocator
 }

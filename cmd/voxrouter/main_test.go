@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -104,7 +106,30 @@ func TestFlags(t *testing.T) {
 			t.Errorf("--help lacks %q", want)
 		}
 	}
+	dir := t.TempDir()
+	file := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := file("good.yaml", "pools:\n- name: v1\n  weight: 1\n  region: eu\n- name: v2\n  weight: 0.0001\n")
+	if _, err := parseFlags([]string{"--pools", good}, noEnv, &out); err != nil {
+		t.Fatalf("--pools %s: %v", good, err)
+	}
 	for _, args := range [][]string{
+		{"--pools", "/nonexistent"},
+		{"--pools", file("unknown.yaml", "pools:\n- name: v1\n  wieght: 1\n")},
+		{"--pools", file("empty.yaml", "pools: []\n")},
+		{"--pools", file("badname.yaml", "pools:\n- name: a b\n")},
+		{"--pools", file("badalloc.yaml", "pools:\n- name: v1\n  allocator: magic\n")},
+		{"--pools", file("svc.yaml", "pools:\n- name: v1\n  allocator: allocator-service\n")}, // no URL, cert, key
+		{"--pools", good, "--allocator", "kubernetes"},                                        // exclusive
+		{"--pools", good, "--local-fleet", "2"},                                               // exclusive
+		{"--reconnect-budget", "0"},
+		{"--max-draining", "0"},
+		{"--consolidate-cpu", "-1"},
 		{"--addr", "0.0.0.0:8090"},                       // exposed without tokens
 		{"--addr", "0.0.0.0:8090", "--token", "a"},       // without the report token
 		{"--stale-after", "10s", "--forget-after", "5s"}, // forget before stale

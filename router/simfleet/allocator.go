@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/voxfleet/vox/agones"
@@ -137,7 +138,13 @@ type Allocator struct {
 	f         *Fleet
 	batchWait time.Duration
 	pending   chan request
+	down      atomic.Bool // SetDown: the allocator service is unreachable
 }
+
+// SetDown makes the allocator unreachable (every call fails at once with
+// router.ErrAllocatorDown, as a connection refused would) or reachable
+// again: a cluster's control plane going away, for the tests and benches.
+func (a *Allocator) SetDown(down bool) { a.down.Store(down) }
 
 var _ router.Allocator = (*Allocator)(nil)
 
@@ -198,6 +205,9 @@ func (a *Allocator) Allocate(ctx context.Context, req router.AllocationRequest) 
 // returns it with its Status. An error means the request was not served
 // (ctx ended, the fleet closed): router.ErrAllocatorDown.
 func (a *Allocator) AllocateGSA(ctx context.Context, gsa GameServerAllocation) (GameServerAllocation, error) {
+	if a.down.Load() {
+		return gsa, fmt.Errorf("simfleet: %w: connection refused (SetDown)", router.ErrAllocatorDown)
+	}
 	r := request{gsa: gsa, resp: make(chan GameServerAllocation, 1)}
 	select {
 	case a.pending <- r:

@@ -308,7 +308,9 @@ func (f *Fleet) boot(p *Pod) (err error) {
 			}
 		}
 	}()
-	m, err := sessionmgr.New(sessionmgr.Config{Logger: f.quiet, Limits: f.cfg.Limits})
+	// DrainExit: an operator's (or the router's) drain ends the pod, as
+	// voxd does under Agones.
+	m, err := sessionmgr.New(sessionmgr.Config{Logger: f.quiet, Limits: f.cfg.Limits, DrainExit: true})
 	if err != nil {
 		return fmt.Errorf("simfleet: %s: %w", p.Name, err)
 	}
@@ -370,7 +372,31 @@ func (f *Fleet) boot(p *Pod) (err error) {
 	if f.ctx.Err() != nil {
 		p.halt() // the fleet closed while this pod started
 	}
+	f.wg.Go(func() { f.exitWhenDrained(ctx, p, m) })
 	return nil
+}
+
+// exitWhenDrained ends p once its drain is over when the drain asked to
+// exit (voxd: Shutdown, then the process exits; Agones deletes the
+// GameServer and the Fleet shrinks).
+func (f *Fleet) exitWhenDrained(ctx context.Context, p *Pod, m *sessionmgr.Manager) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-m.Drained():
+	}
+	if !m.DrainExit() {
+		return
+	}
+	f.mu.Lock()
+	if f.pods[p.Name] == p {
+		delete(f.pods, p.Name)
+	}
+	f.mu.Unlock()
+	p.Sidecar.SetState(agones.StateShutdown)
+	p.halt()
+	p.Sidecar.Close()
+	f.log.Info("simfleet: pod drained and shut down", "pod", p.Name)
 }
 
 // halt stops p's voxd (if it runs).

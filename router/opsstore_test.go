@@ -1,0 +1,74 @@
+package router
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/voxfleet/vox/api"
+	"github.com/voxfleet/vox/router/redistest"
+)
+
+// testOpsStore checks an OpsStore: settings and drains read back as
+// written, one leader at a time (taken over after its TTL when it stops
+// renewing).
+func testOpsStore(t *testing.T, a, b OpsStore, ttl time.Duration, wait func(time.Duration)) {
+	ctx := context.Background()
+	w := 0.25
+	region := "eu"
+	if err := a.SetPoolSetting(ctx, "v2", PoolSetting{Weight: &w, Region: &region, Draining: true}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := b.PoolSettings(ctx)
+	if err != nil || st["v2"].Weight == nil || *st["v2"].Weight != 0.25 || *st["v2"].Region != "eu" || !st["v2"].Draining {
+		t.Fatalf("settings read back: %+v %v", st, err)
+	}
+	now := time.Date(2026, 12, 2, 1, 2, 3, 0, time.UTC)
+	d := api.PodDrain{Pod: "p1", Pool: "v1", Reason: api.DrainReasonPool, Phase: api.FleetDrainQueued, StartedAt: now,
+		GraceUntil: now, ParticipantsAtStart: 7, Participants: 3, Rate: 12.5}
+	if err := a.PutDrain(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	drains, err := b.Drains(ctx)
+	if err != nil || len(drains) != 1 || !drains["p1"].StartedAt.Equal(now) || drains["p1"].Rate != 12.5 ||
+		drains["p1"].Phase != api.FleetDrainQueued {
+		t.Fatalf("drains read back: %+v %v", drains, err)
+	}
+	if err := b.DeleteDrain(ctx, "p1"); err != nil {
+		t.Fatal(err)
+	}
+	if drains, err := a.Drains(ctx); err != nil || len(drains) != 0 {
+		t.Fatalf("after delete: %+v %v", drains, err)
+	}
+	if b == a {
+		return // one replica: always the leader
+	}
+	if ok, err := a.Lead(ctx, "A", ttl); !ok || err != nil {
+		t.Fatalf("A takes the lead: %v %v", ok, err)
+	}
+	if ok, err := b.Lead(ctx, "B", ttl); ok || err != nil {
+		t.Fatalf("B takes a held lead: %v %v", ok, err)
+	}
+	if ok, err := a.Lead(ctx, "A", ttl); !ok || err != nil {
+		t.Fatalf("A renews: %v %v", ok, err)
+	}
+	wait(2 * ttl) // A stops renewing
+	if ok, err := b.Lead(ctx, "B", ttl); !ok || err != nil {
+		t.Fatalf("B after A's TTL: %v %v", ok, err)
+	}
+	if ok, _ := a.Lead(ctx, "A", ttl); ok {
+		t.Fatal("A leads beside B")
+	}
+}
+
+func TestOpsStoreMem(t *testing.T) {
+	m := NewMemStore()
+	testOpsStore(t, m, m, time.Second, func(time.Duration) {})
+}
+
+func TestOpsStoreRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	a := newTestRedisStore(t, srv, RedisConfig{Prefix: "{ops}:"})
+	b := newTestRedisStore(t, srv, RedisConfig{Prefix: "{ops}:"})
+	testOpsStore(t, a, b, 200*time.Millisecond, time.Sleep)
+}
