@@ -300,6 +300,8 @@ type partState struct {
 	notices                       int
 	nextReport                    int64
 	roomMembers, roomSelectedNums int
+	rosterKnown                   []uint64 // who it has been told about (roster.go)
+	rosterNext                    int64
 }
 
 type engineState struct {
@@ -307,6 +309,7 @@ type engineState struct {
 	rooms                                     int
 	forwarded, rtcpIn, rtcpOut, rebinds       uint64
 	withheld, noAddress, mixed, encryptErrors uint64
+	roster                                    uint64
 }
 
 // read reads the engine's state (on its goroutine).
@@ -328,12 +331,14 @@ func (h *engineHarness) read() engineState {
 				rebinds: pt.rebinds, bytesOut: pt.bytesOut, selected: sel.Selected(ssrc), loudness: l,
 				mixWant: pt.mix.want, notices: pt.notices, nextReport: pt.nextReport,
 				roomMembers: len(pt.room.members), roomSelectedNums: sel.NumSelected(),
+				rosterKnown: slices.Clone(pt.ros.known), rosterNext: pt.ros.next,
 			}
 		}
 		s.rooms = len(e.rooms)
 		c := &e.c
 		s.forwarded, s.rtcpIn, s.rtcpOut, s.rebinds = c.forwarded.Load(), c.rtcpIn.Load(), c.rtcpOut.Load(), c.rebinds.Load()
 		s.withheld, s.noAddress, s.mixed, s.encryptErrors = c.withheld.Load(), c.noAddress.Load(), c.mixed.Load(), c.encryptErrors.Load()
+		s.roster = c.rosterOut.Load()
 	}
 	return s
 }
@@ -424,6 +429,23 @@ func (h *engineHarness) checkForward(i int, plain []byte, ls map[netip.AddrPort]
 	if st.addr != p.addr || st.lastAuth == 0 || st.stats.Packets() != was.stats.Packets()+1 {
 		h.fatalf("participant %s: a genuine packet did not count: before %+v after %+v", p.adm.ParticipantID, before.parts[p.adm.SSRC], st)
 	}
+	// Besides the RTP copies, a listener that had not heard this speaker
+	// yet gets the roster's SRTCP SDES naming it (roster.go).
+	var rtp []fuzzSent
+	for _, s := range sent {
+		if media.Classify(s.b) == media.KindRTP {
+			rtp = append(rtp, s)
+			continue
+		}
+		j, ok := ls[s.to]
+		if !ok {
+			h.fatalf("RTCP sent to %v, not a latched listener", s.to)
+		}
+		if _, err := h.parts[j].in.DecryptRTCP(bytes.Clone(s.b)); err != nil {
+			h.fatalf("listener %s cannot decrypt the RTCP it got: %v", h.parts[j].adm.ParticipantID, err)
+		}
+	}
+	sent = rtp
 	if len(sent) != len(ls) || after.forwarded-before.forwarded != uint64(len(ls)) {
 		h.fatalf("participant %s: a genuine packet went out %d times (forwarded +%d), want %d (%v)",
 			p.adm.ParticipantID, len(sent), after.forwarded-before.forwarded, len(ls), ls)
