@@ -90,7 +90,11 @@ func (g *registry) apply(now time.Time, rep api.PodReport) (applied, error) {
 		a.prevSeq = p.report.Seq
 	} else {
 		a.restarted = true
-		p = &pod{}
+		var before map[string]int // the sessions of the instance before: gone
+		if p != nil {
+			before = p.sessions
+		}
+		p = &pod{sessions: before}
 		g.pods[rep.Name] = p
 	}
 	if p.api == nil || p.report.AdminURL != rep.AdminURL {

@@ -128,6 +128,7 @@ type engine struct {
 	rtcpBuf       []byte // scratch for plaintext RTCP the server builds
 	nextHousekeep int64
 	c             engineCounters
+	penalties     penaltyTable // sources that failed authentication (probe.go)
 
 	mixRooms []*room // the rooms with a Mixer
 	mixBuf   []byte  // scratch for a mixed packet's plaintext
@@ -237,7 +238,7 @@ func (e *engine) lookup(now int64, ssrc uint32, from netip.AddrPort) *participan
 		e.c.unknownSSRC.Add(1)
 		return nil
 	}
-	if from != pt.addr && !pt.probe(now, e.cfg.probeRate, e.cfg.probeBurst) {
+	if from != pt.addr && (e.penalties.penalized(now, from, ssrc) || !pt.probe(now, e.cfg.probeRate, e.cfg.probeBurst)) {
 		e.c.rateLimit.Add(1)
 		return nil
 	}
@@ -271,7 +272,11 @@ func (e *engine) authenticated(now int64, pt *participant, from netip.AddrPort) 
 	pt.lastAuth = now
 }
 
-func (e *engine) countDecryptError(pt *participant, err error) {
+func (e *engine) countDecryptError(now int64, pt *participant, from netip.AddrPort, err error) {
+	if from != pt.addr {
+		// From an unlatched address: no more of pt's tokens for it for a while.
+		e.penalties.failed(now, from, pt.ssrc)
+	}
 	switch {
 	case errors.Is(err, media.ErrReplayed):
 		pt.replays++
@@ -299,7 +304,7 @@ func (e *engine) rtp(now int64, p *netio.Packet, q *netio.SendQueue) uint64 {
 	}
 	plain, hdr, err := pt.in.DecryptRTP(b)
 	if err != nil {
-		e.countDecryptError(pt, err)
+		e.countDecryptError(now, pt, p.From, err)
 		return 0
 	}
 	e.authenticated(now, pt, p.From)
@@ -402,7 +407,7 @@ func (e *engine) rtcp(now int64, p *netio.Packet, q *netio.SendQueue) {
 	}
 	plain, err := pt.in.DecryptRTCP(b)
 	if err != nil {
-		e.countDecryptError(pt, err)
+		e.countDecryptError(now, pt, p.From, err)
 		return
 	}
 	e.authenticated(now, pt, p.From)

@@ -317,10 +317,13 @@ func TestProbeRateLimit(t *testing.T) {
 	a := newRawClient(t, admit(t, m, "s", "a"))
 	a.send(nil)
 	waitFor(t, "latched", func() bool { return m.Status().Totals.RxPackets >= 1 })
-	evil := newRawClient(t, a.adm)
-	evil.out, _ = media.NewOutbound(mediaProfile(a.adm.SRTP.Profile), mustKeys(t, mediaProfile(a.adm.SRTP.Profile)))
-	evil.seq = 9000 // ahead of a's window: rejected by authentication, not as replays
+	// 20 forgeries from 20 addresses (from one address, only the first
+	// would reach authentication: the address is then penalized, see
+	// TestForgeryFloodDoesNotBlockRebinding).
 	for range 20 {
+		evil := newRawClient(t, a.adm)
+		evil.out, _ = media.NewOutbound(mediaProfile(a.adm.SRTP.Profile), mustKeys(t, mediaProfile(a.adm.SRTP.Profile)))
+		evil.seq = 9000 // ahead of a's window: rejected by authentication, not as replays
 		evil.send([]byte("forged"))
 	}
 	// The latched address is always served.

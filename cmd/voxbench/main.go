@@ -7,6 +7,8 @@
 //	voxbench ramp   --admin URL [--token T] --sessions 10 --step 10 --steps 10 --max-loss 0.1 --max-p99 5ms ...
 //	voxbench drain  --admin A --admin-b B [--token T] --sessions N --size K --rate R --window W --after D ...
 //	voxbench route  [--router URL] --pods 20 --rate 1000 --duration 5s --spike-sessions 400 --spike-over 5s [--json] ...
+//	voxbench soak   --admin URL [--pod-b CMD --admin-b URL] --server-pid PID --duration 30m --interval 1m --out soak ...
+//	voxbench flood  --admin URL [--token T] --server-pid PID --rate 20000 --kinds random,forged,... [--json] ...
 //
 // See steady.go for the measurement and the fields of --json; drain.go for
 // the drain scenario across two pods and DrainResult.
@@ -52,6 +54,10 @@ Commands:
            allocating per session, and a spike of new sessions (admissions that waited)
   fleet    the router's fleet operations with talking clients: scale-in by consolidation,
            a weighted rollout with a rollback and a pool drain, two clusters
+  flood    steady beside garbage of each kind an attacker would send: loss, latency and the
+           server's CPU per garbage datagram; a participant's rebinding under a forged flood
+  soak     sessions coming and going for a long time, drains of a second pod: the pod's RSS,
+           goroutines, fds, GC pause and CPU per packet sampled, a trend test on each
 
 "voxbench <command> --help" explains a command's flags.
 
@@ -83,6 +89,10 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		return routeCmd(ctx, args[1:], lookup, stdout, stderr)
 	case "fleet":
 		return fleetCmd(ctx, args[1:], lookup, stdout, stderr)
+	case "flood":
+		return floodCmd(ctx, args[1:], lookup, stdout, stderr)
+	case "soak":
+		return soakCmd(ctx, args[1:], lookup, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, summary)
 		return exitOK

@@ -74,6 +74,7 @@ func Render(rec *Record, link string) string {
 	renderVoxd(d, rec, file)
 	renderMicro(d, rec, file)
 	renderHistory(d)
+	renderAttackAndTime(d)
 	return strings.TrimRight(d.String(), "\n") + "\n"
 }
 
@@ -884,4 +885,26 @@ func renderHistory(d *doc) {
 		"Other full record runs, rendered by the same program from their own files, show how much a",
 		"median of 3 moves between runs on this shared VM: [earlier record runs](perf/) (directories",
 		"`*-record-*`, each with its `performance.md`).")
+}
+
+// renderAttackAndTime points to the flood and soak measurements, which
+// bench/record.sh does not run (bench/flood.sh, bench/soak.sh): their
+// numbers are in their own files, not typed here.
+func renderAttackAndTime(d *doc) {
+	d.p("## Under attack and over time (measured apart from this record)")
+	d.nl()
+	d.para(
+		"- **Floods** ([perf/flood.md](perf/flood.md), `bench/flood.sh`): `voxbench flood` runs the same steady",
+		"  load with no flood and beside each kind of garbage an attacker would send (random bytes, unknown SSRCs,",
+		"  forged tags at the talkers' SSRCs from foreign addresses, replays, RTCP junk, oversized datagrams): the",
+		"  real sessions' loss and latency, the server's CPU per garbage datagram, the drop counter each kind",
+		"  lands in, the authentication attempts the probe budget allows, and a participant's NAT rebinding",
+		"  under a forged flood at its SSRC before and after the per-source limit. The engine's own cost per",
+		"  garbage datagram, in process: `go test ./sessionmgr -run '^$' -bench BenchmarkGarbage -benchmem`.",
+		"- **Soak** ([perf/soak.md](perf/soak.md), `bench/soak.sh`): `voxbench soak` keeps sessions coming and",
+		"  going, talkers, mutes and mixes changing, and drains a second pod now and then, sampling the pod's RSS,",
+		"  heap, goroutines, open file descriptors, GC pause and CPU per packet; a trend test fails the run on a",
+		"  metric that grows without bound. The curve is [perf/soak/soak.png](perf/soak/soak.png).",
+		"- **Per participant released**: `TestAdmitRemoveReleasesEverything` (sessionmgr) admits and removes",
+		"  100,000 participants three times and compares the books, the shard and the live heap.")
 }
