@@ -907,4 +907,16 @@ func renderAttackAndTime(d *doc) {
 		"  metric that grows without bound. The curve is [perf/soak/soak.png](perf/soak/soak.png).",
 		"- **Per participant released**: `TestAdmitRemoveReleasesEverything` (sessionmgr) admits and removes",
 		"  100,000 participants three times and compares the books, the shard and the live heap.")
+	d.nl()
+	d.p("## The fleet router (measured apart from this record)")
+	d.nl()
+	d.para(
+		"- **Placement** ([perf/router.md](perf/router.md), `voxbench route`): admission latency through the router at",
+		"  a rate beside allocating per session through the simulated allocator, what the router itself adds",
+		"  (`go test -run '^$' -bench RouterOverhead -benchtime 20000x ./router`), and a spike of new sessions",
+		"  (admissions that waited on an allocation, pods used against the minimum).",
+		"- **Fleet operations** ([perf/fleet.md](perf/fleet.md), `voxbench fleet`): scale-in by consolidation",
+		"  (pods, time, notices per second against the reconnect budget at the clients, participants cut,",
+		"  pod-seconds against the same run without it), a rollout with a rollback and a pool drain (the split",
+		"  against the weights), two clusters with an allocator outage.")
 }
