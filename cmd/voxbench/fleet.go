@@ -186,15 +186,7 @@ func startBenchFleet(c *fleetConfig, pools []*benchPool, ops router.OpsConfig, f
 		confs = append(confs, router.PoolConfig{Name: p.name, Weight: &w, Region: p.region, Allocator: f.Allocator(),
 			Refill: router.RefillConfig{Floor: floor}})
 	}
-	r, err := router.New(router.Config{Pools: confs, Ops: ops, Logger: quiet})
-	if err != nil {
-		b.close()
-		return nil, err
-	}
-	srv, err := router.NewServer(router.ServerConfig{Addr: "127.0.0.1:0"}, r)
-	if err == nil {
-		err = srv.Start()
-	}
+	srv, err := startRouterServer(router.Config{Pools: confs, Ops: ops, Logger: quiet})
 	if err != nil {
 		b.close()
 		return nil, err

@@ -223,15 +223,7 @@ func startLocalRouter(c *routeConfig, replicas int) (*localRouter, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := router.New(router.Config{Allocator: f.Allocator(), Logger: quiet})
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	srv, err := router.NewServer(router.ServerConfig{Addr: "127.0.0.1:0"}, r)
-	if err == nil {
-		err = srv.Start()
-	}
+	srv, err := startRouterServer(router.Config{Allocator: f.Allocator(), Logger: quiet})
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -247,6 +239,20 @@ func startLocalRouter(c *routeConfig, replicas int) (*localRouter, error) {
 func (l *localRouter) close() {
 	_ = l.srv.Shutdown(context.Background())
 	l.fleet.Close()
+}
+
+// startRouterServer makes a router of cfg and serves its API on a free
+// loopback port.
+func startRouterServer(cfg router.Config) (*router.Server, error) {
+	r, err := router.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := router.NewServer(router.ServerConfig{Addr: "127.0.0.1:0"}, r)
+	if err != nil {
+		return nil, err
+	}
+	return srv, srv.Start()
 }
 
 // waitPool waits until the router's pool has its target of free slots.
