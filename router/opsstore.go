@@ -3,6 +3,10 @@ package router
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -34,10 +38,63 @@ var (
 	_ OpsStore = (*RedisStore)(nil)
 )
 
-// memOps is the in-memory OpsStore (MemStore's, and the fallback).
+// memOps is the in-memory OpsStore (MemStore's, and the fallback); with a
+// state file (NewMemStoreWithState) it is written there on every change,
+// so a single replica's pool settings and drains survive its restart.
 type memOps struct {
 	settings map[string]PoolSetting
 	drains   map[string]api.PodDrain
+	path     string // the state file, "" for none
+}
+
+// opsState is the state file's content.
+type opsState struct {
+	Pools  map[string]PoolSetting  `json:"pools"`
+	Drains map[string]api.PodDrain `json:"drains"`
+}
+
+// NewMemStoreWithState returns a MemStore whose fleet operations' state
+// (pool settings changed through the API, drains) is kept in the file at
+// path: read now if it exists, rewritten (atomically) on every change.
+// The session map and slots stay in memory: the pods' reports rebuild
+// them.
+func NewMemStoreWithState(path string) (*MemStore, error) {
+	m := NewMemStore()
+	m.ops.init()
+	m.ops.path = path
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return m, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("router: state file: %w", err)
+	}
+	var st opsState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("router: state file %s: %w", path, err)
+	}
+	maps.Copy(m.ops.settings, st.Pools)
+	maps.Copy(m.ops.drains, st.Drains)
+	return m, nil
+}
+
+// save writes the state file (the caller holds the MemStore's mutex).
+func (o *memOps) save() error {
+	if o.path == "" {
+		return nil
+	}
+	b, err := json.MarshalIndent(opsState{Pools: o.settings, Drains: o.drains}, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := o.path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("router: state file: %w", err)
+	}
+	if err := os.Rename(tmp, o.path); err != nil {
+		return fmt.Errorf("router: state file: %w", err)
+	}
+	return nil
 }
 
 func (o *memOps) init() {
@@ -64,7 +121,7 @@ func (m *MemStore) SetPoolSetting(_ context.Context, pool string, s PoolSetting)
 	defer m.mu.Unlock()
 	m.ops.init()
 	m.ops.settings[pool] = s
-	return nil
+	return m.ops.save()
 }
 
 // Drains implements OpsStore.
@@ -85,7 +142,7 @@ func (m *MemStore) PutDrain(_ context.Context, d api.PodDrain) error {
 	defer m.mu.Unlock()
 	m.ops.init()
 	m.ops.drains[d.Pod] = d
-	return nil
+	return m.ops.save()
 }
 
 // DeleteDrain implements OpsStore.
@@ -94,7 +151,7 @@ func (m *MemStore) DeleteDrain(_ context.Context, pod string) error {
 	defer m.mu.Unlock()
 	m.ops.init()
 	delete(m.ops.drains, pod)
-	return nil
+	return m.ops.save()
 }
 
 // Lead implements OpsStore: one replica, always the leader.

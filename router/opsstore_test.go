@@ -2,6 +2,8 @@ package router
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -71,4 +73,44 @@ func TestOpsStoreRedis(t *testing.T) {
 	a := newTestRedisStore(t, srv, RedisConfig{Prefix: "{ops}:"})
 	b := newTestRedisStore(t, srv, RedisConfig{Prefix: "{ops}:"})
 	testOpsStore(t, a, b, 200*time.Millisecond, time.Sleep)
+}
+
+// TestMemStoreStateFile: a single replica's pool settings and drains
+// survive its restart through the state file; a file that does not parse
+// is refused, not ignored.
+func TestMemStoreStateFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	a, err := NewMemStoreWithState(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewMemStoreWithState(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testOpsStore(t, a, a, time.Second, func(time.Duration) {})
+	w := 0.001
+	ctx := context.Background()
+	if err := a.SetPoolSetting(ctx, "v2", PoolSetting{Weight: &w}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.PutDrain(ctx, api.PodDrain{Pod: "p1", Phase: api.FleetDrainQueued}); err != nil {
+		t.Fatal(err)
+	}
+	_ = b // made before the changes: a restart reads the file anew
+	c, err := NewMemStoreWithState(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := c.PoolSettings(ctx)
+	d, _ := c.Drains(ctx)
+	if st["v2"].Weight == nil || *st["v2"].Weight != 0.001 || d["p1"].Phase != api.FleetDrainQueued {
+		t.Fatalf("after a restart: %+v %+v", st, d)
+	}
+	if err := os.WriteFile(path, []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewMemStoreWithState(path); err == nil {
+		t.Fatal("a state file that does not parse was accepted")
+	}
 }

@@ -19,12 +19,15 @@ import (
 // budget, drains and consolidation.
 type opsFlags struct {
 	poolsFile string
+	stateFile string
 	ops       router.OpsConfig
 }
 
 func (o *opsFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.poolsFile, "pools", "",
 		"pools file (YAML or JSON): a list of pools, each a Fleet with its own allocator, weight and\nregion (docs/router.md, \"Pools\"). Exclusive with --allocator. Weights and regions changed\nthrough the API (PUT /v1/pools/{pool}) are kept in the store and win over the file.")
+	fs.StringVar(&o.stateFile, "state-file", "",
+		"without --redis: a file where the single replica keeps the pools' settings changed through\nthe API and its drains, so they survive its restart (with --redis they are in Redis).")
 	fs.Float64Var(&o.ops.Budget, "reconnect-budget", router.DefaultReconnectBudget,
 		"reconnect notices per second across every pod the router drains (consolidation, pool and\noperator drains): each pod draining gets this divided by --max-draining.")
 	fs.IntVar(&o.ops.MaxDraining, "max-draining", router.DefaultMaxDraining, "most pods the router drains at once.")

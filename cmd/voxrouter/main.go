@@ -138,6 +138,9 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 	if err := c.ops.check(&c.agones); err != nil {
 		return nil, err
 	}
+	if c.ops.stateFile != "" && c.redis.Addr != "" {
+		return nil, errors.New("--state-file and --redis are exclusive: with Redis the state is there")
+	}
 	if c.ops.poolsFile != "" {
 		if c.local.pods > 0 {
 			return nil, errors.New("--pools and --local-fleet are exclusive")
@@ -225,6 +228,14 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		}
 		cancel()
 		cfg.router.Store, cfg.router.Reports = st, st
+	}
+	if cfg.ops.stateFile != "" {
+		st, err := router.NewMemStoreWithState(cfg.ops.stateFile)
+		if err != nil {
+			log.Error("cannot start", "err", err)
+			return exitFailed
+		}
+		cfg.router.Store = st
 	}
 	if cfg.local.pods > 0 {
 		fleet, err := cfg.local.start(cfg, log)
@@ -322,6 +333,9 @@ func allocatorName(c *config) string {
 // storeName says which store the router uses (for the start line).
 func storeName(c *config) string {
 	if c.redis.Addr == "" {
+		if c.ops.stateFile != "" {
+			return "memory, state in " + c.ops.stateFile
+		}
 		return "memory"
 	}
 	return "redis " + c.redis.Addr + " prefix " + c.redis.Prefix

@@ -128,6 +128,7 @@ func TestFlags(t *testing.T) {
 		{"--pools", good, "--allocator", "kubernetes"},                                        // exclusive
 		{"--pools", good, "--local-fleet", "2"},                                               // exclusive
 		{"--reconnect-budget", "0"},
+		{"--state-file", "/tmp/x", "--redis", "127.0.0.1:6379"}, // exclusive
 		{"--max-draining", "0"},
 		{"--consolidate-cpu", "-1"},
 		{"--addr", "0.0.0.0:8090"},                       // exposed without tokens
