@@ -51,8 +51,9 @@ type PodReport struct {
 	// Accepting is true while the pod takes new sessions.
 	Accepting bool `json:"accepting"`
 	// State is the pod's admission state (accepting, full, stopped,
-	// draining, drained).
-	State State `json:"state"`
+	// draining, drained); Reason why it is not accepting, if it is not.
+	State  State  `json:"state"`
+	Reason string `json:"reason,omitempty"`
 	// DrainPhase is the phase of the pod's drain (DrainGrace, ...), empty
 	// when it has never drained.
 	DrainPhase string `json:"drain_phase,omitempty"`

@@ -199,7 +199,7 @@ func FromManager(m Manager, gameServerState func() string) func() api.PodReport 
 	return func() api.PodReport {
 		st := m.Status()
 		r := api.PodReport{Media: m.MediaAddr(), Limits: st.Limits, Sessions: m.ReportSessions(),
-			Participants: st.Participants, CPUPercent: st.CPUPercent, Accepting: st.Accepting, State: st.State}
+			Participants: st.Participants, CPUPercent: st.CPUPercent, Accepting: st.Accepting, State: st.State, Reason: st.Reason}
 		if st.Drain != nil {
 			r.DrainPhase = st.Drain.Phase
 		}

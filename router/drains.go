@@ -425,6 +425,7 @@ func (r *Router) opsStep(ctx context.Context) {
 		}
 	}
 	r.advance(ctx, now, states, drains)
+	r.resumeOrphans(ctx, states, drains)
 	if !r.opsCfg.NoConsolidation {
 		r.consolidate(ctx, now, states, drains)
 	}
@@ -483,6 +484,30 @@ func (r *Router) registerOpsMetrics() {
 	s.NewGauge(`vox_router_consolidation_chosen_total`, func() float64 { return float64(r.fops.chosen.Load()) })
 	s.NewGauge(`vox_router_consolidation_cancelled_total`, func() float64 { return float64(r.fops.cancelled.Load()) })
 	r.publishOps(map[string]api.PodDrain{})
+}
+
+// stopReasonPrefix starts the reason of every stop the router asks of a
+// pod (StopNewSessions), so that a stop without a drain record (the
+// record was lost with an in-memory store at a restart) is recognised.
+const stopReasonPrefix = "router: "
+
+// resumeOrphans lets pods take sessions again that a router stopped but
+// that no active drain holds any more (a restart lost the record): left
+// alone they would stay out of placement for ever.
+func (r *Router) resumeOrphans(ctx context.Context, states map[string]podState, drains map[string]api.PodDrain) {
+	for _, st := range states {
+		if st.state != api.StateStopped || !strings.HasPrefix(st.reason, stopReasonPrefix) || !st.fresh || st.api == nil {
+			continue
+		}
+		if d, ok := drains[st.name]; ok && active(d) {
+			continue
+		}
+		if _, err := st.api.AcceptResume(ctx); err != nil {
+			r.log.Warn("router: could not resume a pod it had stopped", "pod", st.name, "err", err)
+			continue
+		}
+		r.log.Info("router: resumed a pod stopped by a drain no record holds", "pod", st.name, "reason", st.reason)
+	}
 }
 
 func (r *Router) putDrain(ctx context.Context, d api.PodDrain) {
@@ -695,7 +720,7 @@ func (r *Router) startDrainLocked(ctx context.Context, st podState, reason strin
 	drains[st.name] = d
 	r.reg.retire(st.name, true)
 	if st.api != nil {
-		if _, err := st.api.StopNewSessions(ctx, "router: "+reason); err != nil {
+		if _, err := st.api.StopNewSessions(ctx, stopReasonPrefix+reason); err != nil {
 			r.log.Warn("router: could not stop new sessions on a pod being drained", "pod", st.name, "err", err)
 		}
 	}

@@ -28,6 +28,7 @@ type opsPod struct {
 	mu         sync.Mutex // guards the fields below
 	sessions   map[string]int
 	stoppedNew bool
+	reason     string
 	drain      *api.DrainRequest
 	gsState    string
 	cpu        float64
@@ -51,7 +52,7 @@ func newOpsPod(t *testing.T, name, pool string) *opsPod {
 		case r.URL.Path == "/v1/accept-stop":
 			var req api.AcceptStopRequest
 			_ = json.Unmarshal(body, &req)
-			p.stoppedNew = req.NewSessionsOnly
+			p.stoppedNew, p.reason = req.NewSessionsOnly, req.Reason
 			answer(w, http.StatusOK, api.Status{})
 		case r.URL.Path == "/v1/accept-resume":
 			if p.drain != nil {
@@ -98,7 +99,7 @@ func (p *opsPod) report() api.PodReport {
 		GameServerState: p.gsState, CPUPercent: p.cpu,
 		Limits: api.Limits{MaxSessions: stubMaxSessions, MaxParticipants: 100}, Accepting: true, State: api.StateAccepting}
 	if p.stoppedNew {
-		rep.Accepting, rep.State = false, api.StateStopped
+		rep.Accepting, rep.State, rep.Reason = false, api.StateStopped, p.reason
 	}
 	if p.drain != nil {
 		rep.Accepting, rep.State, rep.DrainPhase = false, api.StateDraining, api.DrainNotifying
@@ -627,5 +628,22 @@ func TestChooseRetireeCPU(t *testing.T) {
 	}
 	if q, ok := r.chooseRetiree(ctx, []podState{cool, pod("q2", 5, 10)}, 13, 3); !ok || q.name != "q1" {
 		t.Fatalf("chose %q %v, want q1 (fewest participants, room on a cool pod)", q.name, ok)
+	}
+}
+
+// TestOrphanStopResumed: a pod the router stopped whose drain record is
+// gone (an in-memory store lost it at a restart) is resumed by the next
+// leader tick; a pod an operator stopped is left alone.
+func TestOrphanStopResumed(t *testing.T) {
+	mine, theirs := newOpsPod(t, "p1", ""), newOpsPod(t, "p2", "")
+	mine.stoppedNew, mine.reason = true, "router: consolidation"
+	theirs.stoppedNew, theirs.reason = true, "maintenance"
+	f := newOpsFixture(t, Config{Ops: OpsConfig{NoConsolidation: true}}, mine, theirs)
+	f.tick()
+	if mine.isStoppedNew() {
+		t.Fatal("the router's orphaned stop was not lifted")
+	}
+	if !theirs.isStoppedNew() {
+		t.Fatal("an operator's stop was lifted")
 	}
 }

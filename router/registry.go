@@ -365,6 +365,8 @@ type podState struct {
 	why          string // why it takes no new session ("" if it does)
 	drainPhase   string
 	gsState      string
+	state        api.State // the pod's admission state, and why
+	reason       string
 }
 
 // podStates lists every pod at now, by name.
@@ -377,7 +379,7 @@ func (g *registry) podStates(now time.Time) []podState {
 			fresh: now.Sub(p.received) <= g.staleAfter, sessions: len(p.sessions), participants: p.report.Participants,
 			maxSessions: p.report.Limits.MaxSessions, maxParts: p.report.Limits.MaxParticipants,
 			cpu: p.report.CPUPercent, why: g.whyLocked(now, p), drainPhase: p.report.DrainPhase,
-			gsState: p.report.GameServerState})
+			gsState: p.report.GameServerState, state: p.report.State, reason: p.report.Reason})
 	}
 	slices.SortFunc(out, func(a, b podState) int { return strings.Compare(a.name, b.name) })
 	return out
