@@ -647,3 +647,24 @@ func TestOrphanStopResumed(t *testing.T) {
 		t.Fatal("an operator's stop was lifted")
 	}
 }
+
+// TestSetPoolConcurrent: a weight and a region set at once on one pool
+// (one replica) both stay: the read-modify-write is serialised.
+func TestSetPoolConcurrent(t *testing.T) {
+	r, err := New(Config{Pools: []PoolConfig{{Name: "v1"}}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range 20 {
+		var wg sync.WaitGroup
+		w, region := float64(i), fmt.Sprintf("r%d", i)
+		wg.Go(func() { _, _ = r.SetPool(ctx, "v1", api.PoolUpdate{Weight: &w}) })
+		wg.Go(func() { _, _ = r.SetPool(ctx, "v1", api.PoolUpdate{Region: &region}) })
+		wg.Wait()
+		p, err := r.Pool(ctx, "v1")
+		if err != nil || p.Weight != w || p.Region != region {
+			t.Fatalf("round %d: %+v %v, want weight %v region %s", i, p, err, w, region)
+		}
+	}
+}

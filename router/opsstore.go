@@ -120,8 +120,17 @@ func (m *MemStore) SetPoolSetting(_ context.Context, pool string, s PoolSetting)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.ops.init()
+	old, had := m.ops.settings[pool]
 	m.ops.settings[pool] = s
-	return m.ops.save()
+	if err := m.ops.save(); err != nil {
+		if had { // the change did not happen: memory stays as the file
+			m.ops.settings[pool] = old
+		} else {
+			delete(m.ops.settings, pool)
+		}
+		return err
+	}
+	return nil
 }
 
 // Drains implements OpsStore.
@@ -141,8 +150,17 @@ func (m *MemStore) PutDrain(_ context.Context, d api.PodDrain) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.ops.init()
+	old, had := m.ops.drains[d.Pod]
 	m.ops.drains[d.Pod] = d
-	return m.ops.save()
+	if err := m.ops.save(); err != nil {
+		if had {
+			m.ops.drains[d.Pod] = old
+		} else {
+			delete(m.ops.drains, d.Pod)
+		}
+		return err
+	}
+	return nil
 }
 
 // DeleteDrain implements OpsStore.
@@ -150,8 +168,15 @@ func (m *MemStore) DeleteDrain(_ context.Context, pod string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.ops.init()
+	old, had := m.ops.drains[pod]
 	delete(m.ops.drains, pod)
-	return m.ops.save()
+	if err := m.ops.save(); err != nil && had {
+		m.ops.drains[pod] = old
+		return err
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
 
 // Lead implements OpsStore: one replica, always the leader.

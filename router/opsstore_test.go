@@ -114,3 +114,26 @@ func TestMemStoreStateFile(t *testing.T) {
 		t.Fatal("a state file that does not parse was accepted")
 	}
 }
+
+// TestMemStoreStateFileUnwritable: a change the state file cannot take is
+// refused and leaves memory as the file (nothing half-done).
+func TestMemStoreStateFileUnwritable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "missing-dir", "state.json")
+	m, err := NewMemStoreWithState(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	w := 0.5
+	if err := m.SetPoolSetting(ctx, "v2", PoolSetting{Weight: &w}); err == nil {
+		t.Fatal("a setting the file could not take was accepted")
+	}
+	if err := m.PutDrain(ctx, api.PodDrain{Pod: "p1", Phase: api.FleetDrainQueued}); err == nil {
+		t.Fatal("a drain the file could not take was accepted")
+	}
+	st, _ := m.PoolSettings(ctx)
+	d, _ := m.Drains(ctx)
+	if len(st) != 0 || len(d) != 0 {
+		t.Fatalf("memory changed although the file did not: %+v %+v", st, d)
+	}
+}

@@ -67,6 +67,10 @@ type poolSet struct {
 	conf    map[string]PoolConfig
 	refills map[string]*pool // pools with an Allocator: their refill loops
 
+	// changeMu serialises this replica's read-modify-write of a setting
+	// (changePool); across replicas the last write of a pool's setting wins.
+	changeMu sync.Mutex
+
 	mu       sync.Mutex // guards the fields below
 	settings map[string]PoolSetting
 	placed   map[string]*atomic.Uint64
@@ -337,6 +341,8 @@ func (r *Router) SetPool(ctx context.Context, name string, u api.PoolUpdate) (ap
 
 // changePool applies f to pool name's setting in the store and here.
 func (r *Router) changePool(ctx context.Context, name string, f func(*PoolSetting)) error {
+	r.pools.changeMu.Lock()
+	defer r.pools.changeMu.Unlock()
 	r.loadSettings(ctx)
 	r.pools.mu.Lock()
 	st := r.pools.settings[name]

@@ -82,6 +82,8 @@ func TestServerErrors(t *testing.T) {
 		{"DELETE", "/v1/pools/default/drain", "api", "", 404, api.CodeNoDrain},
 		{"POST", "/v1/pods/nope/drain", "api", "", 404, api.CodePodNotFound},
 		{"POST", "/v1/pods/p1/drain", "api", `{"grace":5}`, 400, api.CodeInvalidRequest},
+		{"POST", "/v1/pods/p1/drain", "api", `{"grace":"48h"}`, 400, api.CodeInvalidRequest},
+		{"POST", "/v1/pools/default/drain", "api", `{"x":1}`, 400, api.CodeUnknownField},
 		{"DELETE", "/v1/pods/nope/drain", "api", "", 404, api.CodeNoDrain},
 		{"GET", "/v1/drains", "", "", 401, api.CodeUnauthorized},
 	} {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -79,5 +80,33 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 5 s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestStopNewSessionsOverHTTP: POST /v1/accept-stop with new_sessions_only
+// on a real voxd refuses a new session (503 not_accepting) and takes a
+// member of a session in progress; accept-resume lifts it.
+func TestStopNewSessionsOverHTTP(t *testing.T) {
+	env, _ := realVoxd(t)
+	ctx := context.Background()
+	api, _ := client.NewAPI("http://"+env["VOX_ADMIN_ADDR"], env["VOX_ADMIN_TOKEN"])
+	if _, err := api.Admit(ctx, "lobby", sessionmgr.AdmitRequest{ParticipantID: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := api.StopNewSessions(ctx, "router: consolidation")
+	if err != nil || st.Accepting || st.Reason != "router: consolidation" {
+		t.Fatalf("stop: %+v %v", st, err)
+	}
+	if _, err := api.Admit(ctx, "other", sessionmgr.AdmitRequest{ParticipantID: "x"}); !errors.Is(err, sessionmgr.ErrNotAccepting) {
+		t.Fatalf("a new session while new sessions are stopped: %v", err)
+	}
+	if _, err := api.Admit(ctx, "lobby", sessionmgr.AdmitRequest{ParticipantID: "bob"}); err != nil {
+		t.Fatalf("a member of a session in progress: %v", err)
+	}
+	if _, err := api.AcceptResume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.Admit(ctx, "other", sessionmgr.AdmitRequest{ParticipantID: "x"}); err != nil {
+		t.Fatalf("after accept-resume: %v", err)
 	}
 }
