@@ -51,10 +51,10 @@
 # --secs + ~1.5 s): netcompare aes_cm_80 = 3 impls x 3 reps x (~9 search
 # + 2) trials x 6.5 s = ~11 min; gcm = 2 x 3 x 11 x 6.5 s = ~7 min;
 # voxbench steady = 2 profiles x 3 layouts x 3 reps x ~16 s = ~5 min;
-# ramp = 2 x up to 8 steps x ~9 s = up to ~2.5 min (it stops at the first
-# step missed); micro-benchmarks and builds ~1.5 min; smooth netcompare
+# ramp = 2 profiles x 2 (smooth, RAMP_SEND_TICK) x up to 8 steps x ~9 s =
+# up to ~5 min (each stops at the first step missed); micro-benchmarks and builds ~1.5 min; smooth netcompare
 # 2 x 3 reps x 2 x 6.5 s = ~1.5 min; coalescing 2 profiles x 3 loads x 2
-# x 2 reps x ~10 s = ~4 min; mix benchmarks ~1 min: ~32 minutes in all,
+# x 2 reps x ~10 s = ~4 min; mix benchmarks ~1 min: ~35 minutes in all,
 # bounded by the timeouts below (~55 minutes at worst). --quick: ~2-3 min.
 #
 # Environment (defaults, then --quick's, in brackets): OUT [bench/out],
@@ -65,6 +65,7 @@
 # packets/s each: the C reference's CPU-cost rate, so the voxd/C ratio
 # compares like loads), S4_MAX [400], SEND_TICK [200us: also sessions of 4
 # with voxbench sending every 200 µs, burstier arrivals; empty: not],
+# RAMP_SEND_TICK [200us: the ramp again with that send tick; empty: not],
 # S8_SESSIONS [100; 10], S8_TALKERS
 # [3], DURATION and WARMUP of a steady run [10s, 2s; 2s, 1s], RAMP_START
 # [100; 20], RAMP_STEP [50; 20], RAMP_STEPS [8; 2], RAMP_DURATION [5s; 2s],
@@ -133,6 +134,11 @@ S4_MAX=${S4_MAX:-400}
 # SEND_TICK: a third layout per repetition, sessions of 4 with voxbench
 # sending what is due only every SEND_TICK (burstier arrivals; empty: none).
 SEND_TICK=${SEND_TICK-200us}
+# RAMP_SEND_TICK: the ramp again with voxbench sending every RAMP_SEND_TICK
+# (ramp-<profile>-tick.json): the smooth sender's wake-ups cost the generator
+# most of a core near 60 k packets/s, so the smooth ramp often ends with the
+# generator, not the server, at its limit (empty: no second ramp).
+RAMP_SEND_TICK=${RAMP_SEND_TICK-200us}
 S8_SESSIONS=${S8_SESSIONS:-$d_s8}
 S8_TALKERS=${S8_TALKERS:-3}
 RAMP_START=${RAMP_START:-$d_ramp}
@@ -390,6 +396,13 @@ for prof in $PROFILES; do
 	voxbench "$run/ramp-$prof.json" "$ramp_limit" ramp --admin "127.0.0.1:$VOXD_ADMIN_PORT" --json \
 		--server-pid "$voxd_pid" --payload 120 --size 4 --talkers 4 --sessions "$RAMP_START" \
 		--step "$RAMP_STEP" --steps "$RAMP_STEPS" --duration "$RAMP_DURATION" --warmup 1s "${objectives[@]}" "${extra[@]}"
+	if [ -n "$RAMP_SEND_TICK" ] && grep -q -- '--send-tick' <<<"$bench_help"; then
+		say "voxbench ramp $prof, sends every $RAMP_SEND_TICK: sessions of 4 from $RAMP_START, +$RAMP_STEP, up to $RAMP_STEPS steps"
+		voxbench "$run/ramp-$prof-tick.json" "$ramp_limit" ramp --admin "127.0.0.1:$VOXD_ADMIN_PORT" --json \
+			--server-pid "$voxd_pid" --payload 120 --size 4 --talkers 4 --sessions "$RAMP_START" \
+			--step "$RAMP_STEP" --steps "$RAMP_STEPS" --duration "$RAMP_DURATION" --warmup 1s "${objectives[@]}" "${extra[@]}" \
+			--send-tick "$RAMP_SEND_TICK"
+	fi
 	stop_voxd
 done
 

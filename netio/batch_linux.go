@@ -450,6 +450,15 @@ func newSocket(family int, cfg *Config, log *slog.Logger, first bool) (int, erro
 	// Best effort from here: the server works without these, only less well.
 	// SO_RXQ_OVFL feeds the KernelDrops counter.
 	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1)
+	// IPv4 datagrams go out with DF set and IP ID 0 (RFC 6864's atomic
+	// datagrams) instead of the kernel's default for UDP, which also sets
+	// DF within the route's MTU but marks every datagram locally
+	// fragmentable and so draws its IP ID from the shared hashed generator
+	// (__ip_select_ident: ~3 % of the server's time at 70 k packets/s in,
+	// perf). PROBE ignores a learned path MTU, so a send never fails with
+	// EMSGSIZE mid-batch; voice datagrams are far below any path's MTU.
+	// On a dual-stack socket it applies to the IPv4 peers.
+	_ = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_PROBE)
 	rcv := setBuffer(fd, unix.SO_RCVBUFFORCE, unix.SO_RCVBUF, cfg.RecvBuffer)
 	snd := setBuffer(fd, unix.SO_SNDBUFFORCE, unix.SO_SNDBUF, cfg.SendBuffer)
 	if first && (rcv < cfg.RecvBuffer || snd < cfg.SendBuffer) {

@@ -111,29 +111,52 @@ func ComputeRampDensity(r *Ramp) (RampDensity, bool) {
 	return d, true
 }
 
-// renderRampDensity is the summary's density line of one profile.
+// rampTick is the send tick of a ramp's steps (0: smooth sends).
+func rampTick(r *Ramp) float64 {
+	for _, s := range r.Steps {
+		if s.Detail != nil {
+			return s.Detail.Generator.SendTick
+		}
+	}
+	return 0
+}
+
+// rampVariant names how a ramp's generator sent: smooth, or every tick.
+func rampVariant(r *Ramp) string {
+	if t := rampTick(r); t > 0 {
+		return fmt.Sprintf("voxbench sending what is due every %s", dur(t))
+	}
+	return "smooth arrivals"
+}
+
+// renderRampDensity is the summary's density lines of one profile: the
+// smooth ramp's, then the ticked ramp's when the run has one.
 func renderRampDensity(d *doc, rec *Record, p string) bool {
-	rd, ok := ComputeRampDensity(rec.Ramp[p])
-	if !ok {
-		return false
+	shown := false
+	for _, r := range []*Ramp{rec.Ramp[p], rec.RampTick[p]} {
+		rd, ok := ComputeRampDensity(r)
+		if !ok {
+			continue
+		}
+		shown = true
+		cores, v := divShown(float64(rd.Talking), rd.Cores, 4)
+		verdict := "below"
+		if v >= AimTalkingPerCore {
+			verdict = "at or above"
+		}
+		line := fmt.Sprintf("- %s, sessions of 4 all talking, %s, the ramp's highest step held (%s packets/s in): %s talking ÷ %s server cores = **%s talking participants per core**, %s the aim of %s",
+			ProfileName(p), rampVariant(r), num(rd.RxPPS, 0), num(float64(rd.Talking), 0), cores, num(v, 0), verdict, num(AimTalkingPerCore, 0))
+		switch rd.Limit {
+		case "generator":
+			line += "; the next step failed with **the generator** saturated or late, so the server's own limit is higher (this is a lower bound)"
+		case "end":
+			line += "; every step held: the ramp ended before the server's limit (a lower bound)"
+		default:
+			line += "; the next step missed the objectives with the generator keeping up: the server's limit"
+		}
+		d.p("%s ([ramp](#ramp-the-highest-load-held)).", line)
 	}
-	cores, v := divShown(float64(rd.Talking), rd.Cores, 4)
-	verdict := "below"
-	if v >= AimTalkingPerCore {
-		verdict = "at or above"
-	}
-	line := fmt.Sprintf("- %s, sessions of 4 all talking, the ramp's highest step held (%s packets/s in): %s talking ÷ %s server cores = **%s talking participants per core**, %s the aim of %s",
-		ProfileName(p), num(rd.RxPPS, 0), num(float64(rd.Talking), 0), cores, num(v, 0), verdict, num(AimTalkingPerCore, 0))
-	switch rd.Limit {
-	case "generator":
-		line += "; the next step failed with **the generator** saturated or late, so the server's own limit is higher (this is a lower bound)"
-	case "end":
-		line += "; every step held: the ramp ended before the server's limit (a lower bound)"
-	default:
-		line += "; the next step missed the objectives with the generator keeping up: the server's limit"
-	}
-	d.p("%s ([ramp](#ramp-the-highest-load-held)).", line)
-	return true
+	return shown
 }
 
 // renderSmoothRatio: voxd against the C reference driven smoothly, the

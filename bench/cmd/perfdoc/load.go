@@ -328,6 +328,10 @@ type Record struct {
 	Steady     map[string]map[string][]*Steady // profile → layout → repetitions
 	SteadyMiss map[string]map[string]int       // runs that left no result
 	Ramp       map[string]*Ramp
+	// RampTick is the same ramp with voxbench sending what is due every
+	// --send-tick (ramp-<profile>-tick.json): a cheaper generator that
+	// reaches further (see renderRamp).
+	RampTick   map[string]*Ramp
 	Microbench string
 	Problems   []string // files that were there but unreadable
 
@@ -352,7 +356,7 @@ func LoadRecord(dir string) (*Record, error) {
 		return nil, fmt.Errorf("%s is not a directory", dir)
 	}
 	r := &Record{Dir: dir, NC: map[string]*NC{}, NCFile: map[string]string{},
-		Steady: map[string]map[string][]*Steady{}, SteadyMiss: map[string]map[string]int{}, Ramp: map[string]*Ramp{}}
+		Steady: map[string]map[string][]*Steady{}, SteadyMiss: map[string]map[string]int{}, Ramp: map[string]*Ramp{}, RampTick: map[string]*Ramp{}}
 	problem := func(name string, err error) { r.Problems = append(r.Problems, fmt.Sprintf("%s: %v", name, err)) }
 	read := func(name string, v any) bool {
 		b, err := os.ReadFile(filepath.Join(dir, name))
@@ -394,6 +398,10 @@ func LoadRecord(dir string) (*Record, error) {
 		var rp Ramp
 		if read("ramp-"+p+".json", &rp) {
 			r.Ramp[p] = &rp
+		}
+		var rt Ramp
+		if read("ramp-"+p+"-tick.json", &rt) {
+			r.RampTick[p] = &rt
 		}
 	}
 	ents, err := os.ReadDir(dir)

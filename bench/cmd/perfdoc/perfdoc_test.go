@@ -158,7 +158,13 @@ func TestRenderHand(t *testing.T) {
 		"This load (800 talking, 40,000 packets/s in) is below the aim's 3,000 talking on one core",
 		"missed its objectives with the generator saturated (0.90 cores): **the generator, not (only) the server, was the limit**",
 		"the highest step held had 600 talking (30,000 packets/s in), where the server used 0.3000 ms of CPU per participant-second → 1000 ÷ 0.3000 = 3,333 talking participants per core",
-		"| 150 | 600 | 600 | 0.000 | 1.00 ms | 30,000 | 90,000 | 0.180 | 0.40 | 0 | yes |",
+		"| 150 | 600 | 600 | 0.000 | 1.00 ms | 30,000 | 90,000 | 0.180 | 6.00 | not measured | 0.40 | 0 | yes |",
+		// The same ramp with the generator sending every 200 µs: its own
+		// table and density line.
+		"AES_CM_128_HMAC_SHA1_80, voxbench sending what is due every 200 µs (raw: ",
+		"| 200 | 800 | 800 | 0.000 |",
+		"| 12.5 | 0.50 | 0 | yes |",
+		"voxbench sending what is due every 200 µs, the ramp's highest step held (40,000 packets/s in): 800 talking ÷ 0.2600 server cores = **3,077 talking participants per core**, at or above the aim of 3,000; every step held",
 		// Steady table.
 		"| server packets/s in | 40,000 | 15,000 |",
 		"| server CPU (cores) | 0.270 (0.250–0.300) | 0.200 |",
