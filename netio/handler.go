@@ -31,19 +31,24 @@ type Handler interface {
 }
 
 // TickScheduler is implemented by a Handler that can say when it next needs
-// Tick, so that its shard can sleep through quiet times instead of waking
-// every TickInterval.
+// Tick, so that its shard ticks then instead of only on its regular ticks,
+// and can sleep through quiet times instead of waking every TickInterval.
 //
-// While datagrams or control messages arrive, the shard ticks every
-// TickInterval as usual. Once it has been quiet for 20 turns in a row (100
-// ms at the default tick), it asks NextTick before each wait and, if the
-// answer is more than a TickInterval away, sleeps until then (at most a
-// second at a time), waking at once for a datagram, a Post or Close. Tick
-// may still run earlier than NextTick asked, e.g. when the sleep ends.
+// The shard asks NextTick once per turn, after the turn's Tick (if any).
+// While datagrams or control messages arrive, it ticks every TickInterval
+// as usual and also as soon as a turn finds the time NextTick asked for
+// passed (a mixer's 20 ms frames are not held back by up to a tick); when
+// that time is less than a tick away and the last receive found the socket
+// empty, it waits for it precisely. Once it has been quiet for 20 turns in
+// a row (100 ms at the default tick) and the answer is more than a
+// TickInterval away, it sleeps until then (at most a second at a time),
+// waking at once for a datagram, a Post or Close. Tick may still run
+// earlier than NextTick asked, e.g. on a regular tick or when the sleep
+// ends.
 type TickScheduler interface {
 	// NextTick returns the time (on the Now clock) by which the handler
 	// next needs Tick, given that no datagram or message arrives first.
-	// A time within a TickInterval of now means "tick as usual";
+	// A time at or before now means "tick as usual";
 	// math.MaxInt64 means nothing is due. It is called on the shard's
 	// goroutine, like every Handler method, and must not allocate.
 	NextTick(now int64) int64

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/netip"
 	"runtime"
 	"sync"
@@ -304,6 +305,12 @@ func (sh *Shard) run(newHandler NewHandler, built chan<- struct{}) {
 	quiet := 0 // turns in a row without a datagram or a message
 	failures := 0
 	lastN := 0 // datagrams the previous turn received
+	// asked is a TickScheduler's answer at the end of the last turn (one
+	// NextTick call per turn); schedNext is the same when it was in the
+	// future (else MaxInt64): the shard ticks then, besides every
+	// TickInterval, and waits for it precisely when it is less than a
+	// tick away and the socket was empty.
+	asked, schedNext := int64(math.MaxInt64), int64(math.MaxInt64)
 	for !sh.srv.closing.Load() {
 		var (
 			n    int
@@ -314,7 +321,10 @@ func (sh *Shard) run(newHandler NewHandler, built chan<- struct{}) {
 			sh.c.coalescePauses.Add(1)
 			sh.conn.pause(d)
 		}
-		due := sh.idleDue(sched, now, quiet)
+		due := sh.idleDue(sched != nil, asked, now, quiet)
+		if due == 0 && lastN == 0 && schedNext > now && schedNext-now < tick {
+			due = schedNext
+		}
 		if due != 0 {
 			n, busy, err = sh.sleep(pkts, now, min(due, now+int64(cfg.maxSleep)))
 		} else {
@@ -364,10 +374,16 @@ func (sh *Shard) run(newHandler NewHandler, built chan<- struct{}) {
 		}
 		// After a sleep, Tick runs when it was due, not on a spurious
 		// wake-up; the first busy turn after it ticks anyway.
-		if due == 0 && now-lastTick >= tick || due != 0 && now >= due {
+		if due == 0 && (now-lastTick >= tick || now >= schedNext) || due != 0 && now >= due {
 			lastTick = now
 			sh.c.ticks.Add(1)
 			sh.safely(func() { h.Tick(now, sh.q) })
+		}
+		if sched != nil {
+			asked, schedNext = sched.NextTick(now), math.MaxInt64
+			if asked > now {
+				schedNext = asked
+			}
 		}
 		if sh.q.n > 0 {
 			sh.flush(sh.q)
@@ -382,19 +398,19 @@ func (sh *Shard) run(newHandler NewHandler, built chan<- struct{}) {
 	}
 }
 
-// idleDue returns when the handler's next Tick is due if the shard may sleep
-// until then (at most Config.maxSleep at a time), or 0 when it should
-// receive as usual, waiting at most a tick: only a TickScheduler's shard
-// sleeps, once idle, and only when that Tick is more than a tick away.
-func (sh *Shard) idleDue(sched TickScheduler, now int64, quiet int) int64 {
-	if sched == nil || quiet < idleTurns {
+// idleDue returns when the handler's next Tick is due (asked: its last
+// NextTick answer) if the shard may sleep until then (at most
+// Config.maxSleep at a time), or 0 when it should receive as usual, waiting
+// at most a tick: only a TickScheduler's shard sleeps, once idle, and only
+// when that Tick is more than a tick away.
+func (sh *Shard) idleDue(scheduler bool, asked, now int64, quiet int) int64 {
+	if !scheduler || quiet < idleTurns {
 		return 0
 	}
-	due := sched.NextTick(now)
-	if due-now <= int64(sh.srv.cfg.TickInterval) {
+	if asked-now <= int64(sh.srv.cfg.TickInterval) {
 		return 0
 	}
-	return due
+	return asked
 }
 
 // sleep waits, as conn.sleep does, until a datagram arrives, a message is

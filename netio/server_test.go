@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -723,6 +724,10 @@ func TestIdleShardTicksWhenDue(t *testing.T) {
 	srv, _, ticks := startSched(t, 1, false, every)
 	waitAsleep(t, srv.Shard(0), 0)
 	t0 := srv.Stats().Ticks
+	// The regular ticks before it fell asleep (every turn asks NextTick).
+	for len(ticks) > 0 {
+		<-ticks
+	}
 	deadline := time.After(5 * time.Second)
 	for i := range 5 {
 		select {
@@ -738,6 +743,81 @@ func TestIdleShardTicksWhenDue(t *testing.T) {
 	// the shard fell asleep, not the 100 or so of a 1 ms tick.
 	if n := srv.Stats().Ticks - t0; n > 6 {
 		t.Fatalf("%d ticks for 5 due", n)
+	}
+}
+
+// periodicHandler is a TickScheduler that wants a Tick every period after
+// its last one, as a mixer wants its frames (the answer does not move
+// with the turns that ask it), and reports every Tick with its lateness.
+type periodicHandler struct {
+	period int64
+	due    int64 // 0 until the first Tick
+	ticks  chan int64
+}
+
+func (periodicHandler) HandleBatch(int64, []Packet, *SendQueue) {}
+
+func (h *periodicHandler) Tick(now int64, _ *SendQueue) {
+	if h.due != 0 && now >= h.due {
+		select {
+		case h.ticks <- now - h.due:
+		default:
+		}
+	}
+	if h.due == 0 || now >= h.due {
+		h.due = now + h.period
+	}
+}
+
+func (h *periodicHandler) NextTick(now int64) int64 {
+	if h.due == 0 {
+		return now
+	}
+	return h.due
+}
+
+// TestShardTicksWhenAskedWithinATick: a TickScheduler that wants its Tick
+// sooner than the next regular one gets it then, not at the regular tick,
+// both while datagrams flow and with the socket empty (the shard then
+// waits for it precisely).
+func TestShardTicksWhenAskedWithinATick(t *testing.T) {
+	spareP(t, 1)
+	ticks := make(chan int64, 1000)
+	// A regular tick of 100 ms: 300 ms would see 3 of them.
+	cfg := Config{Addr: "127.0.0.1:0", Shards: 1, TickInterval: 100 * time.Millisecond}
+	srv, err := Listen(cfg, func(*Shard) Handler {
+		return &periodicHandler{period: int64(2 * time.Millisecond), ticks: ticks}
+	}, Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	count := func(traffic bool) (n int, late []time.Duration) {
+		var c *net.UDPConn
+		if traffic {
+			c = client(t, "udp4")
+		}
+		end := time.Now().Add(300 * time.Millisecond)
+		for time.Now().Before(end) {
+			if c != nil {
+				send(t, c, srv.LocalAddr(), rtpPacket(1, 1, 20))
+			}
+			time.Sleep(500 * time.Microsecond)
+		}
+		for len(ticks) > 0 {
+			late = append(late, time.Duration(<-ticks))
+		}
+		return len(late), late
+	}
+	for _, traffic := range []bool{true, false} {
+		// Every ~2 ms: about 150 in 300 ms; a regular tick would give 3.
+		n, late := count(traffic)
+		slices.Sort(late)
+		if n < 30 {
+			t.Errorf("traffic %v: %d ticks asked for in 300 ms", traffic, n)
+			continue
+		}
+		t.Logf("traffic %v: %d ticks, lateness median %v, max %v", traffic, n, late[n/2], late[n-1])
 	}
 }
 

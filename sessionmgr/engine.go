@@ -132,6 +132,11 @@ type engine struct {
 
 	mixRooms []*room // the rooms with a Mixer
 	mixBuf   []byte  // scratch for a mixed packet's plaintext
+	// mixDue is the earliest mix room's next frame (0: a room started
+	// since the last mixTick, due at once); mixStarts counts the rooms
+	// given a phase (mixPhase).
+	mixDue    int64
+	mixStarts uint64
 
 	// Reconnect notices to send: whole sessions (by key), in order, paced.
 	notify   noticeQueue
@@ -435,14 +440,19 @@ func (e *engine) rtcp(now int64, p *netio.Packet, q *netio.SendQueue) {
 	}
 }
 
-// NextTick (netio.TickScheduler) tells an idle shard when Tick is next
-// needed: at every netio tick while it mixes or sends reconnect notices,
+// NextTick (netio.TickScheduler) tells the shard when Tick is next
+// needed: at every netio tick while it sends reconnect notices or BYEs; at
+// the next mix room's frame while it mixes (the shard ticks then, not at
+// its next regular tick: a mixed frame is not held back by up to a tick);
 // at the next housekeeping sweep (timeouts, receiver reports) while it has
 // participants, else never (a datagram or a control message wakes the
 // shard first). Shard goroutine only; no allocation.
 func (e *engine) NextTick(now int64) int64 {
-	if len(e.mixRooms) > 0 || len(e.notify.sessions) > 0 || len(e.notified) > 0 || len(e.byes) > 0 {
+	if len(e.notify.sessions) > 0 || len(e.notified) > 0 || len(e.byes) > 0 {
 		return now
+	}
+	if len(e.mixRooms) > 0 {
+		return min(e.mixDue, e.nextHousekeep)
 	}
 	if len(e.parts) == 0 {
 		return math.MaxInt64

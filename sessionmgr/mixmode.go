@@ -2,6 +2,7 @@ package sessionmgr
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"time"
 
@@ -61,6 +62,7 @@ func (e *engine) join(spec roomSpec) (*room, error) {
 func (e *engine) startMix(r *room, mx *mixer.Mixer) {
 	r.mix = mx
 	r.nextMix = 0
+	e.mixDue = 0
 	e.mixRooms = append(e.mixRooms, r)
 	if e.mixBuf == nil {
 		e.mixBuf = make([]byte, 0, media.RTPHeaderSize+4*media.MaxCSRCs+mixer.MaxOpusPacket)
@@ -164,22 +166,37 @@ func (e *engine) closeMix(r *room) {
 	}
 }
 
-// mixTick runs the mix rooms whose frame is due (called from Tick, at
-// least every netio tick). It does not allocate.
+// mixTick runs the mix rooms whose frame is due (called from Tick: at
+// least every netio tick, and when NextTick's mixDue comes) and notes the
+// next frame due. It does not allocate.
 func (e *engine) mixTick(now int64, q *netio.SendQueue) {
+	due := int64(math.MaxInt64)
 	for _, r := range e.mixRooms {
 		if r.nextMix == 0 {
-			r.nextMix = now
+			r.nextMix = now + e.mixPhase()
 		}
-		if now < r.nextMix {
-			continue
+		if now >= r.nextMix {
+			r.nextMix += mixFrame
+			if now-r.nextMix > mixMaxLag {
+				r.nextMix = now + mixFrame
+			}
+			e.mixRoom(now, r, q)
 		}
-		r.nextMix += mixFrame
-		if now-r.nextMix > mixMaxLag {
-			r.nextMix = now + mixFrame
-		}
-		e.mixRoom(now, r, q)
+		due = min(due, r.nextMix)
 	}
+	e.mixDue = due
+}
+
+// mixPhase is a new mix room's offset into the 20 ms frame: successive
+// rooms at multiples of the golden ratio of a frame (mod 1), so that rooms
+// started together, e.g. a burst of admissions, do not all mix in the same
+// instant, each waiting for the others' decodes and encodes, but spread
+// over the frame, whatever their number.
+func (e *engine) mixPhase() int64 {
+	e.mixStarts++
+	const golden = 0.6180339887498949
+	f := float64(e.mixStarts) * golden
+	return int64((f - math.Floor(f)) * float64(mixFrame))
 }
 
 // mixRoom runs one tick of r's Mixer and sends each listener its output:

@@ -644,3 +644,60 @@ func sessionKey(m *Manager, id string) uint64 {
 	}
 	return 0
 }
+
+// TestMixNextTick: the shard is asked to tick at the next mix room's frame
+// (not only at its regular ticks), and rooms started together get frames
+// at different phases of the 20 ms frame.
+func TestMixNextTick(t *testing.T) {
+	m, err := New(Config{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := m.newEngine(nil, netio.DefaultMaxDatagram)
+	q := netio.NewDetachedQueue(64, netio.DefaultMaxDatagram, func([][]byte, []netip.AddrPort) {})
+	now := int64(time.Second)
+	var rooms []*room
+	for _, id := range []string{"a", "b", "c"} {
+		r, err := e.join(testRoom(id, true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rooms = append(rooms, r)
+	}
+	t.Cleanup(func() {
+		for _, r := range rooms {
+			e.closeMix(r)
+		}
+	})
+	if got := e.NextTick(now); got > now {
+		t.Fatalf("new rooms: NextTick %v after now, want at once", time.Duration(got-now))
+	}
+	e.Tick(now, q)
+	phases := map[int64]bool{}
+	first := int64(math.MaxInt64)
+	for _, r := range rooms {
+		if r.nextMix < now || r.nextMix >= now+mixFrame {
+			t.Fatalf("room's first frame at %v", time.Duration(r.nextMix-now))
+		}
+		phases[r.nextMix] = true
+		first = min(first, r.nextMix)
+	}
+	if len(phases) != len(rooms) {
+		t.Fatalf("rooms started together share a phase: %v", phases)
+	}
+	if got := e.NextTick(now); got != first {
+		t.Fatalf("NextTick %v, want the first room's frame %v", time.Duration(got-now), time.Duration(first-now))
+	}
+	// At that time exactly that room mixes, and the next is asked for.
+	e.Tick(first, q)
+	next := int64(math.MaxInt64)
+	for _, r := range rooms {
+		if r.nextMix <= first {
+			t.Fatalf("a room due at %v not mixed", time.Duration(r.nextMix-now))
+		}
+		next = min(next, r.nextMix)
+	}
+	if got := e.NextTick(first); got != next || next >= first+mixFrame {
+		t.Fatalf("NextTick %v, want %v", time.Duration(got-now), time.Duration(next-now))
+	}
+}
