@@ -46,6 +46,10 @@
 #      -tags opus, each with a CPU profile: mixbench-m<4|8>.txt and
 #      mixprof-m<4|8>.txt (go tool pprof -top -cum), for rooms per core
 #      and the split between decode, mix, encode and crypto.
+#   2c. mix mode end to end (when libopus-dev is installed): voxd built with
+#      -tags opus, voxbench ramp --mix in rooms of 4 and of 8, all talking,
+#      AEAD_AES_128_GCM: ramp-mix-m4.json, ramp-mix-m8.json (rooms per core
+#      at < 0.1 % loss and mix lateness p99 < 5 ms).
 #
 # Duration of the full run (estimated from the trial counts; a trial takes
 # --secs + ~1.5 s): netcompare aes_cm_80 = 3 impls x 3 reps x (~9 search
@@ -54,7 +58,7 @@
 # ramp = 2 profiles x 2 (smooth, RAMP_SEND_TICK) x up to 8 steps x ~9 s =
 # up to ~5 min (each stops at the first step missed); micro-benchmarks and builds ~1.5 min; smooth netcompare
 # 2 x 3 reps x 2 x 6.5 s = ~1.5 min; coalescing 2 profiles x 3 loads x 2
-# x 2 reps x ~10 s = ~4 min; mix benchmarks ~1 min: ~35 minutes in all,
+# x 2 reps x ~10 s = ~4 min; mix benchmarks ~1 min; mix ramps 2 x up to 10 steps x ~8 s = up to ~3 min: ~38 minutes in all,
 # bounded by the timeouts below (~55 minutes at worst). --quick: ~2-3 min.
 #
 # Environment (defaults, then --quick's, in brackets): OUT [bench/out],
@@ -74,7 +78,9 @@
 # [aes_cm_80 gcm], MICROBENCH [1; 1] (0 skips the micro-benchmarks),
 # SMOOTH [1; 1] (0 skips 1b), COAL_LOADS [100 250 400; 20] (sessions of 4;
 # empty skips 2b), COAL_REPS [2; 1], COAL_DURATION [5s; 2s], MIX [1; 1]
-# (0 skips 3b), MIX_FRAMES [1500x; 100x] (-benchtime of each mix run). The
+# (0 skips 3b and 2c), MIX_FRAMES [1500x; 100x] (-benchtime of each mix
+# run), MIX_RAMP4 and MIX_RAMP8 ["4 4 10" and "2 2 10"; "2 2 2" and "1 1 2"]
+# (2c's first rooms, rooms added per step, most steps). The
 # ports are above the ephemeral range (32768-60999 by default), so no other
 # program's client socket can hold one of them.
 #
@@ -118,10 +124,10 @@ fi
 
 if [ "$quick" = 1 ]; then
 	d_reps=1 d_secs=1 d_steps=1 d_s4=20 d_s8=10 d_ramp=20 d_rampstep=20 d_rampsteps=2 d_dur=2s d_warm=1s d_rampdur=2s d_mbcount=1 d_mbtime=2000x
-	d_coal="20" d_coalreps=1 d_coaldur=2s d_mixframes=100x
+	d_coal="20" d_coalreps=1 d_coaldur=2s d_mixframes=100x d_mixramp4="2 2 2" d_mixramp8="1 1 2"
 else
 	d_reps=3 d_secs=5 d_steps=4 d_s4=200 d_s8=100 d_ramp=100 d_rampstep=50 d_rampsteps=8 d_dur=10s d_warm=2s d_rampdur=5s d_mbcount=3 d_mbtime=20000x
-	d_coal="100 250 400" d_coalreps=2 d_coaldur=5s d_mixframes=1500x
+	d_coal="100 250 400" d_coalreps=2 d_coaldur=5s d_mixframes=1500x d_mixramp4="4 4 10" d_mixramp8="2 2 10"
 fi
 REPS=${REPS:-$d_reps}
 SECS=${SECS:-$d_secs}
@@ -154,6 +160,8 @@ COAL_REPS=${COAL_REPS:-$d_coalreps}
 COAL_DURATION=${COAL_DURATION:-$d_coaldur}
 MIX=${MIX:-1}
 MIX_FRAMES=${MIX_FRAMES:-$d_mixframes}
+MIX_RAMP4=${MIX_RAMP4:-$d_mixramp4}
+MIX_RAMP8=${MIX_RAMP8:-$d_mixramp8}
 NC_PORT_BASE=${NC_PORT_BASE:-61000}
 VOXD_UDP_PORT=${VOXD_UDP_PORT:-61500}
 VOXD_ADMIN_PORT=${VOXD_ADMIN_PORT:-61501}
@@ -224,6 +232,10 @@ say "building voxd, voxbench, perfdoc into $OUT"
 go build -o "$OUT/voxd" ./cmd/voxd
 go build -o "$OUT/voxbench" ./cmd/voxbench
 go build -o "$OUT/perfdoc" ./bench/cmd/perfdoc
+rm -f "$OUT/voxd-opus"
+if [ "$MIX" = 1 ] && [ -e /usr/include/opus/opus.h ]; then
+	go build -tags opus -o "$OUT/voxd-opus" ./cmd/voxd || say "warning: voxd with libopus did not build: no mix rows end to end"
+fi
 logcmd "$OUT/perfdoc" facts --out "$run/machine.json" --quick="$quick" --pinned="$pinned"
 "$OUT/perfdoc" facts --out "$run/machine.json" --quick="$quick" --pinned="$pinned"
 
@@ -302,13 +314,13 @@ voxd_pid= voxd_tpid=
 start_voxd() { # start_voxd PROFILE [VOXD ARGS...]: voxd for this profile, pinned, time-bounded
 	local prof=$1 tpid i
 	shift
-	local argv=($(pin 0) timeout -s INT -k 5 3600 "$OUT/voxd" "$@" --shards 1
+	local argv=($(pin 0) timeout -s INT -k 5 3600 "${VOXD_BIN:-$OUT/voxd}" "$@" --shards 1
 		--udp-addr "127.0.0.1:$VOXD_UDP_PORT" --admin-addr "127.0.0.1:$VOXD_ADMIN_PORT"
 		--srtp-profile "$(full_profile "$prof")" --max-sessions 10000 --max-participants 20000
 		--max-session-participants 64 --max-speakers 8 --cpu-high 100 --cpu-low 99
 		--drain-grace 1s --drain-deadline 5s --log-level warn --log-format text)
 	logcmd "${argv[@]}" "&"
-	"${argv[@]}" 2>"$run/voxd-$prof.log" &
+	"${argv[@]}" 2>"$run/voxd-$prof${VOXD_LOG_TAG:-}.log" &
 	tpid=$!
 	voxd_tpid=$tpid
 	pids+=("$tpid")
@@ -430,6 +442,24 @@ if [ -n "$COAL_LOADS" ] && grep -q -- '-rx-coalesce' <<<"$voxd_help"; then
 				done
 			done
 		done
+	done
+fi
+
+# 2c. Mix mode end to end: voxd built with libopus, voxbench ramp --mix in
+# rooms of 4 and of 8, everybody talking (AEAD_AES_128_GCM).
+if [ "$MIX" = 1 ] && [ -x "$OUT/voxd-opus" ] && grep -q -- '--mix' <<<"$bench_help"; then
+	for m in 4 8; do
+		if [ "$m" = 4 ]; then read -r mstart mstep msteps <<<"$MIX_RAMP4"; else read -r mstart mstep msteps <<<"$MIX_RAMP8"; fi
+		if ! VOXD_BIN="$OUT/voxd-opus" VOXD_LOG_TAG="-mix-m$m" start_voxd gcm; then
+			stop_voxd
+			continue
+		fi
+		mapfile -t extra < <(bench_extra gcm)
+		say "voxbench ramp --mix: rooms of $m all talking from $mstart, +$mstep, up to $msteps steps"
+		voxbench "$run/ramp-mix-m$m.json" "$ramp_limit" ramp --admin "127.0.0.1:$VOXD_ADMIN_PORT" --json --mix \
+			--server-pid "$voxd_pid" --size "$m" --talkers "$m" --sessions "$mstart" --step "$mstep" --steps "$msteps" \
+			--duration "$RAMP_DURATION" --warmup 1s "${objectives[@]}" "${extra[@]}"
+		stop_voxd
 	done
 fi
 

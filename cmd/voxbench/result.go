@@ -42,6 +42,11 @@ type Result struct {
 	StreamsDead    int `json:"streams_dead"`
 
 	Latency Latency `json:"latency"` // one-way, send to receive, same clock
+	// LatencyKind is empty for the one-way latency, "mix_lateness" in a
+	// --mix run (Latency is then each mixed packet's lateness, mix.go).
+	LatencyKind string `json:"latency_kind,omitempty"`
+	// Mix is set by a --mix run.
+	Mix *MixResult `json:"mix,omitempty"`
 	// JitterMeanUS and JitterMaxUS are the RFC 3550 interarrival jitter
 	// over the streams, mean and largest.
 	JitterMeanUS float64 `json:"jitter_mean_us"`
@@ -176,9 +181,19 @@ func (b *bench) result(st0, st1 api.Status, stWall time.Duration, stErr error, c
 			r.Generator.LateSends += tk.late
 		}
 	}
+	if c.mix {
+		r.Mix = &MixResult{FrameBytes: meanMixFrame()}
+		r.LatencyKind = "mix_lateness"
+	}
 	for _, rx := range b.rx {
 		lr := ListenerResult{ID: rx.id}
+		if rx.mix != nil {
+			b.mixResult(rx, &lr, &all, r.Mix)
+		}
 		for lt := range rx.streams {
+			if rx.mix != nil {
+				break
+			}
 			from := rx.session*c.size + lt
 			if from == rx.index {
 				continue
@@ -199,8 +214,10 @@ func (b *bench) result(st0, st1 api.Status, stWall time.Duration, stErr error, c
 			}
 		}
 		lr.LossPct = 100 * stats.Loss(lr.Expected, lr.Delivered)
-		lr.P99US = usf(rx.hist.Quantile(0.99))
-		all.Merge(&rx.hist)
+		if rx.mix == nil {
+			lr.P99US = usf(rx.hist.Quantile(0.99))
+			all.Merge(&rx.hist)
+		}
 		r.Expected += lr.Expected
 		r.Delivered += lr.Delivered
 		r.Duplicates += lr.Duplicates
@@ -302,8 +319,16 @@ func writeTable(w io.Writer, r *Result, all bool) {
 	fmt.Fprintf(tw, "delivered / expected\t%d / %d\n", r.Delivered, r.Expected)
 	fmt.Fprintf(tw, "loss\t%.3f %%  (%d lost; %d listeners short, %d dead streams)\n", r.LossPct, r.Lost, r.ListenersShort, r.StreamsDead)
 	fmt.Fprintf(tw, "duplicates / reordered / misrouted\t%d / %d / %d\n", r.Duplicates, r.Reordered, r.Misrouted)
-	fmt.Fprintf(tw, "latency (one-way)\tp50 %s  p99 %s  p99.9 %s  max %s  (%d samples)\n",
-		fmtUS(r.Latency.P50US), fmtUS(r.Latency.P99US), fmtUS(r.Latency.P999US), fmtUS(r.Latency.MaxUS), r.Latency.Samples)
+	latName := "latency (one-way)"
+	if r.LatencyKind == "mix_lateness" {
+		latName = "mix lateness"
+	}
+	fmt.Fprintf(tw, "%s\tp50 %s  p99 %s  p99.9 %s  max %s  (%d samples)\n",
+		latName, fmtUS(r.Latency.P50US), fmtUS(r.Latency.P99US), fmtUS(r.Latency.P999US), fmtUS(r.Latency.MaxUS), r.Latency.Samples)
+	if m := r.Mix; m != nil {
+		fmt.Fprintf(tw, "mixed streams\t%d packets  %d ticks skipped  %d short mixes  (talkers' Opus frames %.0f bytes on average)\n",
+			m.Packets, m.TicksSkipped, m.Short, m.FrameBytes)
+	}
 	fmt.Fprintf(tw, "jitter\tmean %s  max %s\n", fmtUS(r.JitterMeanUS), fmtUS(r.JitterMaxUS))
 	if r.Server.Measured {
 		fmt.Fprintf(tw, "server\tin %.0f pps  out %.0f pps  forwarded %.0f pps  withheld %d  drops %d (kernel %d)  send errors %d  cpu %.0f %%\n",

@@ -133,6 +133,9 @@ func newShared(b *bench, adms []api.Admission, shards int) (*shared, error) {
 		byServ: make(map[uint32]int, len(adms)), shards: max(shards, 1)}
 	t.segOver = 12 + 8 + prof.RTPOverhead()          // header, audio level extension, tag
 	t.maxSeg = t.segOver + max(hdrLen, c.payload+10) // the largest frame
+	if c.mix {
+		t.maxSeg = t.segOver + maxMixFrame()
+	}
 	raddr, err := net.ResolveUDPAddr("udp", net.JoinHostPort(adms[0].Media.Address, fmt.Sprint(adms[0].Media.Port)))
 	if err != nil {
 		return nil, fmt.Errorf("media address: %w", err)
@@ -323,6 +326,11 @@ func (t *shared) frame(groups []*sendGroup, g int, frame uint32, payload []byte,
 	tk := b.tx[g]
 	grp := groups[(g%b.c.size)*t.shards+netio.ShardOf(m.ssrc, t.shards)]
 	size := t.segOver + b.c.frameSize(frame)
+	var opus []byte
+	if b.c.mix {
+		opus = mixFrame(frame)
+		size = t.segOver + len(opus)
+	}
 	if grp.n > 0 && grp.seg != size {
 		t.flushGroup(grp)
 	}
@@ -336,12 +344,16 @@ func (t *shared) frame(groups []*sendGroup, g int, frame uint32, payload []byte,
 		return
 	}
 	hdr := len(seg)
-	seg = append(seg, payload[:size-t.segOver]...)
-	p := seg[hdr:]
-	binary.BigEndian.PutUint32(p[2:], uint32(g))
-	binary.BigEndian.PutUint32(p[6:], frame)
 	now := time.Since(b.epoch)
-	binary.BigEndian.PutUint64(p[10:], uint64(now))
+	if opus != nil {
+		seg = append(seg, opus...)
+	} else {
+		seg = append(seg, payload[:size-t.segOver]...)
+		p := seg[hdr:]
+		binary.BigEndian.PutUint32(p[2:], uint32(g))
+		binary.BigEndian.PutUint32(p[6:], frame)
+		binary.BigEndian.PutUint64(p[10:], uint64(now))
+	}
 	pkt, err := m.out.EncryptRTP(seg[:0], seg)
 	m.seq++
 	m.ts += 960
@@ -506,6 +518,21 @@ func (t *shared) handle(s *sharedSocket, pkt []byte, arrival time.Time) {
 	switch kind {
 	case media.KindRTP:
 		from, ok := t.bySSRC[ssrc]
+		if !ok && t.b.c.mix {
+			// A mixed stream: the listener's own server SSRC.
+			l, ok := t.byServ[ssrc]
+			if !ok || l%size != pos {
+				s.unknown++
+				return
+			}
+			_, h, err := t.members[l].in.DecryptRTP(pkt)
+			if err != nil {
+				s.undecryptable++
+				return
+			}
+			t.b.deliverMix(t.b.rx[l], h, arrival)
+			return
+		}
 		if !ok {
 			s.unknown++
 			return

@@ -62,6 +62,8 @@ type steadyConfig struct {
 	cpuProfile     string
 	rxPoll         time.Duration
 	sendTick       time.Duration
+	// mix: mix sessions, the talkers sending real Opus (mix.go).
+	mix bool
 	// interval is each talker's packet interval: 20 ms in steady, 0 in
 	// blast (flat out).
 	interval time.Duration
@@ -104,6 +106,7 @@ func steadyFlags(c *steadyConfig) *flag.FlagSet {
 	fs.StringVar(&c.profileName, "profile", "", "SRTP profile of the sessions: aes_cm_80, aes_cm_32, gcm or an RFC name (empty: the pod's default)")
 	fs.DurationVar(&c.rxPoll, "rx-poll", 200*time.Microsecond, "gso transport: drain every socket this often in one goroutine, arrival times from the kernel's receive timestamps (0: block per socket and stamp on wakeup)")
 	fs.DurationVar(&c.sendTick, "send-tick", 0, "gso transport: send the frames due at most this often (0: each as it falls due, about every 50 µs); larger ticks make burstier arrivals at the server, which batch better there")
+	fs.BoolVar(&c.mix, "mix", false, "mix sessions: the server decodes, mixes and encodes one stream per listener (a voxd built with libopus); the talkers send real Opus frames (--payload does not apply); loss from the mixed streams' sequence numbers, latency as each mixed packet's lateness against its listener's earliest (gso transport)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write voxbench's own CPU profile over the measured window to this file (go tool pprof)")
 	fs.DurationVar(&c.sampleEvery, "sample", 0, "poll /v1/status this often during the window for peak rates (blast: 500ms; 0: only at the edges)")
 	return fs
@@ -131,6 +134,10 @@ func (c *steadyConfig) validate() error {
 		return errors.New("--send-tick must be between 0 and 20ms")
 	case c.concurrency < 1:
 		return errors.New("--admit-concurrency must be ≥ 1")
+	case c.mix && c.transport != "gso":
+		return errors.New("--mix needs --transport gso")
+	case c.mix && c.interval == 0:
+		return errors.New("--mix sends at the frame rate (not in blast)")
 	}
 	if c.profileName != "" {
 		p, err := parseProfile(c.profileName)
@@ -252,6 +259,10 @@ type receiver struct {
 	hist           stats.Histogram
 	outside        uint64 // sent before or after the measured window
 	misrouted      uint64 // from another session, from itself, or not ours
+	// mix is its mixed stream in a --mix run (nil otherwise), from
+	// mixContributors other talkers.
+	mix             *mixRecv
+	mixContributors int
 }
 
 // talker is one sender's side.
@@ -353,6 +364,13 @@ func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Resul
 		for i := range r.streams {
 			r.streams[i].Grow(frames)
 		}
+		if c.mix {
+			r.mix = &mixRecv{rel: make([]int64, 0, frames), seen: make(map[int64]struct{}, frames)}
+			r.mixContributors = c.talkers
+			if p < c.talkers {
+				r.mixContributors-- // not in its own mix
+			}
+		}
 		b.rx[g] = r
 		if p < c.talkers {
 			b.tx[g] = &talker{}
@@ -381,7 +399,7 @@ func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Resul
 			ac.DeleteSession(cctx, id)
 		}
 	}()
-	sessOpts := &api.SessionOptions{MaxParticipants: c.size, MaxSpeakers: c.talkers, Profile: c.profile}
+	sessOpts := &api.SessionOptions{MaxParticipants: c.size, MaxSpeakers: c.talkers, Profile: c.profile, Mix: c.mix}
 	err = forEach(n, c.concurrency, func(g int) error {
 		s, p := g/c.size, g%c.size
 		adm, err := ac.Admit(ctx, sessionIDs[s], api.AdmitRequest{ParticipantID: fmt.Sprintf("p%d", p), Session: sessOpts})

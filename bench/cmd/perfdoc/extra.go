@@ -26,6 +26,13 @@ func loadExtra(r *Record, dir string, read func(string, any) bool) {
 	r.NCSmooth = map[string]*NC{}
 	r.Coalesce = map[string]map[int]map[string][]*Steady{}
 	r.MixBench, r.MixProf = map[int]string{}, map[int]string{}
+	r.MixRamp = map[int]*Ramp{}
+	for _, m := range []int{4, 8} {
+		var rp Ramp
+		if read(fmt.Sprintf("ramp-mix-m%d.json", m), &rp) {
+			r.MixRamp[m] = &rp
+		}
+	}
 	for _, p := range Profiles {
 		var n NC
 		if read("netcompare-"+p+"-smooth.json", &n) {
@@ -408,9 +415,9 @@ func renderMix(d *doc, rec *Record, file func(string) string) {
 		"through the engine (SRTP decrypt and push of every talker's packet, the shard's ticks with the",
 		"mixer's decode, mix, limit and encode, every listener's packet encrypted into the send queue), on",
 		"cpu 0. Rooms per core = 20 ms ÷ the time per frame: the rooms one core keeps up with doing only",
-		"this. It is in-process (no sockets), so loss and p99 are not measured here; end to end, voxbench",
-		"has no mix mode yet. The split is of the benchmark's CPU profile (cumulative samples of the Opus",
-		"decoder and encoder calls and of SRTP; the rest is mixing, limiting, jitter buffers and the engine).")
+		"this. It is in-process (no sockets), so loss and p99 are not measured here (end to end: below).",
+		"The split is of the benchmark's CPU profile (cumulative samples of the Opus decoder and encoder",
+		"calls and of SRTP; the rest is mixing, limiting, jitter buffers and the engine).")
 	d.p("| room | time per 20 ms frame | rooms per core | decode | mix and the rest | encode | SRTP crypto |")
 	d.p("|---|---|---|---|---|---|---|")
 	var files []string
@@ -436,5 +443,87 @@ func renderMix(d *doc, rec *Record, file func(string) string) {
 	d.nl()
 	if len(files) > 0 {
 		d.para("Raw: " + strings.Join(files, ", ") + ".")
+	}
+	renderMixRamps(d, rec, file)
+}
+
+// MixDensity is a mix ramp's highest step held: rooms ÷ the server's own
+// cores.
+type MixDensity struct {
+	Rooms        int
+	Participants int
+	Cores        float64
+	PerCore      float64
+	Limit        string // as RampDensity's
+}
+
+// ComputeMixDensity returns a mix ramp's rooms per core; ok is false
+// without a held step that measured the server's CPU.
+func ComputeMixDensity(r *Ramp) (MixDensity, bool) {
+	rd, ok := ComputeRampDensity(r)
+	if !ok {
+		return MixDensity{}, false
+	}
+	h := r.HighestHeld
+	_, per := divShown(float64(h.Sessions), rd.Cores, 4)
+	return MixDensity{Rooms: h.Sessions, Participants: h.Participants, Cores: rd.Cores, PerCore: per, Limit: rd.Limit}, true
+}
+
+// renderMixRamps is mix mode end to end: voxbench ramp --mix against a
+// voxd built with libopus.
+func renderMixRamps(d *doc, rec *Record, file func(string) string) {
+	if len(rec.MixRamp) == 0 {
+		d.para("Mix mode end to end (`voxbench ramp --mix`): " + NotMeasured + " (record.sh runs it when libopus-dev is installed).")
+		return
+	}
+	d.para("End to end: `voxbench ramp --mix` against voxd built with libopus (`-tags opus`, AEAD_AES_128_GCM,",
+		"one shard on cpu 0, voxbench on cpu 1): mix sessions, everybody talking real Opus (32 kbit/s), each",
+		"step more rooms, until a step misses < 0.1 % loss (from each mixed stream's sequence numbers) or",
+		"p99 < 5 ms of **mix lateness** (a mixed packet carries no send time: each one's arrival against",
+		"its tick's RTP timestamp, over the listener's earliest; the server's tick running late, its send",
+		"path and the kernel). Rooms per core = the highest step held ÷ the server's own cores there.")
+	for _, m := range []int{4, 8} {
+		r := rec.MixRamp[m]
+		if r == nil || len(r.Steps) == 0 {
+			d.para(fmt.Sprintf("Rooms of %d: %s.", m, NotMeasured))
+			continue
+		}
+		d.p("Rooms of %d, all talking (raw: %s):", m, file(fmt.Sprintf("ramp-mix-m%d.json", m)))
+		d.nl()
+		d.p("| rooms | participants | loss %% | mix lateness p99 | ticks skipped | short mixes | server cores | ms of CPU per participant-second | generator cores | held |")
+		d.p("|---|---|---|---|---|---|---|---|---|---|")
+		for _, s := range r.Steps {
+			cores, perPart, skipped, short := NotMeasured, NotMeasured, NotMeasured, NotMeasured
+			if s.Detail != nil && s.Detail.Server.ProcessMeasured {
+				cores = num(s.Detail.Server.CPUCores, 3)
+				perPart = num(s.Detail.Server.CPUPerParticipantSecMS, 3)
+			}
+			if s.Detail != nil && s.Detail.Mix != nil {
+				skipped, short = num(float64(s.Detail.Mix.TicksSkipped), 0), num(float64(s.Detail.Mix.Short), 0)
+			}
+			gen := num(s.GeneratorCores, 2)
+			if s.Saturated {
+				gen += " (saturated)"
+			}
+			d.p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", num(float64(s.Sessions), 0), num(float64(s.Participants), 0),
+				num(s.LossPct, 3), dur(s.P99US), skipped, short, cores, perPart, gen, yesNo(s.Held))
+		}
+		d.nl()
+		if md, ok := ComputeMixDensity(r); ok {
+			cores, _ := divShown(float64(md.Rooms), md.Cores, 4)
+			line := fmt.Sprintf("Highest step held: %s rooms of %d (%s participants) on %s server cores = **%s rooms of %d per core** end to end",
+				num(float64(md.Rooms), 0), m, num(float64(md.Participants), 0), cores, num(md.PerCore, 1), m)
+			switch md.Limit {
+			case "generator":
+				line += "; the next step failed with the generator saturated or late (a lower bound)"
+			case "end":
+				line += "; every step held (a lower bound)"
+			default:
+				line += "; the next step missed the objectives with the generator keeping up: the server's limit"
+			}
+			d.para(line + ".")
+		} else {
+			d.para("No step held with the server's CPU measured.")
+		}
 	}
 }

@@ -265,6 +265,12 @@ type Steady struct {
 		Transport string  `json:"transport"` // newer voxbench only
 		SendTick  float64 `json:"send_tick_us"`
 	} `json:"generator"`
+	// Mix is set by voxbench --mix runs.
+	Mix *struct {
+		Packets      uint64 `json:"packets"`
+		TicksSkipped uint64 `json:"ticks_skipped"`
+		Short        uint64 `json:"short"`
+	} `json:"mix"`
 	Objectives struct {
 		Met    bool     `json:"met"`
 		Missed []string `json:"missed"`
@@ -341,6 +347,7 @@ type Record struct {
 	Coalesce map[string]map[int]map[string][]*Steady // profile → sessions → on|off → repetitions
 	MixBench map[int]string                          // room size → benchmark output
 	MixProf  map[int]string                          // room size → go tool pprof -top -cum output
+	MixRamp  map[int]*Ramp                           // room size → voxbench ramp --mix
 }
 
 var steadyName = regexp.MustCompile(`^steady-([a-z0-9_]+)-(s4|s8|s4b)-r([0-9]+)\.json$`)
