@@ -133,10 +133,10 @@ type engine struct {
 	mixRooms []*room // the rooms with a Mixer
 	mixBuf   []byte  // scratch for a mixed packet's plaintext
 	// mixDue is the earliest mix room's next frame (0: a room started
-	// since the last mixTick, due at once); mixStarts counts the rooms
-	// given a phase (mixPhase).
+	// since the last mixTick, due at once); mixPhases is mixStart's
+	// scratch.
 	mixDue    int64
-	mixStarts uint64
+	mixPhases []int64
 
 	// Reconnect notices to send: whole sessions (by key), in order, paced.
 	notify   noticeQueue

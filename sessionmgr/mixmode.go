@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/voxfleet/vox/media"
@@ -173,7 +174,7 @@ func (e *engine) mixTick(now int64, q *netio.SendQueue) {
 	due := int64(math.MaxInt64)
 	for _, r := range e.mixRooms {
 		if r.nextMix == 0 {
-			r.nextMix = now + e.mixPhase()
+			r.nextMix = e.mixStart(now)
 		}
 		if now >= r.nextMix {
 			r.nextMix += mixFrame
@@ -187,16 +188,33 @@ func (e *engine) mixTick(now int64, q *netio.SendQueue) {
 	e.mixDue = due
 }
 
-// mixPhase is a new mix room's offset into the 20 ms frame: successive
-// rooms at multiples of the golden ratio of a frame (mod 1), so that rooms
-// started together, e.g. a burst of admissions, do not all mix in the same
-// instant, each waiting for the others' decodes and encodes, but spread
-// over the frame, whatever their number.
-func (e *engine) mixPhase() int64 {
-	e.mixStarts++
-	const golden = 0.6180339887498949
-	f := float64(e.mixStarts) * golden
-	return int64((f - math.Floor(f)) * float64(mixFrame))
+// mixStart returns a new mix room's first frame: at the middle of the
+// widest gap between the other mix rooms' frames on the 20 ms circle, so
+// that rooms, e.g. a burst of them started together, do not mix in the
+// same instant, each waiting for the others' decodes and encodes, but
+// evenly apart; with no other room, now. It does not allocate (a scratch
+// slice of the engine's).
+func (e *engine) mixStart(now int64) int64 {
+	ph := e.mixPhases[:0]
+	for _, r := range e.mixRooms {
+		if r.nextMix != 0 {
+			ph = append(ph, r.nextMix%mixFrame)
+		}
+	}
+	e.mixPhases = ph
+	if len(ph) == 0 {
+		return now
+	}
+	slices.Sort(ph)
+	// The widest gap, the one wrapping round the circle included.
+	best, at := ph[0]+mixFrame-ph[len(ph)-1], ph[len(ph)-1]
+	for i := 1; i < len(ph); i++ {
+		if g := ph[i] - ph[i-1]; g > best {
+			best, at = g, ph[i-1]
+		}
+	}
+	phase := (at + best/2) % mixFrame
+	return now + ((phase-now%mixFrame)%mixFrame+mixFrame)%mixFrame
 }
 
 // mixRoom runs one tick of r's Mixer and sends each listener its output:

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -676,7 +677,7 @@ func TestMixNextTick(t *testing.T) {
 	phases := map[int64]bool{}
 	first := int64(math.MaxInt64)
 	for _, r := range rooms {
-		if r.nextMix < now || r.nextMix >= now+mixFrame {
+		if r.nextMix < now || r.nextMix > now+mixFrame {
 			t.Fatalf("room's first frame at %v", time.Duration(r.nextMix-now))
 		}
 		phases[r.nextMix] = true
@@ -684,6 +685,20 @@ func TestMixNextTick(t *testing.T) {
 	}
 	if len(phases) != len(rooms) {
 		t.Fatalf("rooms started together share a phase: %v", phases)
+	}
+	// Three rooms started together: a third of a frame apart (within
+	// the rounding of halving gaps: 0, 10, 5 ms is what the widest gap
+	// gives for the third; 5 ms apart at least).
+	var ph []int64
+	for p := range phases {
+		ph = append(ph, (p-now)%mixFrame)
+	}
+	slices.Sort(ph)
+	for i := range ph {
+		gap := (ph[(i+1)%len(ph)] - ph[i] + mixFrame) % mixFrame
+		if gap < mixFrame/4 {
+			t.Fatalf("phases %v: a gap of %v", ph, time.Duration(gap))
+		}
 	}
 	if got := e.NextTick(now); got != first {
 		t.Fatalf("NextTick %v, want the first room's frame %v", time.Duration(got-now), time.Duration(first-now))
