@@ -55,10 +55,10 @@
 # --secs + ~1.5 s): netcompare aes_cm_80 = 3 impls x 3 reps x (~9 search
 # + 2) trials x 6.5 s = ~11 min; gcm = 2 x 3 x 11 x 6.5 s = ~7 min;
 # voxbench steady = 2 profiles x 3 layouts x 3 reps x ~16 s = ~5 min;
-# ramp = 2 profiles x 2 (smooth, RAMP_SEND_TICK) x up to 8 steps x ~9 s =
+# ramp = 2 profiles x 2 (smooth, RAMP_SEND_TICK) x up to 12 steps x ~9 s =
 # up to ~5 min (each stops at the first step missed); micro-benchmarks and builds ~1.5 min; smooth netcompare
 # 2 x 3 reps x 2 x 6.5 s = ~1.5 min; coalescing 2 profiles x 3 loads x 2
-# x 2 reps x ~10 s = ~4 min; mix benchmarks ~1 min; mix ramps 2 x up to 10 steps x ~8 s = up to ~3 min: ~38 minutes in all,
+# x 2 reps x ~10 s = ~4 min; mix benchmarks ~1 min; mix ramps 2 x up to 12 steps x ~8 s = up to ~3 min: ~40 minutes in all,
 # bounded by the timeouts below (~55 minutes at worst). --quick: ~2-3 min.
 #
 # Environment (defaults, then --quick's, in brackets): OUT [bench/out],
@@ -72,14 +72,14 @@
 # RAMP_SEND_TICK [200us: the ramp again with that send tick; empty: not],
 # S8_SESSIONS [100; 10], S8_TALKERS
 # [3], DURATION and WARMUP of a steady run [10s, 2s; 2s, 1s], RAMP_START
-# [100; 20], RAMP_STEP [50; 20], RAMP_STEPS [8; 2], RAMP_DURATION [5s; 2s],
+# [100; 20], RAMP_STEP [50; 20], RAMP_STEPS [12; 2], RAMP_DURATION [5s; 2s],
 # NC_PORT_BASE [61000: netcompare's forwarder port; sinks +100, talkers
 # +200..+263], VOXD_UDP_PORT [61500], VOXD_ADMIN_PORT [61501], PROFILES
 # [aes_cm_80 gcm], MICROBENCH [1; 1] (0 skips the micro-benchmarks),
 # SMOOTH [1; 1] (0 skips 1b), COAL_LOADS [100 250 400; 20] (sessions of 4;
 # empty skips 2b), COAL_REPS [2; 1], COAL_DURATION [5s; 2s], MIX [1; 1]
 # (0 skips 3b and 2c), MIX_FRAMES [1500x; 100x] (-benchtime of each mix
-# run), MIX_RAMP4 and MIX_RAMP8 ["4 4 10" and "2 2 10"; "2 2 2" and "1 1 2"]
+# run), MIX_RAMP4 and MIX_RAMP8 ["4 2 12" and "2 1 12"; "2 2 2" and "1 1 2"]
 # (2c's first rooms, rooms added per step, most steps). The
 # ports are above the ephemeral range (32768-60999 by default), so no other
 # program's client socket can hold one of them.
@@ -87,7 +87,7 @@
 # Loads: 200 sessions of 4 (800 talking, 40,000 packets/s in, 120,000 out)
 # is about what voxbench drives from one core of the 2-core VM with every
 # send on time (a try at 2.5x that load lost packets with the generator
-# sending late); the ramp goes from 100 to 450 sessions to find where the
+# sending late); the ramp goes from 100 to 650 sessions to find where the
 # objectives break and says whether the generator or the server broke them.
 #
 # Loopback only; every process started here is time-bounded (timeout, or
@@ -126,8 +126,8 @@ if [ "$quick" = 1 ]; then
 	d_reps=1 d_secs=1 d_steps=1 d_s4=20 d_s8=10 d_ramp=20 d_rampstep=20 d_rampsteps=2 d_dur=2s d_warm=1s d_rampdur=2s d_mbcount=1 d_mbtime=2000x
 	d_coal="20" d_coalreps=1 d_coaldur=2s d_mixframes=100x d_mixramp4="2 2 2" d_mixramp8="1 1 2"
 else
-	d_reps=3 d_secs=5 d_steps=4 d_s4=200 d_s8=100 d_ramp=100 d_rampstep=50 d_rampsteps=8 d_dur=10s d_warm=2s d_rampdur=5s d_mbcount=3 d_mbtime=20000x
-	d_coal="100 250 400" d_coalreps=2 d_coaldur=5s d_mixframes=1500x d_mixramp4="4 4 10" d_mixramp8="2 2 10"
+	d_reps=3 d_secs=5 d_steps=4 d_s4=200 d_s8=100 d_ramp=100 d_rampstep=50 d_rampsteps=12 d_dur=10s d_warm=2s d_rampdur=5s d_mbcount=3 d_mbtime=20000x
+	d_coal="100 250 400" d_coalreps=2 d_coaldur=5s d_mixframes=1500x d_mixramp4="4 2 12" d_mixramp8="2 1 12"
 fi
 REPS=${REPS:-$d_reps}
 SECS=${SECS:-$d_secs}

@@ -87,12 +87,13 @@ func TestSteadyMix(t *testing.T) {
 		t.Fatalf("latency kind %q, mix %+v", res.LatencyKind, res.Mix)
 	}
 	// Every participant hears a mix (p3 listens, p0..p2 hear the other
-	// two): about 75 packets each in 1.5 s, none lost.
+	// two): about 75 packets each in 1.5 s (fewer if the machine stalls
+	// the shard), none lost.
 	if len(res.Listeners) != 8 || res.Delivered != res.Expected || res.StreamsDead != 0 || res.Mix.Packets != res.Delivered {
 		t.Fatalf("listeners %d delivered %d expected %d dead %d mix %+v", len(res.Listeners), res.Delivered, res.Expected, res.StreamsDead, res.Mix)
 	}
 	for _, l := range res.Listeners {
-		if l.Expected < 60 || l.Expected > 77 || l.Delivered != l.Expected {
+		if l.Expected < 50 || l.Expected > 77 || l.Delivered != l.Expected {
 			t.Errorf("listener %+v", l)
 		}
 	}

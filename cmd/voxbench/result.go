@@ -110,7 +110,7 @@ type Server struct {
 type Generator struct {
 	CPUCores   float64 `json:"cpu_cores"` // CPU seconds per second over the window (getrusage)
 	NumCPU     int     `json:"num_cpu"`
-	Saturated  bool    `json:"saturated"` // cpu_cores ≥ 85 % of num_cpu
+	Saturated  bool    `json:"saturated"` // cpu_cores ≥ 85 % of num_cpu, or its receive queues overflowed (RxDrops)
 	SendErrors uint64  `json:"send_errors"`
 	LateSends  uint64  `json:"late_sends"` // sent more than one frame behind schedule
 	// Transport is --transport: "gso" (participants share one socket per
@@ -136,6 +136,11 @@ type Generator struct {
 	// send (gso transport; the socket transport counts them inside
 	// the client).
 	RTCPSendErrors uint64 `json:"rtcp_send_errors,omitempty"`
+	// RxDrops counts datagrams the kernel dropped at the generator's own
+	// receive queues during the window (gso transport on Linux; absent if
+	// unknown): loss the generator caused by not keeping up, not the
+	// server's. Saturated is set when it is not zero.
+	RxDrops *uint64 `json:"rx_socket_drops,omitempty"`
 }
 
 // Objectives are --max-loss and --max-p99 and whether they were met.

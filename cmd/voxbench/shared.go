@@ -167,6 +167,18 @@ func newShared(b *bench, adms []api.Admission, shards int) (*shared, error) {
 	return t, nil
 }
 
+// drops sums the datagrams the kernel dropped at the transport's
+// receive queues (the generator not keeping up); ok is false if unknown.
+func (t *shared) drops() (n uint64, ok bool) {
+	ok = true
+	for _, s := range t.socks {
+		d, k := socketDrops(s.conn)
+		n += d
+		ok = ok && k
+	}
+	return n, ok
+}
+
 // sockOf returns the socket of participant g.
 func (t *shared) sockOf(g int) *sharedSocket { return t.socks[g%t.b.c.size] }
 

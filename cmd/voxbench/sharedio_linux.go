@@ -299,3 +299,21 @@ func preciseSleep(d time.Duration) {
 
 // setTimerSlack sets the calling thread's timer slack.
 func setTimerSlack(d time.Duration) { _ = unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(d), 0, 0, 0) }
+
+// socketDrops returns the datagrams the kernel dropped at c's receive queue
+// since it was opened (SO_MEMINFO's SK_MEMINFO_DROPS: the queue was full
+// because the receiver did not keep up); ok is false if unknown.
+func socketDrops(c sharedConn) (drops uint64, ok bool) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0, false
+	}
+	var mem [unix.SK_MEMINFO_VARS]uint32
+	rc.Control(func(fd uintptr) {
+		l := uint32(unsafe.Sizeof(mem))
+		_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.SOL_SOCKET, unix.SO_MEMINFO,
+			uintptr(unsafe.Pointer(&mem[0])), uintptr(unsafe.Pointer(&l)), 0)
+		ok = e == 0 && l >= (unix.SK_MEMINFO_DROPS+1)*4
+	})
+	return uint64(mem[unix.SK_MEMINFO_DROPS]), ok
+}

@@ -70,3 +70,6 @@ const (
 func preciseSleep(d time.Duration) { time.Sleep(d) }
 
 func setTimerSlack(time.Duration) {}
+
+// socketDrops is unknown off Linux.
+func socketDrops(sharedConn) (uint64, bool) { return 0, false }

@@ -470,6 +470,11 @@ func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Resul
 	var cpu0, cpu1 time.Duration
 	statusErr := error(nil)
 	waitUntil(ctx, b.epoch, wStart)
+	var drops0 uint64
+	dropsOK := false
+	if tr != nil {
+		drops0, dropsOK = tr.drops()
+	}
 	cpu0 = processCPU()
 	srv0, srvErr := b.serverCPU()
 	st0At = time.Since(b.epoch)
@@ -481,6 +486,10 @@ func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Resul
 	stopProgress := b.progress(progress, wStart, wEnd)
 	stopSampling := b.sample(ctx, ac, st0)
 	waitUntil(ctx, b.epoch, wEnd)
+	var drops1 uint64
+	if tr != nil && dropsOK {
+		drops1, dropsOK = tr.drops()
+	}
 	cpu1 = processCPU()
 	srv1, srvErr1 := b.serverCPU()
 	st1At = time.Since(b.epoch)
@@ -527,6 +536,13 @@ func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Resul
 			res.Generator.RTCPReceived += s.rtcp
 		}
 		res.Generator.Sockets = len(tr.socks)
+		if dropsOK {
+			d := drops1 - drops0
+			res.Generator.RxDrops = &d
+			if d > 0 {
+				res.Generator.Saturated = true // its receive queues overflowed: it did not keep up
+			}
+		}
 	} else {
 		res.Generator.Sockets = n
 	}

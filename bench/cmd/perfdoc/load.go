@@ -264,6 +264,7 @@ type Steady struct {
 		LateSends uint64  `json:"late_sends"`
 		Transport string  `json:"transport"` // newer voxbench only
 		SendTick  float64 `json:"send_tick_us"`
+		RxDrops   *uint64 `json:"rx_socket_drops"` // newer voxbench only
 	} `json:"generator"`
 	// Mix is set by voxbench --mix runs.
 	Mix *struct {
