@@ -898,8 +898,8 @@ func renderHistory(d *doc) {
 		"  common rate: at a few thousand packets per second a `recvmmsg` returns few packets, so the",
 		"  per-wake-up and per-call costs are shared by fewer packets. That is why the density is also given",
 		"  at the ramp's highest load held, the most the bench drove within the objectives.",
-		"- Not measured by the record: the unpinned (several shards) mode, latency under a drain, and mix mode",
-		"  (server-side mixing with libopus; `go test -tags opus -bench MixTick ./mixer/`).")
+		"- Not measured by the record: the unpinned (several shards) mode and latency under a drain. Mix mode is",
+		"  (rooms per core in-process and end to end, above); the mixer alone: `go test -tags opus -bench MixTick ./mixer/`.")
 	d.para(
 		"Earlier hand-assembled measurements, kept as history (same machine, same tools, by hand):",
 		"[plain forwarding](perf/2026-11-22-plain.md), [SRTP AES-CM-80](perf/2026-11-22-srtp-aes-cm-80.md),",
