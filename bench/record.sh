@@ -378,6 +378,13 @@ secs_of() { # 10s -> 10
 steady_limit=$(($(secs_of "$DURATION") + $(secs_of "$WARMUP") + 120))
 ramp_limit=$((RAMP_STEPS * (steady_limit - 60) + 120))
 objectives=(--max-loss 0.1 --max-p99 5ms)
+ramp() { # ramp FILE [VOXBENCH ARGS...]: sessions of 4 all talking, RAMP_* steps
+	local file=$1
+	shift
+	voxbench "$file" "$ramp_limit" ramp --admin "127.0.0.1:$VOXD_ADMIN_PORT" --json \
+		--server-pid "$voxd_pid" --payload 120 --size 4 --talkers 4 --sessions "$RAMP_START" \
+		--step "$RAMP_STEP" --steps "$RAMP_STEPS" --duration "$RAMP_DURATION" --warmup 1s "${objectives[@]}" "${extra[@]}" "$@"
+}
 for prof in $PROFILES; do
 	if ! start_voxd "$prof"; then
 		stop_voxd
@@ -405,15 +412,10 @@ for prof in $PROFILES; do
 		fi
 	done
 	say "voxbench ramp $prof: sessions of 4 from $RAMP_START, +$RAMP_STEP, up to $RAMP_STEPS steps"
-	voxbench "$run/ramp-$prof.json" "$ramp_limit" ramp --admin "127.0.0.1:$VOXD_ADMIN_PORT" --json \
-		--server-pid "$voxd_pid" --payload 120 --size 4 --talkers 4 --sessions "$RAMP_START" \
-		--step "$RAMP_STEP" --steps "$RAMP_STEPS" --duration "$RAMP_DURATION" --warmup 1s "${objectives[@]}" "${extra[@]}"
+	ramp "$run/ramp-$prof.json"
 	if [ -n "$RAMP_SEND_TICK" ] && grep -q -- '--send-tick' <<<"$bench_help"; then
 		say "voxbench ramp $prof, sends every $RAMP_SEND_TICK: sessions of 4 from $RAMP_START, +$RAMP_STEP, up to $RAMP_STEPS steps"
-		voxbench "$run/ramp-$prof-tick.json" "$ramp_limit" ramp --admin "127.0.0.1:$VOXD_ADMIN_PORT" --json \
-			--server-pid "$voxd_pid" --payload 120 --size 4 --talkers 4 --sessions "$RAMP_START" \
-			--step "$RAMP_STEP" --steps "$RAMP_STEPS" --duration "$RAMP_DURATION" --warmup 1s "${objectives[@]}" "${extra[@]}" \
-			--send-tick "$RAMP_SEND_TICK"
+		ramp "$run/ramp-$prof-tick.json" --send-tick "$RAMP_SEND_TICK"
 	fi
 	stop_voxd
 done

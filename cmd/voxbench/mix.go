@@ -95,19 +95,25 @@ func maxMixFrame() int {
 }
 
 // mixRecv is one listener's mixed stream, touched only by its receiver.
+// Duplicates, reordering and jitter are a stats.Stream's, over the
+// extended sequence numbers counted from base.
 type mixRecv struct {
-	n          uint64 // packets in the window
-	dup, reord uint64
-	short      uint64 // packets listing fewer contributors than expected
-	skipped    uint64 // ticks without a packet between two packets
-	seq        extCounter
-	ts         extCounter
-	minSeq     int64
-	maxSeq     int64
-	lastTS     int64 // extended timestamp of the packet with the highest sequence number
-	rel        []int64
-	seen       map[int64]struct{}
+	stream  stats.Stream
+	base    int64 // extended sequence number of stream's 0
+	n       uint64
+	short   uint64 // packets listing fewer contributors than expected
+	skipped uint64 // ticks without a packet between two packets
+	seq     extCounter
+	ts      extCounter
+	minSeq  int64
+	maxSeq  int64
+	lastTS  int64 // extended timestamp of the packet with the highest sequence number
+	rel     []int64
 }
+
+// mixReorderRoom is how far before the first packet received a late one
+// may still be counted (older ones count as outside the window).
+const mixReorderRoom = 256
 
 // extCounter extends a wrapping 16- or 32-bit counter to int64 around the
 // last value seen.
@@ -146,18 +152,23 @@ func (b *bench) deliverMix(r *receiver, h media.RTPHeader, arrival time.Time) {
 	m := r.mix
 	s := m.seq.ext16(h.SequenceNumber)
 	ts := m.ts.ext32(h.Timestamp)
-	if _, dup := m.seen[s]; dup {
-		m.dup++
+	if m.stream.Received == 0 && m.stream.Duplicates == 0 {
+		m.base = s - mixReorderRoom
+	}
+	if s < m.base || s-m.base > 1<<31 {
+		r.outside++
 		return
 	}
-	m.seen[s] = struct{}{}
+	// ns since the epoch minus the tick's time on the server's clock
+	// (ts / 48 kHz): its minimum is the listener's baseline.
+	rel := int64(at) - ts*62500/3
+	if !m.stream.Add(uint32(s-m.base), time.Duration(rel)) {
+		return // a duplicate
+	}
 	if m.n == 0 {
 		m.minSeq, m.maxSeq, m.lastTS = s, s, ts
 	} else {
-		switch {
-		case s < m.maxSeq:
-			m.reord++
-		case s == m.maxSeq+1 && ts-m.lastTS > mixFrameTicks:
+		if s == m.maxSeq+1 && ts-m.lastTS > mixFrameTicks {
 			m.skipped += uint64((ts - m.lastTS - 1) / mixFrameTicks)
 		}
 		if s > m.maxSeq {
@@ -169,9 +180,7 @@ func (b *bench) deliverMix(r *receiver, h media.RTPHeader, arrival time.Time) {
 	if int(h.CSRCCount) < r.mixContributors {
 		m.short++
 	}
-	// ns since the epoch minus the tick's time on the server's clock
-	// (ts / 48 kHz); its minimum is the listener's baseline.
-	m.rel = append(m.rel, int64(at)-ts*62500/3)
+	m.rel = append(m.rel, rel)
 }
 
 // mixResult fills lr and the run's histogram from r's mixed stream.
@@ -187,7 +196,7 @@ func (b *bench) mixResult(r *receiver, lr *ListenerResult, all *stats.Histogram,
 	}
 	lr.Expected = uint64(m.maxSeq-m.minSeq) + 1
 	lr.Delivered = min(m.n, lr.Expected)
-	lr.Duplicates, lr.Reordered = m.dup, m.reord
+	lr.Duplicates, lr.Reordered = m.stream.Duplicates, m.stream.Reordered
 	base := slices.Min(m.rel)
 	for _, v := range m.rel {
 		late := time.Duration(v - base)

@@ -48,7 +48,7 @@ func TestDeliverMix(t *testing.T) {
 	b := &bench{c: c, epoch: time.Now()}
 	b.wStart.Store(int64(time.Second))
 	b.wEnd.Store(int64(3 * time.Second))
-	r := &receiver{mix: &mixRecv{seen: map[int64]struct{}{}}, mixContributors: 2}
+	r := &receiver{mix: &mixRecv{}, mixContributors: 2}
 	tick := func(seq uint16, k int, lateUS int, csrcs uint8) {
 		ts := uint32(1000 + k*mixFrameTicks)
 		at := time.Second + time.Duration(k)*framePause + time.Duration(lateUS)*time.Microsecond + 3*time.Millisecond
@@ -63,7 +63,7 @@ func TestDeliverMix(t *testing.T) {
 	tick(2, 5, 50, 2)   // reordered
 	tick(2, 5, 50, 2)   // duplicate
 	m := r.mix
-	if r.outside != 1 || m.n != 5 || m.dup != 1 || m.reord != 1 || m.skipped != 1 || m.short != 1 {
+	if r.outside != 1 || m.n != 5 || m.stream.Duplicates != 1 || m.stream.Reordered != 1 || m.skipped != 1 || m.short != 1 {
 		t.Fatalf("%+v outside %d", m, r.outside)
 	}
 	var lr ListenerResult
@@ -79,13 +79,13 @@ func TestDeliverMix(t *testing.T) {
 	}
 	// A listener that heard nothing of an expected mix is dead; one that
 	// expects no mix (nobody else talks) counts nothing.
-	dead := &receiver{mix: &mixRecv{seen: map[int64]struct{}{}}, mixContributors: 1}
+	dead := &receiver{mix: &mixRecv{}, mixContributors: 1}
 	lr = ListenerResult{}
 	b.mixResult(dead, &lr, &all, &mr)
 	if lr.Expected != 50 || lr.DeadFrom != 1 || lr.Delivered != 0 {
 		t.Fatalf("dead %+v", lr)
 	}
-	alone := &receiver{mix: &mixRecv{seen: map[int64]struct{}{}}}
+	alone := &receiver{mix: &mixRecv{}}
 	lr = ListenerResult{}
 	b.mixResult(alone, &lr, &all, &mr)
 	if lr.Expected != 0 {

@@ -365,7 +365,8 @@ func runSteady(ctx context.Context, c *steadyConfig, progress io.Writer) (*Resul
 			r.streams[i].Grow(frames)
 		}
 		if c.mix {
-			r.mix = &mixRecv{rel: make([]int64, 0, frames), seen: make(map[int64]struct{}, frames)}
+			r.mix = &mixRecv{rel: make([]int64, 0, frames)}
+			r.mix.stream.Grow(frames + mixReorderRoom)
 			r.mixContributors = c.talkers
 			if p < c.talkers {
 				r.mixContributors-- // not in its own mix

@@ -136,6 +136,18 @@ func rampVariant(r *Ramp) string {
 	return "smooth arrivals"
 }
 
+// limitNote says why a ramp stopped at its highest step held (RampDensity's
+// Limit).
+func limitNote(limit string) string {
+	switch limit {
+	case "generator":
+		return "; the next step failed with **the generator** saturated or late, so the server's own limit is higher (this is a lower bound)"
+	case "end":
+		return "; every step held: the ramp ended before the server's limit (a lower bound)"
+	}
+	return "; the next step missed the objectives with the generator keeping up: the server's limit"
+}
+
 // renderRampDensity is the summary's density lines of one profile: the
 // smooth ramp's, then the ticked ramp's when the run has one.
 func renderRampDensity(d *doc, rec *Record, p string) bool {
@@ -153,15 +165,7 @@ func renderRampDensity(d *doc, rec *Record, p string) bool {
 		}
 		line := fmt.Sprintf("- %s, sessions of 4 all talking, %s, the ramp's highest step held (%s packets/s in): %s talking ÷ %s server cores = **%s talking participants per core**, %s the aim of %s",
 			ProfileName(p), rampVariant(r), num(rd.RxPPS, 0), num(float64(rd.Talking), 0), cores, num(v, 0), verdict, num(AimTalkingPerCore, 0))
-		switch rd.Limit {
-		case "generator":
-			line += "; the next step failed with **the generator** saturated or late, so the server's own limit is higher (this is a lower bound)"
-		case "end":
-			line += "; every step held: the ramp ended before the server's limit (a lower bound)"
-		default:
-			line += "; the next step missed the objectives with the generator keeping up: the server's limit"
-		}
-		d.p("%s ([ramp](#ramp-the-highest-load-held)).", line)
+		d.p("%s%s ([ramp](#ramp-the-highest-load-held)).", line, limitNote(rd.Limit))
 	}
 	return shown
 }
@@ -513,15 +517,7 @@ func renderMixRamps(d *doc, rec *Record, file func(string) string) {
 			cores, _ := divShown(float64(md.Rooms), md.Cores, 4)
 			line := fmt.Sprintf("Highest step held: %s rooms of %d (%s participants) on %s server cores = **%s rooms of %d per core** end to end",
 				num(float64(md.Rooms), 0), m, num(float64(md.Participants), 0), cores, num(md.PerCore, 1), m)
-			switch md.Limit {
-			case "generator":
-				line += "; the next step failed with the generator saturated or late (a lower bound)"
-			case "end":
-				line += "; every step held (a lower bound)"
-			default:
-				line += "; the next step missed the objectives with the generator keeping up: the server's limit"
-			}
-			d.para(line + ".")
+			d.para(line + limitNote(md.Limit) + ".")
 		} else {
 			d.para("No step held with the server's CPU measured.")
 		}

@@ -159,6 +159,13 @@ func TestRenderHand(t *testing.T) {
 		"missed its objectives with the generator saturated (0.90 cores; 1,234 datagrams dropped at its own receive queues): **the generator, not (only) the server, was the limit**",
 		"the highest step held had 600 talking (30,000 packets/s in), where the server used 0.3000 ms of CPU per participant-second → 1000 ÷ 0.3000 = 3,333 talking participants per core",
 		"| 150 | 600 | 600 | 0.000 | 1.00 ms | 30,000 | 90,000 | 0.180 | 6.00 | not measured | 0.40 | 0 | yes |",
+		// Mix mode end to end: the ramp's table and rooms per core (8
+		// rooms held on 0.4 cores), in the summary too; rooms of 8 not run.
+		"| 8 | 32 | 0.000 | 2.50 ms | 1 | 2 | 0.400 | 12.500 | 0.30 | yes |",
+		"| 12 | 48 | 0.000 | 9.00 ms | 2 | 4 | 0.600 | 12.500 | 0.30 | no |",
+		"Highest step held: 8 rooms of 4 (32 participants) on 0.4000 server cores = **20.0 rooms of 4 per core** end to end; the next step missed the objectives with the generator keeping up: the server's limit.",
+		"- Mix mode, rooms of 4 all talking, end to end (AEAD_AES_128_GCM): **20.0 rooms per core** (8 rooms held",
+		"Rooms of 8: not measured.",
 		// The same ramp with the generator sending every 200 µs: its own
 		// table and density line.
 		"AES_CM_128_HMAC_SHA1_80, voxbench sending what is due every 200 µs (raw: ",
