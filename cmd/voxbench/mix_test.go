@@ -77,6 +77,11 @@ func TestDeliverMix(t *testing.T) {
 	if all.Count() != 5 || all.Max() != 2*time.Millisecond {
 		t.Fatalf("lateness: %d samples, max %v", all.Count(), all.Max())
 	}
+	// RFC 3550 jitter over the lateness 0, 0.1, 0, 2, 0.05 ms (arrival
+	// order): 6.25, 12.1, 136.3, 249.7 µs.
+	if j := m.stream.Jitter; j < 249*time.Microsecond || j > 250*time.Microsecond {
+		t.Fatalf("jitter %v, want 249.7 µs", j)
+	}
 	// A listener that heard nothing of an expected mix is dead; one that
 	// expects no mix (nobody else talks) counts nothing.
 	dead := &receiver{mix: &mixRecv{}, mixContributors: 1}

@@ -194,6 +194,12 @@ func (b *bench) result(st0, st1 api.Status, stWall time.Duration, stErr error, c
 		lr := ListenerResult{ID: rx.id}
 		if rx.mix != nil {
 			b.mixResult(rx, &lr, &all, r.Mix)
+			if st := &rx.mix.stream; st.Received > 1 {
+				// The mixed stream's RFC 3550 jitter (over lateness).
+				jitSum += st.Jitter
+				jitN++
+				r.JitterMaxUS = max(r.JitterMaxUS, usf(st.Jitter))
+			}
 		}
 		for lt := range rx.streams {
 			if rx.mix != nil {
