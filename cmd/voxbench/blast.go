@@ -17,11 +17,11 @@ func blastCmd(ctx context.Context, args []string, lookup func(string) (string, b
 			c.sessions, c.size, c.talkers = 1, 4, 1
 			c.duration, c.warmup = 3*time.Second, 500*time.Millisecond
 			c.sampleEvery = 500 * time.Millisecond
+			c.interval = 0 // flat out (set before validate, which checks it)
 		}, nil)
 	if !ok {
 		return code
 	}
-	c.interval = 0
 	if c.sampleEvery <= 0 {
 		c.sampleEvery = 500 * time.Millisecond
 	}

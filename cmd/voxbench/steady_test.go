@@ -170,6 +170,8 @@ func TestUsage(t *testing.T) {
 		{[]string{"steady", "--talkers", "5", "--size", "4"}, exitUsage, "--talkers"},
 		{[]string{"steady", "--payload", "10"}, exitUsage, "--payload"},
 		{[]string{"steady", "extra"}, exitUsage, "unexpected"},
+		{[]string{"steady", "--mix", "--transport", "socket"}, exitUsage, "--mix needs --transport gso"},
+		{[]string{"blast", "--mix"}, exitUsage, "--mix sends at the frame rate"},
 		{[]string{"steady", "--admin", "127.0.0.1:1", "--duration", "1s"}, exitSetup, "127.0.0.1:1"},
 	} {
 		r := runBench(t, c.args...)
